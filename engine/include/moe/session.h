@@ -1,0 +1,71 @@
+// Session: one conversation's mutable state (KV cache, logits, routing trace) over a shared Model.
+//
+// Several sessions may run concurrently over the same Model. A session itself is not thread-safe.
+// Determinism: the same model, tokens and thread count-independent kernels give bit-identical
+// logits for any n_threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "moe/model.h"
+#include "moe/routing.h"
+#include "moe/sampler.h"
+#include "moe/status.h"
+
+namespace moe {
+
+struct SessionOptions {
+  uint32_t n_ctx = 0;        // 0: min(model's training context, 4096)
+  int n_threads = 0;         // 0: hardware concurrency
+  bool trace_routing = false;
+};
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
+                                                 const SessionOptions& = {});
+  ~Session();
+
+  // Runs all tokens as one batch; logits afterwards are those of the last token.
+  // OutOfRange when n_past + tokens.size() > n_ctx; InvalidArgument for an id outside the vocab.
+  Status prefill(std::span<const int32_t> tokens);
+  // Feeds one token (usually the last sampled one).
+  Status step(int32_t token);
+  std::span<const float> logits() const;  // (n_vocab,) of the last processed token
+  uint32_t n_past() const;
+  uint32_t n_ctx() const;
+  void reset();  // clears KV cache and trace
+  const RoutingTrace& trace() const;
+
+  struct Impl;
+
+ private:
+  Session();
+  std::unique_ptr<Impl> impl_;
+};
+
+struct GenerateOptions {
+  int32_t max_tokens = 128;
+  SamplerParams sampling;
+  std::vector<std::string> stop;  // stop strings, matched on decoded text
+};
+
+struct GenerateResult {
+  std::vector<int32_t> prompt_tokens;
+  std::vector<int32_t> tokens;  // generated
+  std::string text;             // decoded generated text (stop string excluded)
+  std::string finish_reason;    // "stop" (EOG or stop string), "length", "context"
+  double prefill_seconds = 0, decode_seconds = 0;
+};
+
+// Prefills `prompt` and samples until EOG, a stop string, max_tokens or the context limit.
+// on_text (optional) receives complete UTF-8 text as it is produced.
+Result<GenerateResult> generate(Session& session, std::span<const int32_t> prompt,
+                                const GenerateOptions& opts,
+                                const std::function<void(std::string_view)>& on_text = {});
+
+}  // namespace moe

@@ -1,0 +1,36 @@
+// Matrix-vector and matrix-matrix products over weights stored in any supported GgmlType.
+//
+// Weight layout (GGML convention): W has dims (n_in = ne[0], n_out = ne[1]); row r of W is the
+// n_in weights producing output r, stored contiguously in W's type. x and y are f32.
+// A scalar reference and AVX2 / AVX-512 paths exist; the path is chosen once at run time from
+// CPUID and can be forced for tests. All paths must agree with the reference within the
+// tolerances stated in tests/engine/core.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/ggml_type.h"
+
+namespace moe {
+
+class ThreadPool;  // util/thread_pool.h: shared workers; nullptr = run on the calling thread
+
+enum class KernelPath { kAuto, kScalar, kAvx2, kAvx512 };
+void set_kernel_path(KernelPath p);  // for tests and benchmarks; kAuto picks the best available
+KernelPath active_kernel_path();
+const char* kernel_path_name(KernelPath p);
+
+struct WeightView {
+  const void* data = nullptr;
+  GgmlType type = GgmlType::F32;
+  int64_t n_in = 0;   // row length (ne[0])
+  int64_t n_out = 0;  // rows (ne[1])
+  uint64_t row_bytes = 0;
+};
+
+// W (n_out, n_in) @ x (n_in,) -> y (n_out,)
+void matvec(const WeightView& w, const float* x, float* y, ThreadPool* pool);
+// W (n_out, n_in) @ X^T: X (n_tok, n_in) row-major -> Y (n_tok, n_out) row-major.
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
+
+}  // namespace moe

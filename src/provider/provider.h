@@ -1,0 +1,65 @@
+// Provider: executes one completion request. Implementations: OpenAI-compatible HTTP
+// (provider/openai_provider.*) and the bundled engine (provider/local_provider.*).
+//
+// Contract: complete() never throws for a provider failure; it returns a Completion with ok=false,
+// the error text and every attempt made. Failures are data. complete() is thread-safe: the runner
+// calls it from up to max_concurrency threads at once. Construction errors (bad URL, model file
+// missing) throw RuntimeError/ConfigError.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "suite/suite.h"
+
+namespace wobble {
+
+struct CompletionRequest {
+  std::string case_id, variant_id;
+  int repeat = 0;
+  RenderedPrompt prompt;
+  Sampling sampling;  // seed already derived for this (case, variant, repeat)
+};
+
+struct Attempt {
+  int index = 0;            // 1-based
+  int http_status = 0;      // 0 when no HTTP response (network error, timeout, local engine)
+  std::string outcome;      // "ok" | "http_error" | "timeout" | "network" | "bad_response" | "engine_error"
+  std::string error;        // message, never containing a secret
+  double latency_s = 0;
+  double retry_after_s = 0; // honoured wait before the next attempt, 0 if none
+};
+
+struct Completion {
+  bool ok = false;
+  std::string text;
+  std::string finish_reason;   // "stop" | "length" | ...
+  int64_t prompt_tokens = -1, completion_tokens = -1;  // -1 when unknown
+  double latency_s = 0;        // of the successful attempt
+  std::string model_reported;  // model id the server answered with
+  std::vector<int32_t> prompt_token_ids;  // local engine only
+  std::vector<int32_t> token_ids;         // generated ids, local engine only
+  std::vector<double> logprobs;           // per generated token, when offered
+  std::vector<uint8_t> routing_trace;     // moe::RoutingTrace::serialize(), local engine only
+  std::string error;           // last error when !ok
+  std::vector<Attempt> attempts;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual Completion complete(const CompletionRequest& req) = 0;
+  // Identifies the model for the run record (e.g. "openai:gpt-4o-mini@http://..." or the GGUF
+  // file's name and sha256).
+  virtual std::string model_id() const = 0;
+};
+
+// Builds the provider the spec names. suite_dir resolves relative model paths.
+std::unique_ptr<Provider> make_provider(const ProviderSpec& spec, const std::string& suite_dir);
+
+}  // namespace wobble

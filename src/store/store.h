@@ -1,0 +1,96 @@
+// Store: the SQLite database every run, sample, score, attempt and routing trace lives in.
+//
+// Schema: documented in README.md ("Database schema") and versioned; open() applies pending
+// migrations in a transaction and refuses a database from a newer tool version.
+// WAL mode, busy timeout 5 s. Writes are batched: insert_samples() writes a batch in one
+// transaction. Thread safety: one Store per thread (SQLite connection); the runner funnels writes
+// through a single writer. Errors throw StoreError (exit code 4); a failed batch is rolled back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "provider/provider.h"
+#include "scorer/scorer.h"
+
+struct sqlite3;
+
+namespace wobble {
+
+inline constexpr int kSchemaVersion = 1;
+
+struct RunRecord {
+  int64_t id = 0;
+  std::string suite_name;
+  std::string suite_path;
+  std::string suite_hash;
+  nlohmann::json suite_snapshot;  // the parsed suite as JSON, so reports never need the file
+  nlohmann::json provider;        // ProviderSpec::to_json()
+  std::string model_id;
+  nlohmann::json sampling;        // suite-level sampling defaults
+  int repeats = 0;
+  std::string tool_version;
+  std::string started_at, finished_at;  // ISO-8601 UTC
+  std::string status;             // "running" | "complete" | "interrupted" | "failed"
+  std::string shard;              // "" or "i/N"
+  int64_t expected_samples = 0;
+};
+
+struct SampleRecord {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  std::string case_id, variant_id;
+  int repeat = 0;
+  std::string prompt;          // as sent (RenderedPrompt::as_text)
+  bool ok = false;             // false: every attempt failed; output is empty and not a model output
+  std::string output;
+  std::string finish_reason;
+  int64_t prompt_tokens = -1, completion_tokens = -1;
+  double latency_s = 0;
+  std::string error;
+  uint64_t seed = 0;
+  std::optional<std::string> extracted_answer;
+  std::vector<int32_t> prompt_token_ids, token_ids;
+  std::vector<uint8_t> routing_trace;   // empty when none
+  std::vector<CriterionResult> scores;
+  std::vector<Attempt> attempts;
+};
+
+using Triple = std::tuple<std::string, std::string, int>;  // (case, variant, repeat)
+
+class Store {
+ public:
+  static Store open(const std::string& path);  // creates and migrates as needed
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();
+
+  int schema_version() const;
+
+  int64_t create_run(const RunRecord& run);  // returns the new id
+  void set_run_status(int64_t run_id, const std::string& status, bool finished);
+  std::optional<RunRecord> get_run(int64_t run_id) const;
+  std::vector<RunRecord> list_runs(const std::string& suite_name = "", int limit = 0) const;
+
+  // Inserts samples with their scores and attempts in one transaction. A sample whose
+  // (run, case, variant, repeat) already exists is rejected (UNIQUE constraint) and the batch
+  // rolled back: repeats are never collapsed or duplicated.
+  void insert_samples(const std::vector<SampleRecord>& batch);
+  std::set<Triple> completed_triples(int64_t run_id) const;
+  // Loads samples of a run ordered by case, variant, repeat; with_trace=false skips trace blobs.
+  std::vector<SampleRecord> samples(int64_t run_id, bool with_trace = false) const;
+
+  sqlite3* handle() const { return db_; }
+
+ private:
+  explicit Store(sqlite3* db);
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace wobble

@@ -1,0 +1,156 @@
+// The suite model: what `wobble run` executes. Parsed from YAML (or JSON) by load_suite().
+//
+// A suite runs every case x variant `repeats` times. Prompts are templates with {{var}}
+// placeholders filled from the case's vars. Everything here is a plain value; the parsed suite
+// is immutable once loaded and may be shared across threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace wobble {
+
+// Sampling parameters as written: every field optional so case overrides layer over suite defaults.
+struct SamplingSpec {
+  std::optional<double> temperature, top_p, min_p;
+  std::optional<int> top_k, max_tokens;
+  std::optional<uint64_t> seed;
+  std::optional<std::vector<std::string>> stop;
+
+  SamplingSpec overlaid_with(const SamplingSpec& over) const;  // `over` wins where set
+  nlohmann::json to_json() const;
+};
+
+// Concrete values after defaults: temperature 0, top_p 1, top_k 0, min_p 0, max_tokens 256, seed 0.
+struct Sampling {
+  double temperature = 0, top_p = 1, min_p = 0;
+  int top_k = 0, max_tokens = 256;
+  uint64_t seed = 0;
+  std::vector<std::string> stop;
+  static Sampling resolve(const SamplingSpec& s);
+  nlohmann::json to_json() const;
+};
+
+struct ProviderSpec {
+  std::string kind = "local";  // "local" (bundled engine) or "openai"
+  // openai
+  std::string base_url;        // e.g. http://127.0.0.1:8000/v1
+  std::string model;
+  std::string api_key_env;     // name of the environment variable; the key itself is never stored
+  std::string endpoint = "chat";  // "chat" (chat/completions) or "completions"
+  double timeout_s = 60;
+  int max_concurrency = 4;
+  double requests_per_second = 0;  // 0 = unlimited
+  int max_attempts = 4;
+  bool logprobs = false;
+  // local
+  std::string model_path;          // GGUF; empty = the bundled demo model
+  std::string chat_template = "auto";  // auto | raw | chatml | mistral | granite | tulu | llama3 | deepseek
+  int threads = 0;
+  bool trace_routing = true;
+
+  nlohmann::json to_json() const;  // stored with the run; never contains a secret
+};
+
+struct Message {
+  std::string role;  // system | user | assistant
+  std::string content;
+};
+
+struct Variant {
+  std::string id;
+  std::string description;
+  // Exactly one form: a plain prompt (completions-style) or chat messages. The structured
+  // skeleton (role, task, audience, ...) is expanded into messages at load time.
+  std::optional<std::string> prompt;
+  std::vector<Message> messages;
+  bool is_chat() const { return !prompt.has_value(); }
+};
+
+// How to pull "the answer" out of an output, for TARa and answer-based scorers.
+struct ExtractorSpec {
+  std::string kind;        // "regex" | "number" | "last-line" | "json-path" | "first-line"
+  nlohmann::json args;     // e.g. {"pattern": "Answer: (\\d+)", "group": 1}
+};
+
+struct CriterionSpec {
+  std::string id;
+  std::string description;
+  double weight = 1;
+  std::string scorer;      // registered scorer name, e.g. "regex"
+  nlohmann::json args;     // scorer arguments; strings may hold {{var}} templates
+  bool negate = false;     // `not: true` inverts pass/fail (unscored stays unscored)
+  std::string source;      // "file:line" where it was defined, for messages
+};
+
+struct Rubric {
+  std::string name;
+  std::string source_path;  // file it came from, or the suite file for inline criteria
+  std::vector<CriterionSpec> criteria;
+  std::optional<ExtractorSpec> answer_extractor;
+};
+
+struct Case {
+  std::string id;
+  std::string description;
+  std::map<std::string, std::string> vars;
+  Rubric rubric;
+  std::optional<int> repeats;
+  SamplingSpec sampling;
+  std::vector<std::string> tags;
+  std::optional<ExtractorSpec> answer_extractor;  // overrides the rubric's
+};
+
+struct GateSpec {
+  std::optional<int> max_unstable;
+  std::optional<double> min_pass_rate;
+  std::optional<double> max_pass_rate_drop;  // vs baseline, absolute
+  std::optional<double> alpha;               // significance level for baseline comparison
+  std::optional<double> max_routing_jsd;     // vs baseline, per layer
+  std::optional<double> min_topk_overlap;    // vs baseline
+};
+
+struct Suite {
+  std::string name;
+  std::string description;
+  std::string source_path;
+  std::string content_hash;  // sha256 of the suite file and every rubric file it uses
+  ProviderSpec provider;
+  SamplingSpec sampling;
+  int repeats = 5;
+  std::vector<Variant> variants;
+  std::vector<Case> cases;
+  GateSpec gate;
+
+  int repeats_for(const Case& c) const { return c.repeats.value_or(repeats); }
+  Sampling sampling_for(const Case& c) const {
+    return Sampling::resolve(sampling.overlaid_with(c.sampling));
+  }
+};
+
+// Loads and validates a suite (and the rubric files it names, relative to the suite file's
+// directory, then to the current directory). Throws ConfigError naming file, line and field.
+// Unknown keys are errors.
+Suite load_suite(const std::string& path);
+
+// Keeps cases whose id matches one of `ids` or that carry one of `tags` (empty = no filter).
+void filter_cases(Suite& suite, const std::vector<std::string>& ids,
+                  const std::vector<std::string>& tags);
+
+// Substitutes {{var}} from vars. An unknown variable throws ConfigError naming `where`.
+std::string render_template(const std::string& tmpl, const std::map<std::string, std::string>& vars,
+                            const std::string& where);
+
+struct RenderedPrompt {
+  std::optional<std::string> prompt;  // plain
+  std::vector<Message> messages;      // chat
+  std::string as_text() const;        // canonical text stored as "prompt as sent"
+};
+RenderedPrompt render_prompt(const Variant& v, const Case& c);
+
+}  // namespace wobble
