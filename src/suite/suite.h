@@ -138,6 +138,9 @@ struct Suite {
 // Unknown keys are errors.
 Suite load_suite(const std::string& path);
 
+// The parsed suite as JSON, stored with each run so reports never need the file again.
+nlohmann::json suite_to_json(const Suite& suite);
+
 // Keeps cases whose id matches one of `ids` or that carry one of `tags` (empty = no filter).
 void filter_cases(Suite& suite, const std::vector<std::string>& ids,
                   const std::vector<std::string>& tags);

@@ -1,0 +1,124 @@
+#include "suite/rubric_loader.h"
+
+#include <set>
+
+#include "scorer/scorer.h"
+#include "util/error.h"
+
+namespace wobble {
+namespace {
+
+// Converts a YAML subtree to JSON for scorer arguments; scalars stay strings unless they read as
+// numbers or booleans, so `min: 3` is a number and `value: "3"` (quoted) stays a string.
+nlohmann::json to_json(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar: {
+      const std::string& s = n.Scalar();
+      if (n.Tag() == "!") return s;  // quoted in the document
+      if (s == "true") return true;
+      if (s == "false") return false;
+      char* end = nullptr;
+      long long i = std::strtoll(s.c_str(), &end, 10);
+      if (!s.empty() && *end == '\0') return i;
+      double d = std::strtod(s.c_str(), &end);
+      if (!s.empty() && *end == '\0') return d;
+      return s;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json a = nlohmann::json::array();
+      for (const auto& item : n) a.push_back(to_json(item));
+      return a;
+    }
+    case YAML::NodeType::Map: {
+      nlohmann::json o = nlohmann::json::object();
+      for (const auto& kv : n) o[kv.first.as<std::string>()] = to_json(kv.second);
+      return o;
+    }
+  }
+  return nullptr;
+}
+
+CriterionSpec parse_criterion(const YamlNode& node) {
+  node.expect_keys({"id", "description", "weight", "scorer", "args", "not"});
+  CriterionSpec c;
+  c.id = node.required("id").as_string();
+  if (c.id.empty()) node.required("id").fail("must not be empty");
+  c.description = node.opt_string("description").value_or("");
+  c.weight = node.opt_double("weight", 0, 1e6).value_or(1.0);
+  c.scorer = node.required("scorer").as_string();
+  if (auto a = node.child("args")) {
+    if (!a->is_null()) {
+      a->expect_map();
+      c.args = to_json(a->raw());
+    }
+  }
+  if (c.args.is_null()) c.args = nlohmann::json::object();
+  c.negate = node.opt_bool("not").value_or(false);
+  c.source = node.file() + ":" + std::to_string(node.line());
+  try {
+    make_scorer(c);  // validates the name and arguments now, not mid-run
+  } catch (const ConfigError& e) {
+    auto at = node.child("args").value_or(node.required("scorer"));
+    throw ConfigError(node.file(), at.line(), node.path() + (node.child("args") ? ".args" : ".scorer"),
+                      e.what());
+  }
+  return c;
+}
+
+}  // namespace
+
+ExtractorSpec parse_extractor(const YamlNode& node) {
+  ExtractorSpec e;
+  if (node.is_scalar()) {
+    e.kind = node.as_string();
+    e.args = nlohmann::json::object();
+  } else {
+    node.expect_keys({"kind", "pattern", "group", "path"});
+    e.kind = node.required("kind").as_string();
+    e.args = to_json(node.raw());
+    e.args.erase("kind");
+  }
+  static const std::set<std::string> kKinds = {"regex", "number", "last-line", "first-line", "json-path"};
+  if (!kKinds.count(e.kind)) {
+    std::string hint = closest_match(e.kind, kKinds);
+    node.fail("unknown extractor kind '" + e.kind + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+  }
+  if ((e.kind == "regex") && !e.args.contains("pattern")) node.fail("regex extractor needs 'pattern'");
+  if ((e.kind == "json-path") && !e.args.contains("path")) node.fail("json-path extractor needs 'path'");
+  return e;
+}
+
+Rubric parse_rubric_node(const YamlNode& node) {
+  Rubric r;
+  r.source_path = node.file();
+  std::optional<YamlNode> criteria;
+  if (node.is_sequence()) {
+    criteria = node;
+  } else {
+    node.expect_keys({"name", "description", "answer_extractor", "criteria"});
+    r.name = node.opt_string("name").value_or("");
+    if (auto x = node.child("answer_extractor")) r.answer_extractor = parse_extractor(*x);
+    criteria = node.required("criteria");
+  }
+  std::set<std::string> ids;
+  for (const auto& item : criteria->items()) {
+    CriterionSpec c = parse_criterion(item);
+    if (!ids.insert(c.id).second) item.required("id").fail("duplicate criterion id '" + c.id + "'");
+    r.criteria.push_back(std::move(c));
+  }
+  if (r.criteria.empty()) criteria->fail("a rubric needs at least one criterion");
+  return r;
+}
+
+Rubric load_rubric_file(const std::string& path) {
+  YamlNode root = YamlNode::load_file(path);
+  if (root.is_null()) throw ConfigError(path, 0, "", "rubric file is empty");
+  Rubric r = parse_rubric_node(root);
+  r.source_path = path;
+  return r;
+}
+
+}  // namespace wobble

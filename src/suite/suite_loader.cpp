@@ -1,0 +1,342 @@
+// load_suite(): YAML/JSON suite -> validated Suite. Every error names file, line and field.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "suite/rubric_loader.h"
+#include "suite/suite.h"
+#include "suite/yaml_node.h"
+#include "util/error.h"
+#include "util/sha256.h"
+
+namespace fs = std::filesystem;
+
+namespace wobble {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+SamplingSpec parse_sampling(const YamlNode& n) {
+  n.expect_keys({"temperature", "top_p", "top_k", "min_p", "max_tokens", "seed", "stop"});
+  SamplingSpec s;
+  s.temperature = n.opt_double("temperature", 0, 100);
+  s.top_p = n.opt_double("top_p", 0, 1);
+  if (s.top_p && *s.top_p <= 0) n.required("top_p").fail("must be greater than 0");
+  s.min_p = n.opt_double("min_p", 0, 1);
+  if (auto k = n.opt_int("top_k", 0, 1 << 20)) s.top_k = int(*k);
+  if (auto m = n.opt_int("max_tokens", 1, 1 << 20)) s.max_tokens = int(*m);
+  if (auto seed = n.opt_int("seed", 0, INT64_MAX)) s.seed = uint64_t(*seed);
+  if (auto stop = n.child("stop")) {
+    if (!stop->is_null()) {
+      auto list = stop->as_string_list();
+      for (const auto& st : list)
+        if (st.empty()) stop->fail("stop strings must not be empty");
+      s.stop = list;
+    }
+  }
+  return s;
+}
+
+ProviderSpec parse_provider(const YamlNode& n) {
+  ProviderSpec p;
+  n.expect_map();
+  p.kind = n.opt_string("kind").value_or("local");
+  if (p.kind == "openai") {
+    n.expect_keys({"kind", "base_url", "model", "api_key_env", "endpoint", "timeout", "max_concurrency", "rps",
+                   "max_attempts", "logprobs"});
+    p.base_url = n.required("base_url").as_string();
+    if (p.base_url.rfind("http://", 0) != 0 && p.base_url.rfind("https://", 0) != 0)
+      n.required("base_url").fail("must start with http:// or https://");
+    while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
+    p.model = n.required("model").as_string();
+    p.api_key_env = n.opt_string("api_key_env").value_or("");
+    p.endpoint = n.opt_string("endpoint").value_or("chat");
+    if (p.endpoint != "chat" && p.endpoint != "completions")
+      n.required("endpoint").fail("must be 'chat' or 'completions'");
+    p.logprobs = n.opt_bool("logprobs").value_or(false);
+  } else if (p.kind == "local") {
+    n.expect_keys({"kind", "model_path", "chat_template", "threads", "max_concurrency", "trace_routing", "timeout",
+                   "max_attempts"});
+    p.model_path = n.opt_string("model_path").value_or("");
+    p.chat_template = n.opt_string("chat_template").value_or("auto");
+    static const std::set<std::string> kTemplates = {"auto", "raw", "chatml", "mistral", "granite",
+                                                     "tulu", "llama3", "deepseek"};
+    if (!kTemplates.count(p.chat_template)) {
+      std::string hint = closest_match(p.chat_template, kTemplates);
+      n.required("chat_template").fail("unknown chat template '" + p.chat_template + "'" +
+                                       (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+    }
+    p.threads = int(n.opt_int("threads", 0, 1024).value_or(0));
+    p.trace_routing = n.opt_bool("trace_routing").value_or(true);
+    p.max_concurrency = 1;
+  } else {
+    n.required("kind").fail("unknown provider kind '" + p.kind + "' (expected 'local' or 'openai')");
+  }
+  p.timeout_s = n.opt_double("timeout", 0.001, 86400).value_or(p.timeout_s);
+  p.max_attempts = int(n.opt_int("max_attempts", 1, 100).value_or(p.max_attempts));
+  p.max_concurrency = int(n.opt_int("max_concurrency", 1, 1024).value_or(p.max_concurrency));
+  p.requests_per_second = n.opt_double("rps", 0, 1e6).value_or(0);
+  return p;
+}
+
+GateSpec parse_gate(const YamlNode& n) {
+  n.expect_keys({"max_unstable", "min_pass_rate", "max_pass_rate_drop", "alpha", "max_routing_jsd",
+                 "min_topk_overlap"});
+  GateSpec g;
+  if (auto v = n.opt_int("max_unstable", 0, 1 << 30)) g.max_unstable = int(*v);
+  g.min_pass_rate = n.opt_double("min_pass_rate", 0, 1);
+  g.max_pass_rate_drop = n.opt_double("max_pass_rate_drop", 0, 1);
+  g.alpha = n.opt_double("alpha", 0, 1);
+  g.max_routing_jsd = n.opt_double("max_routing_jsd", 0, 1);
+  g.min_topk_overlap = n.opt_double("min_topk_overlap", 0, 1);
+  return g;
+}
+
+const std::set<std::string> kRoles = {"system", "user", "assistant"};
+
+Message parse_message(const YamlNode& n) {
+  n.expect_map();
+  auto keys = n.keys();
+  // Shorthand `- user: text`.
+  if (keys.size() == 1 && kRoles.count(keys[0])) return {keys[0], n.required(keys[0]).as_string()};
+  n.expect_keys({"role", "content"});
+  Message m{n.required("role").as_string(), n.required("content").as_string()};
+  if (!kRoles.count(m.role)) n.required("role").fail("role must be system, user or assistant");
+  return m;
+}
+
+// The routing-friendly skeleton: structured keys expanded into a system and a user message in a
+// fixed, documented layout so that variants differ only where the author changed them.
+void expand_skeleton(const YamlNode& n, Variant& v) {
+  std::string system;
+  auto add_line = [&](const std::string& label, const std::optional<std::string>& value) {
+    if (value) system += (system.empty() ? "" : "\n") + label + *value;
+  };
+  if (auto role = n.opt_string("role")) add_line("", "You are " + *role + ".");
+  add_line("Audience: ", n.opt_string("audience"));
+  add_line("Language: ", n.opt_string("language"));
+  add_line("Output format: ", n.opt_string("output_format"));
+  if (auto steps = n.child("steps")) {
+    auto list = steps->as_string_list();
+    std::string s = "Steps:";
+    for (size_t i = 0; i < list.size(); ++i) s += "\n" + std::to_string(i + 1) + ". " + list[i];
+    add_line("", s);
+  }
+  add_line("Context: ", n.opt_string("context"));
+  std::string user;
+  if (auto examples = n.child("examples")) {
+    for (const auto& ex : examples->items()) {
+      ex.expect_keys({"input", "output"});
+      user += "Example input: " + ex.required("input").as_string() + "\nExample output: " +
+              ex.required("output").as_string() + "\n\n";
+    }
+  }
+  user += n.required("task").as_string();
+  if (!system.empty()) v.messages.push_back({"system", system});
+  v.messages.push_back({"user", user});
+}
+
+Variant parse_variant(const YamlNode& n) {
+  n.expect_keys({"id", "description", "prompt", "messages", "role", "task", "audience", "language",
+                 "output_format", "steps", "examples", "context"});
+  Variant v;
+  v.id = n.required("id").as_string();
+  v.description = n.opt_string("description").value_or("");
+  int forms = (n.child("prompt") ? 1 : 0) + (n.child("messages") ? 1 : 0) + (n.child("task") ? 1 : 0);
+  if (forms != 1) n.fail("a variant needs exactly one of 'prompt', 'messages' or the skeleton's 'task'");
+  if (auto p = n.child("prompt")) {
+    v.prompt = p->as_string();
+  } else if (auto m = n.child("messages")) {
+    for (const auto& item : m->items()) v.messages.push_back(parse_message(item));
+    if (v.messages.empty()) m->fail("needs at least one message");
+  } else {
+    expand_skeleton(n, v);
+  }
+  if (!v.prompt) {
+    for (const char* k : {"role", "audience", "language", "output_format", "steps", "examples", "context"})
+      if (n.child("messages") && n.child(k)) n.required(k).fail("skeleton keys cannot be mixed with 'messages'");
+  } else {
+    for (const char* k : {"role", "audience", "language", "output_format", "steps", "examples", "context"})
+      if (n.child(k)) n.required(k).fail("skeleton keys cannot be mixed with 'prompt'");
+  }
+  return v;
+}
+
+Rubric resolve_rubric(const YamlNode& n, const std::string& suite_dir, std::set<std::string>& rubric_files) {
+  if (n.is_scalar()) {
+    std::string ref = n.as_string();
+    std::vector<fs::path> candidates = {fs::path(suite_dir) / ref, fs::path(ref)};
+    for (const auto& c : candidates) {
+      std::error_code ec;
+      if (fs::is_regular_file(c, ec)) {
+        std::string p = c.lexically_normal().string();
+        rubric_files.insert(p);
+        return load_rubric_file(p);
+      }
+    }
+    n.fail("rubric file '" + ref + "' not found (looked in " + suite_dir + " and the current directory)");
+  }
+  return parse_rubric_node(n);
+}
+
+Case parse_case(const YamlNode& n, const std::string& suite_dir, const std::optional<Rubric>& default_rubric,
+                std::set<std::string>& rubric_files) {
+  n.expect_keys({"id", "description", "vars", "rubric", "repeats", "sampling", "tags", "answer_extractor"});
+  Case c;
+  c.id = n.required("id").as_string();
+  if (c.id.empty()) n.required("id").fail("must not be empty");
+  c.description = n.opt_string("description").value_or("");
+  if (auto vars = n.child("vars")) {
+    if (!vars->is_null()) {
+      for (const auto& key : vars->keys()) c.vars[key] = vars->required(key).as_string();
+    }
+  }
+  if (auto r = n.child("rubric")) {
+    c.rubric = resolve_rubric(*r, suite_dir, rubric_files);
+  } else if (default_rubric) {
+    c.rubric = *default_rubric;
+  } else {
+    n.fail("case has no rubric and the suite names no default 'rubric'");
+  }
+  if (auto r = n.opt_int("repeats", 1, 10000)) c.repeats = int(*r);
+  if (auto s = n.child("sampling")) c.sampling = parse_sampling(*s);
+  if (auto t = n.child("tags")) c.tags = t->as_string_list();
+  if (auto x = n.child("answer_extractor")) c.answer_extractor = parse_extractor(*x);
+  return c;
+}
+
+// Every template a case will see must resolve now, not halfway through a run.
+void check_templates(const Suite& s, const YamlNode& root) {
+  for (const auto& c : s.cases) {
+    for (const auto& v : s.variants) {
+      try {
+        render_prompt(v, c);
+      } catch (const ConfigError& e) {
+        throw ConfigError(s.source_path, root.line(), "variants." + v.id, std::string(e.what()));
+      }
+    }
+    for (const auto& crit : c.rubric.criteria) {
+      std::string args = crit.args.dump();
+      try {
+        render_template(args, c.vars, "criterion '" + crit.id + "'");
+      } catch (const ConfigError& e) {
+        throw ConfigError(crit.source, 0, "cases." + c.id + ".rubric." + crit.id, e.what());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Suite load_suite(const std::string& path) {
+  YamlNode root = YamlNode::load_file(path);
+  if (root.is_null()) throw ConfigError(path, 0, "", "suite file is empty");
+  root.expect_keys({"name", "description", "provider", "sampling", "repeats", "gate", "variants", "cases", "rubric"});
+  Suite s;
+  s.source_path = path;
+  std::string suite_dir = fs::path(path).parent_path().string();
+  if (suite_dir.empty()) suite_dir = ".";
+  s.name = root.required("name").as_string();
+  s.description = root.opt_string("description").value_or("");
+  if (auto p = root.child("provider")) s.provider = parse_provider(*p);
+  if (auto sm = root.child("sampling")) s.sampling = parse_sampling(*sm);
+  s.repeats = int(root.opt_int("repeats", 1, 10000).value_or(5));
+  if (auto g = root.child("gate")) s.gate = parse_gate(*g);
+
+  std::set<std::string> rubric_files;
+  std::optional<Rubric> default_rubric;
+  if (auto r = root.child("rubric")) default_rubric = resolve_rubric(*r, suite_dir, rubric_files);
+
+  std::set<std::string> ids;
+  for (const auto& item : root.required("variants").items()) {
+    Variant v = parse_variant(item);
+    if (!ids.insert(v.id).second) item.required("id").fail("duplicate variant id '" + v.id + "'");
+    s.variants.push_back(std::move(v));
+  }
+  if (s.variants.empty()) root.required("variants").fail("needs at least one variant");
+  ids.clear();
+  for (const auto& item : root.required("cases").items()) {
+    Case c = parse_case(item, suite_dir, default_rubric, rubric_files);
+    if (!ids.insert(c.id).second) item.required("id").fail("duplicate case id '" + c.id + "'");
+    s.cases.push_back(std::move(c));
+  }
+  if (s.cases.empty()) root.required("cases").fail("needs at least one case");
+  check_templates(s, root);
+
+  Sha256 h;
+  h.update(read_file(path));
+  for (const auto& f : rubric_files) {
+    h.update(std::string(1, '\0') + f + std::string(1, '\0'));
+    h.update(read_file(f));
+  }
+  s.content_hash = h.hex_digest();
+  return s;
+}
+
+void filter_cases(Suite& suite, const std::vector<std::string>& ids, const std::vector<std::string>& tags) {
+  if (ids.empty() && tags.empty()) return;
+  std::vector<Case> kept;
+  for (auto& c : suite.cases) {
+    bool keep = std::find(ids.begin(), ids.end(), c.id) != ids.end();
+    for (const auto& t : c.tags) keep = keep || std::find(tags.begin(), tags.end(), t) != tags.end();
+    if (keep) kept.push_back(std::move(c));
+  }
+  suite.cases = std::move(kept);
+}
+
+nlohmann::json suite_to_json(const Suite& s) {
+  auto extractor_json = [](const std::optional<ExtractorSpec>& e) -> nlohmann::json {
+    if (!e) return nullptr;
+    return {{"kind", e->kind}, {"args", e->args}};
+  };
+  nlohmann::json j;
+  j["name"] = s.name;
+  j["description"] = s.description;
+  j["source_path"] = s.source_path;
+  j["content_hash"] = s.content_hash;
+  j["provider"] = s.provider.to_json();
+  j["sampling"] = s.sampling.to_json();
+  j["repeats"] = s.repeats;
+  nlohmann::json gate = nlohmann::json::object();
+  if (s.gate.max_unstable) gate["max_unstable"] = *s.gate.max_unstable;
+  if (s.gate.min_pass_rate) gate["min_pass_rate"] = *s.gate.min_pass_rate;
+  if (s.gate.max_pass_rate_drop) gate["max_pass_rate_drop"] = *s.gate.max_pass_rate_drop;
+  if (s.gate.alpha) gate["alpha"] = *s.gate.alpha;
+  if (s.gate.max_routing_jsd) gate["max_routing_jsd"] = *s.gate.max_routing_jsd;
+  if (s.gate.min_topk_overlap) gate["min_topk_overlap"] = *s.gate.min_topk_overlap;
+  j["gate"] = gate;
+  j["variants"] = nlohmann::json::array();
+  for (const auto& v : s.variants) {
+    nlohmann::json vj = {{"id", v.id}, {"description", v.description}};
+    if (v.prompt) vj["prompt"] = *v.prompt;
+    nlohmann::json msgs = nlohmann::json::array();
+    for (const auto& m : v.messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    vj["messages"] = msgs;
+    j["variants"].push_back(vj);
+  }
+  j["cases"] = nlohmann::json::array();
+  for (const auto& c : s.cases) {
+    nlohmann::json cj = {{"id", c.id}, {"description", c.description}, {"vars", c.vars}, {"tags", c.tags},
+                         {"sampling", c.sampling.to_json()}};
+    cj["repeats"] = s.repeats_for(c);
+    cj["answer_extractor"] = extractor_json(c.answer_extractor);
+    nlohmann::json rub = {{"name", c.rubric.name}, {"source_path", c.rubric.source_path},
+                          {"answer_extractor", extractor_json(c.rubric.answer_extractor)}};
+    rub["criteria"] = nlohmann::json::array();
+    for (const auto& cr : c.rubric.criteria)
+      rub["criteria"].push_back({{"id", cr.id}, {"description", cr.description}, {"weight", cr.weight},
+                                 {"scorer", cr.scorer}, {"args", cr.args}, {"not", cr.negate}});
+    cj["rubric"] = rub;
+    j["cases"].push_back(cj);
+  }
+  return j;
+}
+
+}  // namespace wobble

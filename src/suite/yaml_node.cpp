@@ -1,0 +1,199 @@
+#include "suite/yaml_node.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace wobble {
+namespace {
+
+// Suites are small; a file beyond this is a mistake (or hostile), not a suite.
+constexpr std::streamoff kMaxConfigBytes = 16 << 20;
+
+std::string child_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+std::string closest_match(const std::string& word, const std::set<std::string>& candidates) {
+  std::string best;
+  size_t best_d = 4;
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+YamlNode YamlNode::load_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(file, 0, "", "cannot open file");
+  in.seekg(0, std::ios::end);
+  std::streamoff size = in.tellg();
+  if (size > kMaxConfigBytes)
+    throw ConfigError(file, 0, "", "file is larger than 16 MiB; refusing to parse it");
+  in.seekg(0);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    YAML::Node root = YAML::Load(ss.str());
+    return YamlNode(root, file, "");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file, e.mark.is_null() ? 0 : e.mark.line + 1, "", "syntax error: " + e.msg);
+  }
+}
+
+int YamlNode::line() const {
+  if (!node_) return 0;
+  YAML::Mark m = node_.Mark();
+  return m.is_null() ? 0 : m.line + 1;
+}
+
+void YamlNode::fail(const std::string& message) const {
+  throw ConfigError(file_, line(), path_, message);
+}
+
+void YamlNode::expect_map() const {
+  if (!node_.IsMap()) fail("expected a mapping (key: value pairs)");
+}
+
+std::optional<YamlNode> YamlNode::child(const std::string& key) const {
+  expect_map();
+  YAML::Node c = node_[key];
+  if (!c) return std::nullopt;
+  return YamlNode(c, file_, child_path(path_, key));
+}
+
+YamlNode YamlNode::required(const std::string& key) const {
+  auto c = child(key);
+  if (!c || c->is_null()) throw ConfigError(file_, line(), child_path(path_, key), "is required");
+  return *c;
+}
+
+std::vector<std::string> YamlNode::keys() const {
+  expect_map();
+  std::vector<std::string> out;
+  for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+  return out;
+}
+
+void YamlNode::expect_keys(const std::set<std::string>& allowed) const {
+  expect_map();
+  std::set<std::string> seen;
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) fail("keys must be plain strings");
+    std::string key = kv.first.as<std::string>();
+    YAML::Mark m = kv.first.Mark();
+    int line = m.is_null() ? this->line() : m.line + 1;
+    if (!seen.insert(key).second)
+      throw ConfigError(file_, line, child_path(path_, key), "duplicate key");
+    if (!allowed.count(key)) {
+      std::string hint = closest_match(key, allowed);
+      throw ConfigError(file_, line, child_path(path_, key),
+                        "unknown key" + (hint.empty() ? std::string() : " (did you mean '" + hint + "'?)"));
+    }
+  }
+}
+
+std::vector<YamlNode> YamlNode::items() const {
+  if (!node_.IsSequence()) fail("expected a list");
+  std::vector<YamlNode> out;
+  size_t i = 0;
+  for (const auto& item : node_) out.emplace_back(item, file_, path_ + "[" + std::to_string(i++) + "]");
+  return out;
+}
+
+std::string YamlNode::as_string() const {
+  if (!node_.IsScalar()) fail("expected a string");
+  return node_.Scalar();
+}
+
+double YamlNode::as_double() const {
+  std::string s = as_string();
+  errno = 0;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
+    fail("expected a number, got '" + s + "'");
+  return v;
+}
+
+long long YamlNode::as_int() const {
+  std::string s = as_string();
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno == ERANGE) fail("expected a whole number, got '" + s + "'");
+  return v;
+}
+
+bool YamlNode::as_bool() const {
+  std::string s = as_string();
+  if (s == "true" || s == "True" || s == "yes") return true;
+  if (s == "false" || s == "False" || s == "no") return false;
+  fail("expected true or false, got '" + s + "'");
+}
+
+std::vector<std::string> YamlNode::as_string_list() const {
+  if (node_.IsScalar()) return {as_string()};
+  std::vector<std::string> out;
+  for (const auto& item : items()) out.push_back(item.as_string());
+  return out;
+}
+
+std::optional<std::string> YamlNode::opt_string(const std::string& key) const {
+  auto c = child(key);
+  if (!c || c->is_null()) return std::nullopt;
+  return c->as_string();
+}
+
+std::optional<double> YamlNode::opt_double(const std::string& key, double min, double max) const {
+  auto c = child(key);
+  if (!c || c->is_null()) return std::nullopt;
+  double v = c->as_double();
+  if (v < min || v > max) {
+    std::ostringstream os;
+    os << "must be between " << min << " and " << max << ", got " << v;
+    c->fail(os.str());
+  }
+  return v;
+}
+
+std::optional<long long> YamlNode::opt_int(const std::string& key, long long min, long long max) const {
+  auto c = child(key);
+  if (!c || c->is_null()) return std::nullopt;
+  long long v = c->as_int();
+  if (v < min || v > max)
+    c->fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+            std::to_string(v));
+  return v;
+}
+
+std::optional<bool> YamlNode::opt_bool(const std::string& key) const {
+  auto c = child(key);
+  if (!c || c->is_null()) return std::nullopt;
+  return c->as_bool();
+}
+
+}  // namespace wobble
