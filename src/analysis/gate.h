@@ -1,0 +1,36 @@
+// The CI gate: thresholds over a RunAnalysis, optionally against a baseline run.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/stability.h"
+#include "suite/suite.h"
+
+namespace wobble {
+
+struct GateCheck {
+  std::string name;     // "max_unstable", "min_pass_rate", "pass_rate_drop" ...
+  bool passed = true;
+  std::string detail;   // human sentence with the numbers
+};
+
+struct GateResult {
+  bool passed = true;
+  std::vector<GateCheck> checks;
+  nlohmann::json to_json() const;
+};
+
+// Thresholds stored in the run's suite snapshot (gate block).
+GateSpec gate_spec_from_snapshot(const nlohmann::json& suite_snapshot);
+GateSpec merge_gate(const GateSpec& from_suite, const GateSpec& from_cli);  // CLI wins where set
+
+// Baseline comparison: every (case, variant, criterion) whose pass rate fell is checked with a
+// one-sided Fisher exact test; a drop is a failure when p < alpha (default 0.05) or the absolute
+// drop exceeds max_pass_rate_drop.
+GateResult evaluate_gate(const RunAnalysis& run, const GateSpec& spec, const RunAnalysis* baseline);
+
+}  // namespace wobble

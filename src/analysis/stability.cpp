@@ -1,0 +1,223 @@
+#include "analysis/stability.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "util/error.h"
+
+namespace wobble {
+namespace {
+
+size_t utf8_boundary(const std::string& s, size_t pos) {
+  while (pos > 0 && pos < s.size() && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80) --pos;
+  return pos;
+}
+
+int64_t code_points(const std::string& s, size_t end) {
+  int64_t n = 0;
+  for (size_t i = 0; i < end && i < s.size(); ++i)
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+std::string cut(const std::string& s, size_t from, size_t len) {
+  if (from >= s.size()) return "";
+  size_t end = std::min(s.size(), from + len);
+  while (end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(from, end - from);
+}
+
+}  // namespace
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kStablePass: return "stable-pass";
+    case Verdict::kStableFail: return "stable-fail";
+    case Verdict::kUnstable: return "unstable";
+    case Verdict::kUnscored: return "unscored";
+  }
+  return "unscored";
+}
+
+Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outputs) {
+  Divergence d;
+  if (outputs.size() < 2) return d;
+  const std::string& ref = outputs[0].second;
+  size_t best = std::string::npos;
+  int best_repeat = 0;
+  for (size_t i = 1; i < outputs.size(); ++i) {
+    const std::string& o = outputs[i].second;
+    if (o == ref) continue;
+    size_t p = 0;
+    while (p < ref.size() && p < o.size() && ref[p] == o[p]) ++p;
+    if (best == std::string::npos || p < best) {
+      best = p;
+      best_repeat = outputs[i].first;
+    }
+  }
+  if (best == std::string::npos) return d;
+  d.diverged = true;
+  d.repeat_a = outputs[0].first;
+  d.repeat_b = best_repeat;
+  size_t pos = utf8_boundary(ref, best);
+  d.byte_offset = int64_t(pos);
+  d.char_offset = code_points(ref, pos);
+  size_t ctx_start = utf8_boundary(ref, pos > 40 ? pos - 40 : 0);
+  d.context = ref.substr(ctx_start, pos - ctx_start);
+  const std::string* other = nullptr;
+  for (const auto& [r, o] : outputs)
+    if (r == best_repeat) other = &o;
+  d.continuation_a = cut(ref, pos, 60);
+  d.continuation_b = cut(*other, pos, 60);
+  return d;
+}
+
+RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k) {
+  auto run = store.get_run(run_id);
+  if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
+  return analyze_samples(*run, store.samples(run_id, false), report_k);
+}
+
+RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k) {
+  RunAnalysis a;
+  a.run = run;
+  a.report_k = std::max(1, report_k);
+  a.samples = std::move(samples);
+  a.total_samples = int64_t(a.samples.size());
+
+  // Group samples by (case, variant); they arrive ordered by case, variant, repeat.
+  std::map<std::pair<std::string, std::string>, std::vector<const SampleRecord*>> groups;
+  std::vector<std::pair<std::string, std::string>> order;
+  for (const auto& s : a.samples) {
+    auto key = std::make_pair(s.case_id, s.variant_id);
+    if (!groups.count(key)) order.push_back(key);
+    groups[key].push_back(&s);
+    if (!s.ok) ++a.failed_samples;
+  }
+
+  // Which cases have an answer extractor, from the suite snapshot.
+  std::set<std::string> has_extractor;
+  if (run.suite_snapshot.contains("cases")) {
+    for (const auto& c : run.suite_snapshot["cases"]) {
+      bool ex = !c["answer_extractor"].is_null() ||
+                (c.contains("rubric") && !c["rubric"]["answer_extractor"].is_null());
+      if (ex) has_extractor.insert(c.value("id", ""));
+    }
+  }
+
+  std::map<std::string, std::vector<const CriterionStability*>> by_criterion_idx;
+  std::vector<std::string> criterion_order;
+  for (const auto& key : order) {
+    const auto& members = groups[key];
+    GroupStability g;
+    g.case_id = key.first;
+    g.variant_id = key.second;
+    std::vector<std::pair<int, std::string>> outputs;
+    std::set<std::string> unique, answers;
+    for (const auto* s : members) {
+      if (!s->ok) {
+        ++g.failed;
+        continue;
+      }
+      ++g.samples;
+      outputs.emplace_back(s->repeat, s->output);
+      unique.insert(s->output);
+      answers.insert(s->extracted_answer.value_or(std::string("\x01<none>")));
+    }
+    g.unique_outputs = int64_t(unique.size());
+    g.tar_r = g.samples > 0 && unique.size() == 1;
+    if (has_extractor.count(g.case_id)) {
+      g.tar_a = g.samples > 0 && answers.size() == 1;
+      g.unique_answers = int64_t(answers.size());
+    }
+    g.divergence = first_divergence(outputs);
+    a.groups.push_back(std::move(g));
+
+    // Criteria in first-seen order within the group.
+    std::vector<std::string> crit_ids;
+    for (const auto* s : members)
+      for (const auto& c : s->scores)
+        if (std::find(crit_ids.begin(), crit_ids.end(), c.criterion_id) == crit_ids.end())
+          crit_ids.push_back(c.criterion_id);
+    for (const auto& cid : crit_ids) {
+      CriterionStability cs;
+      cs.case_id = key.first;
+      cs.variant_id = key.second;
+      cs.criterion_id = cid;
+      std::vector<double> scores;
+      int last = -1;  // 1 pass, 0 fail
+      for (const auto* s : members) {
+        const CriterionResult* r = nullptr;
+        for (const auto& c : s->scores)
+          if (c.criterion_id == cid) r = &c;
+        if (!s->ok || !r) {
+          cs.outcomes.push_back(s->ok ? "unscored" : "error");
+          ++cs.unscored;
+          continue;
+        }
+        cs.outcomes.push_back(outcome_name(r->outcome));
+        if (r->outcome == Outcome::kUnscored) {
+          ++cs.unscored;
+          continue;
+        }
+        int v = r->outcome == Outcome::kPass ? 1 : 0;
+        (v ? cs.passes : cs.fails)++;
+        if (last >= 0 && last != v) ++cs.flips;
+        last = v;
+        scores.push_back(r->score);
+        if (r->score > 0 && r->score < 1) cs.numeric = true;
+      }
+      cs.n = cs.passes + cs.fails;
+      cs.pass_rate = cs.n ? double(cs.passes) / double(cs.n) : 0;
+      cs.wilson = wilson_interval(cs.n, cs.passes);
+      cs.k = std::min<int64_t>(cs.n, a.report_k);
+      if (cs.k > 0) {
+        cs.pass_at_k = pass_at_k(cs.n, cs.passes, cs.k);
+        cs.pass_hat_k = pass_hat_k(cs.n, cs.passes, cs.k);
+      }
+      cs.score = summarize(scores);
+      if (cs.n == 0) cs.verdict = Verdict::kUnscored;
+      else if (cs.passes == cs.n) cs.verdict = Verdict::kStablePass;
+      else if (cs.fails == cs.n) cs.verdict = Verdict::kStableFail;
+      else cs.verdict = Verdict::kUnstable;
+      if (cs.verdict == Verdict::kUnstable) ++a.unstable;
+      a.scored += cs.n;
+      a.passes += cs.passes;
+      if (std::find(criterion_order.begin(), criterion_order.end(), cid) == criterion_order.end())
+        criterion_order.push_back(cid);
+      a.criteria.push_back(std::move(cs));
+    }
+  }
+  a.overall_pass_rate = a.scored ? double(a.passes) / double(a.scored) : 0;
+
+  for (const auto& cid : criterion_order) {
+    CriterionAcross x;
+    x.criterion_id = cid;
+    std::map<int64_t, std::vector<std::vector<int64_t>>> by_raters;  // raters -> subjects
+    for (const auto& cs : a.criteria) {
+      if (cs.criterion_id != cid) continue;
+      ++x.groups;
+      if (cs.verdict == Verdict::kUnstable) ++x.unstable;
+      if (cs.verdict == Verdict::kStablePass) ++x.stable_pass;
+      if (cs.verdict == Verdict::kStableFail) ++x.stable_fail;
+      if (cs.n >= 2) by_raters[cs.n].push_back({cs.passes, cs.fails});
+    }
+    // Fleiss' kappa needs equal raters per subject: use the most common scored-repeat count.
+    size_t best = 0;
+    int64_t raters = 0;
+    for (const auto& [r, subjects] : by_raters)
+      if (subjects.size() > best) {
+        best = subjects.size();
+        raters = r;
+      }
+    x.fleiss_kappa = best ? fleiss_kappa(by_raters[raters]) : std::nan("");
+    x.kappa_subjects = int64_t(best);
+    x.kappa_raters = raters;
+    a.across.push_back(std::move(x));
+  }
+  return a;
+}
+
+}  // namespace wobble

@@ -1,0 +1,81 @@
+// Stability analysis of one run, computed from the Store only (every number in a report comes
+// from here, so it is reproducible from the database). Plain data; renderers take a RunAnalysis.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/stats.h"
+#include "store/store.h"
+
+namespace wobble {
+
+enum class Verdict { kStablePass, kStableFail, kUnstable, kUnscored };
+const char* verdict_name(Verdict v);  // "stable-pass" | "stable-fail" | "unstable" | "unscored"
+
+// Per (case, variant, criterion).
+struct CriterionStability {
+  std::string case_id, variant_id, criterion_id;
+  int64_t n = 0;         // scored repeats (pass + fail)
+  int64_t passes = 0, fails = 0, unscored = 0;
+  double pass_rate = 0;  // passes / n; 0 when n = 0
+  Interval wilson;       // 95%
+  int64_t k = 0;         // the k used for pass_at_k / pass_hat_k: min(n, report k)
+  double pass_at_k = 0, pass_hat_k = 0;
+  Verdict verdict = Verdict::kUnscored;
+  int64_t flips = 0;     // pass<->fail changes in repeat order, unscored repeats skipped
+  bool numeric = false;  // some score strictly between 0 and 1
+  Summary score;         // over scored repeats
+  std::vector<std::string> outcomes;  // by repeat index: "pass" | "fail" | "unscored" | "error"
+};
+
+struct Divergence {
+  bool diverged = false;
+  int repeat_a = 0, repeat_b = 0;  // the reference repeat and the first that departs from it
+  int64_t byte_offset = 0;         // first differing byte (moved back to a UTF-8 boundary)
+  int64_t char_offset = 0;         // same position in code points
+  std::string context;             // up to 40 bytes before the divergence
+  std::string continuation_a, continuation_b;  // up to 60 bytes from the divergence on
+};
+
+// Per (case, variant).
+struct GroupStability {
+  std::string case_id, variant_id;
+  int64_t samples = 0;           // stored samples with a model output
+  int64_t failed = 0;            // provider failures (no output)
+  int64_t unique_outputs = 0;
+  bool tar_r = false;            // all raw outputs identical (and at least one)
+  std::optional<bool> tar_a;     // all extracted answers identical; nullopt without an extractor
+  int64_t unique_answers = 0;
+  Divergence divergence;
+};
+
+// Per criterion across all (case, variant) groups.
+struct CriterionAcross {
+  std::string criterion_id;
+  int64_t groups = 0, unstable = 0, stable_pass = 0, stable_fail = 0;
+  double fleiss_kappa = 0;       // NaN when undefined
+  int64_t kappa_subjects = 0, kappa_raters = 0;
+};
+
+struct RunAnalysis {
+  RunRecord run;
+  std::vector<SampleRecord> samples;  // ordered by case, variant, repeat (no traces)
+  std::vector<CriterionStability> criteria;
+  std::vector<GroupStability> groups;
+  std::vector<CriterionAcross> across;
+  int64_t total_samples = 0, failed_samples = 0, unstable = 0;
+  int64_t scored = 0, passes = 0;  // over all criterion results
+  double overall_pass_rate = 0;
+  int report_k = 3;
+};
+
+RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3);
+// The same, over samples already loaded (tests, merged views).
+RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k = 3);
+
+Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outputs_by_repeat);
+
+}  // namespace wobble

@@ -1,0 +1,75 @@
+// wobble gate RUN [--baseline RUN] [thresholds]: exit 0 pass, 1 gate failed, 2 usage error.
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "analysis/gate.h"
+#include "cli/command.h"
+#include "util/error.h"
+
+namespace po = boost::program_options;
+
+namespace wobble::cli {
+namespace {
+
+int gate_command(const std::vector<std::string>& args) {
+  po::options_description opts("wobble gate RUN_ID [options]");
+  int64_t run_id = 0, baseline_id = 0;
+  std::string db = "wobble.db";
+  GateSpec cli;
+  int max_unstable = -1;
+  double min_pass = -1, max_drop = -1, alpha = -1;
+  opts.add_options()("help,h", "show this help")("run", po::value(&run_id), "run id to gate")
+      ("db", po::value(&db)->default_value(db), "SQLite database")
+      ("baseline", po::value(&baseline_id), "compare with this run: flag criteria whose pass rate fell")
+      ("max-unstable", po::value(&max_unstable), "fail when more (case, variant, criterion) triples are unstable")
+      ("min-pass-rate", po::value(&min_pass), "fail when the overall pass rate is lower (0..1)")
+      ("max-pass-rate-drop", po::value(&max_drop), "with --baseline: fail on a larger absolute drop (0..1)")
+      ("alpha", po::value(&alpha), "with --baseline: significance level of the Fisher test (default 0.05)")
+      ("json", "print the result as JSON");
+  po::positional_options_description pos;
+  pos.add("run", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\nThresholds default to the suite's gate: block. Exit codes: 0 pass, 1 gate failed, "
+                         "2 usage or configuration error, 4 database error.\n";
+    return kExitOk;
+  }
+  if (run_id <= 0) throw Error(kExitUsage, "a run id is required");
+  if (vm.count("max-unstable")) {
+    if (max_unstable < 0) throw Error(kExitUsage, "--max-unstable must be >= 0");
+    cli.max_unstable = max_unstable;
+  }
+  auto unit = [](double v, const char* name) {
+    if (v < 0 || v > 1) throw Error(kExitUsage, std::string("--") + name + " must be between 0 and 1");
+    return v;
+  };
+  if (vm.count("min-pass-rate")) cli.min_pass_rate = unit(min_pass, "min-pass-rate");
+  if (vm.count("max-pass-rate-drop")) cli.max_pass_rate_drop = unit(max_drop, "max-pass-rate-drop");
+  if (vm.count("alpha")) cli.alpha = unit(alpha, "alpha");
+
+  Store store = Store::open(db);
+  RunAnalysis a = analyze_run(store, run_id);
+  GateSpec spec = merge_gate(gate_spec_from_snapshot(a.run.suite_snapshot), cli);
+  std::optional<RunAnalysis> base;
+  if (baseline_id > 0) base = analyze_run(store, baseline_id);
+  if (!spec.max_unstable && !spec.min_pass_rate && !base)
+    throw Error(kExitUsage, "no gate thresholds: set them in the suite's gate: block or pass --max-unstable, "
+                            "--min-pass-rate or --baseline");
+  GateResult g = evaluate_gate(a, spec, base ? &*base : nullptr);
+  if (vm.count("json")) {
+    std::cout << g.to_json().dump(2) << "\n";
+  } else {
+    std::cout << "gate for run " << run_id << ": " << (g.passed ? "PASSED" : "FAILED") << "\n";
+    for (const auto& c : g.checks) std::cout << "  [" << (c.passed ? "ok" : "FAIL") << "] " << c.name << ": " << c.detail << "\n";
+  }
+  return g.passed ? kExitOk : kExitGateFailed;
+}
+
+}  // namespace
+
+WOBBLE_REGISTER_COMMAND("gate", "CI gate: exit 1 when thresholds or a baseline comparison fail", gate_command);
+
+}  // namespace wobble::cli

@@ -1,0 +1,53 @@
+// wobble report RUN --format md|json [--out FILE]
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "analysis/stability.h"
+#include "cli/cli_util.h"
+#include "cli/command.h"
+#include "report/report.h"
+#include "util/error.h"
+
+namespace po = boost::program_options;
+
+namespace wobble::cli {
+namespace {
+
+int report_command(const std::vector<std::string>& args) {
+  po::options_description opts("wobble report RUN_ID [options]");
+  int64_t run_id = 0;
+  std::string db = "wobble.db", format = "md", out;
+  int k = 3;
+  opts.add_options()("help,h", "show this help")("run", po::value(&run_id), "run id (see 'wobble runs')")
+      ("db", po::value(&db)->default_value(db), "SQLite database")
+      ("format,f", po::value(&format)->default_value(format), "md | json")
+      ("out,o", po::value(&out), "write to FILE instead of stdout")
+      ("k", po::value(&k)->default_value(k), "k for pass@k and pass^k (capped at n)");
+  po::positional_options_description pos;
+  pos.add("run", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return kExitOk;
+  }
+  if (run_id <= 0) throw Error(kExitUsage, "a run id is required (see 'wobble runs')");
+  if (k < 1) throw Error(kExitUsage, "--k must be at least 1");
+  if (format != "md" && format != "json") throw Error(kExitUsage, "--format must be md or json, got '" + format + "'");
+  Store store = Store::open(db);
+  RunAnalysis a = analyze_run(store, run_id, k);
+  write_output(out, [&](std::ostream& os) {
+    if (format == "json") os << report_json(a).dump(2) << "\n";
+    else render_markdown(a, os);
+  });
+  if (!out.empty()) std::cerr << "report written to " << out << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+WOBBLE_REGISTER_COMMAND("report", "render a run's stability report (md, json)", report_command);
+
+}  // namespace wobble::cli

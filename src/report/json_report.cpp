@@ -1,0 +1,72 @@
+#include <cmath>
+
+#include "report/report.h"
+
+namespace wobble {
+namespace {
+
+nlohmann::json num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); }
+
+}  // namespace
+
+nlohmann::json report_json(const RunAnalysis& a) {
+  nlohmann::json j;
+  const RunRecord& r = a.run;
+  j["run"] = {{"id", r.id}, {"suite", r.suite_name}, {"suite_path", r.suite_path}, {"suite_hash", r.suite_hash},
+              {"model_id", r.model_id}, {"provider", r.provider}, {"sampling", r.sampling}, {"repeats", r.repeats},
+              {"tool_version", r.tool_version}, {"started_at", r.started_at}, {"finished_at", r.finished_at},
+              {"status", r.status}, {"shard", r.shard}, {"expected_samples", r.expected_samples}};
+  j["summary"] = {{"samples", a.total_samples}, {"failed_samples", a.failed_samples}, {"unstable", a.unstable},
+                  {"scored", a.scored}, {"passes", a.passes}, {"pass_rate", num(a.overall_pass_rate)},
+                  {"report_k", a.report_k}};
+  j["samples"] = nlohmann::json::array();
+  for (const auto& s : a.samples) {
+    nlohmann::json sj = {{"id", s.id}, {"case", s.case_id}, {"variant", s.variant_id}, {"repeat", s.repeat},
+                         {"ok", s.ok}, {"output", s.output}, {"finish_reason", s.finish_reason},
+                         {"latency_s", s.latency_s}, {"error", s.error}, {"seed", s.seed},
+                         {"prompt_tokens", s.prompt_tokens}, {"completion_tokens", s.completion_tokens},
+                         {"attempts", s.attempts.size()}};
+    sj["extracted_answer"] = s.extracted_answer ? nlohmann::json(*s.extracted_answer) : nlohmann::json(nullptr);
+    sj["scores"] = nlohmann::json::array();
+    for (const auto& c : s.scores)
+      sj["scores"].push_back({{"criterion", c.criterion_id}, {"outcome", outcome_name(c.outcome)}, {"score", c.score},
+                              {"evidence", {{"start", c.evidence.start}, {"end", c.evidence.end}, {"text", c.evidence.text}}},
+                              {"reason", c.reason}, {"expected", c.expected}});
+    j["samples"].push_back(sj);
+  }
+  j["criteria"] = nlohmann::json::array();
+  for (const auto& c : a.criteria) {
+    j["criteria"].push_back({{"case", c.case_id}, {"variant", c.variant_id}, {"criterion", c.criterion_id},
+                             {"n", c.n}, {"passes", c.passes}, {"fails", c.fails}, {"unscored", c.unscored},
+                             {"pass_rate", num(c.pass_rate)}, {"wilson_lo", num(c.wilson.lo)},
+                             {"wilson_hi", num(c.wilson.hi)}, {"k", c.k}, {"pass_at_k", num(c.pass_at_k)},
+                             {"pass_hat_k", num(c.pass_hat_k)}, {"verdict", verdict_name(c.verdict)},
+                             {"flips", c.flips}, {"numeric", c.numeric},
+                             {"score", {{"mean", num(c.score.mean)}, {"sd", num(c.score.sd)}, {"min", num(c.score.min)},
+                                        {"max", num(c.score.max)}}},
+                             {"outcomes", c.outcomes}});
+  }
+  j["groups"] = nlohmann::json::array();
+  for (const auto& g : a.groups) {
+    nlohmann::json gj = {{"case", g.case_id}, {"variant", g.variant_id}, {"samples", g.samples},
+                         {"failed", g.failed}, {"unique_outputs", g.unique_outputs}, {"tar_r", g.tar_r}};
+    gj["tar_a"] = g.tar_a ? nlohmann::json(*g.tar_a) : nlohmann::json(nullptr);
+    gj["unique_answers"] = g.unique_answers;
+    const auto& d = g.divergence;
+    gj["divergence"] = d.diverged ? nlohmann::json{{"repeat_a", d.repeat_a}, {"repeat_b", d.repeat_b},
+                                                   {"byte_offset", d.byte_offset}, {"char_offset", d.char_offset},
+                                                   {"context", d.context}, {"continuation_a", d.continuation_a},
+                                                   {"continuation_b", d.continuation_b}}
+                                  : nlohmann::json(nullptr);
+    j["groups"].push_back(gj);
+  }
+  j["across"] = nlohmann::json::array();
+  for (const auto& x : a.across)
+    j["across"].push_back({{"criterion", x.criterion_id}, {"groups", x.groups}, {"unstable", x.unstable},
+                           {"stable_pass", x.stable_pass}, {"stable_fail", x.stable_fail},
+                           {"fleiss_kappa", num(x.fleiss_kappa)}, {"kappa_subjects", x.kappa_subjects},
+                           {"kappa_raters", x.kappa_raters}});
+  return j;
+}
+
+}  // namespace wobble

@@ -1,0 +1,76 @@
+#include "store/schema.h"
+
+namespace wobble {
+
+const std::vector<const char*>& schema_migrations() {
+  static const std::vector<const char*> kMigrations = {
+      // 1: runs, samples, scores, attempts.
+      R"sql(
+CREATE TABLE runs (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  suite_name       TEXT NOT NULL,
+  suite_path       TEXT NOT NULL,
+  suite_hash       TEXT NOT NULL,
+  suite_snapshot   TEXT NOT NULL,          -- JSON: the parsed suite
+  provider         TEXT NOT NULL,          -- JSON: provider spec, no secrets
+  model_id         TEXT NOT NULL,
+  sampling         TEXT NOT NULL,          -- JSON: suite-level sampling defaults
+  repeats          INTEGER NOT NULL,
+  tool_version     TEXT NOT NULL,
+  started_at       TEXT NOT NULL,
+  finished_at      TEXT,
+  status           TEXT NOT NULL CHECK (status IN ('running','complete','interrupted','failed')),
+  shard            TEXT NOT NULL DEFAULT '',
+  expected_samples INTEGER NOT NULL
+);
+CREATE TABLE samples (
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  case_id           TEXT NOT NULL,
+  variant_id        TEXT NOT NULL,
+  repeat_index      INTEGER NOT NULL,
+  prompt            TEXT NOT NULL,
+  ok                INTEGER NOT NULL,      -- 0: every attempt failed; output is not a model output
+  output            TEXT NOT NULL,
+  finish_reason     TEXT NOT NULL,
+  prompt_tokens     INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  latency_s         REAL NOT NULL,
+  error             TEXT NOT NULL,
+  seed              INTEGER NOT NULL,
+  extracted_answer  TEXT,
+  prompt_token_ids  BLOB,                  -- little-endian int32
+  token_ids         BLOB,                  -- little-endian int32
+  routing_trace     BLOB,                  -- moe::RoutingTrace::serialize()
+  UNIQUE (run_id, case_id, variant_id, repeat_index)
+);
+CREATE TABLE scores (
+  sample_id      INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+  criterion_id   TEXT NOT NULL,
+  outcome        TEXT NOT NULL CHECK (outcome IN ('pass','fail','unscored')),
+  score          REAL NOT NULL,
+  evidence_start INTEGER NOT NULL,
+  evidence_end   INTEGER NOT NULL,
+  evidence_text  TEXT NOT NULL,
+  reason         TEXT NOT NULL,
+  expected       TEXT NOT NULL,
+  PRIMARY KEY (sample_id, criterion_id)
+);
+CREATE TABLE attempts (
+  sample_id     INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+  attempt_index INTEGER NOT NULL,
+  http_status   INTEGER NOT NULL,
+  outcome       TEXT NOT NULL,
+  error         TEXT NOT NULL,
+  latency_s     REAL NOT NULL,
+  retry_after_s REAL NOT NULL,
+  PRIMARY KEY (sample_id, attempt_index)
+);
+CREATE INDEX samples_by_run ON samples(run_id, case_id, variant_id, repeat_index);
+CREATE INDEX runs_by_suite ON runs(suite_name, id);
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace wobble

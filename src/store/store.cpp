@@ -1,0 +1,294 @@
+#include "store/store.h"
+
+#include <sqlite3.h>
+
+#include <cstring>
+#include <map>
+
+#include "store/schema.h"
+#include "store/sqlite_util.h"
+#include "util/error.h"
+
+namespace wobble {
+namespace {
+
+std::vector<uint8_t> pack_ids(const std::vector<int32_t>& ids) {
+  std::vector<uint8_t> out(ids.size() * 4);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    uint32_t v = uint32_t(ids[i]);
+    for (int b = 0; b < 4; ++b) out[4 * i + b] = uint8_t(v >> (8 * b));
+  }
+  return out;
+}
+
+std::vector<int32_t> unpack_ids(const std::vector<uint8_t>& bytes) {
+  std::vector<int32_t> out(bytes.size() / 4);
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint32_t v = 0;
+    for (int b = 0; b < 4; ++b) v |= uint32_t(bytes[4 * i + b]) << (8 * b);
+    out[i] = int32_t(v);
+  }
+  return out;
+}
+
+Outcome outcome_from(const std::string& s) {
+  if (s == "pass") return Outcome::kPass;
+  if (s == "fail") return Outcome::kFail;
+  return Outcome::kUnscored;
+}
+
+nlohmann::json parse_json_column(const std::string& s, const char* what) {
+  try {
+    return nlohmann::json::parse(s);
+  } catch (const nlohmann::json::exception& e) {
+    throw StoreError(std::string("corrupt ") + what + " JSON in database: " + e.what());
+  }
+}
+
+const char* kRunColumns =
+    "id, suite_name, suite_path, suite_hash, suite_snapshot, provider, model_id, sampling, repeats, tool_version, "
+    "started_at, COALESCE(finished_at, ''), status, shard, expected_samples";
+
+RunRecord read_run(const Stmt& s) {
+  RunRecord r;
+  r.id = s.int64(0);
+  r.suite_name = s.text(1);
+  r.suite_path = s.text(2);
+  r.suite_hash = s.text(3);
+  r.suite_snapshot = parse_json_column(s.text(4), "suite snapshot");
+  r.provider = parse_json_column(s.text(5), "provider");
+  r.model_id = s.text(6);
+  r.sampling = parse_json_column(s.text(7), "sampling");
+  r.repeats = int(s.int64(8));
+  r.tool_version = s.text(9);
+  r.started_at = s.text(10);
+  r.finished_at = s.text(11);
+  r.status = s.text(12);
+  r.shard = s.text(13);
+  r.expected_samples = s.int64(14);
+  return r;
+}
+
+}  // namespace
+
+Store::Store(sqlite3* db) : db_(db) {}
+Store::Store(Store&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
+Store& Store::operator=(Store&& o) noexcept {
+  if (this != &o) {
+    if (db_) sqlite3_close(db_);
+    db_ = o.db_;
+    o.db_ = nullptr;
+  }
+  return *this;
+}
+Store::~Store() {
+  if (db_) sqlite3_close(db_);
+}
+
+Store Store::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw StoreError("cannot open database '" + path + "': " + msg);
+  }
+  Store store(db);
+  sqlite3_busy_timeout(db, 5000);
+  try {
+    exec_sql(db, "PRAGMA foreign_keys = ON");
+    {
+      Stmt wal(db, "PRAGMA journal_mode = WAL");
+      wal.step();
+    }
+    exec_sql(db, "PRAGMA synchronous = NORMAL");
+    int version = store.schema_version();
+    const auto& migrations = schema_migrations();
+    if (version > int(migrations.size()))
+      throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
+                       ", newer than this wobble understands (" + std::to_string(migrations.size()) +
+                       "); upgrade wobble");
+    for (int v = version; v < int(migrations.size()); ++v) {
+      Transaction tx(db);
+      exec_sql(db, migrations[v]);
+      exec_sql(db, ("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+      tx.commit();
+    }
+  } catch (const StoreError& e) {
+    throw StoreError(path + ": " + e.what());
+  }
+  return store;
+}
+
+int Store::schema_version() const {
+  Stmt s(db_, "PRAGMA user_version");
+  s.step();
+  return int(s.int64(0));
+}
+
+int64_t Store::create_run(const RunRecord& r) {
+  Stmt s(db_,
+         "INSERT INTO runs (suite_name, suite_path, suite_hash, suite_snapshot, provider, model_id, sampling, "
+         "repeats, tool_version, started_at, status, shard, expected_samples) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  s.bind(1, r.suite_name).bind(2, r.suite_path).bind(3, r.suite_hash).bind(4, r.suite_snapshot.dump());
+  s.bind(5, r.provider.dump()).bind(6, r.model_id).bind(7, r.sampling.dump()).bind(8, int64_t(r.repeats));
+  s.bind(9, r.tool_version).bind(10, r.started_at).bind(11, r.status.empty() ? std::string("running") : r.status);
+  s.bind(12, r.shard).bind(13, r.expected_samples);
+  s.run();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+void Store::set_run_status(int64_t run_id, const std::string& status, bool finished) {
+  Stmt s(db_, finished ? "UPDATE runs SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id = ?"
+                       : "UPDATE runs SET status = ?, finished_at = NULL WHERE id = ?");
+  s.bind(1, status).bind(2, run_id).run();
+  if (sqlite3_changes(db_) == 0) throw StoreError("no run with id " + std::to_string(run_id));
+}
+
+std::optional<RunRecord> Store::get_run(int64_t run_id) const {
+  Stmt s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?").c_str());
+  s.bind(1, run_id);
+  if (!s.step()) return std::nullopt;
+  return read_run(s);
+}
+
+std::vector<RunRecord> Store::list_runs(const std::string& suite_name, int limit) const {
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE (? = '' OR suite_name = ?) ORDER BY id DESC";
+  if (limit > 0) sql += " LIMIT " + std::to_string(limit);
+  Stmt s(db_, sql.c_str());
+  s.bind(1, suite_name).bind(2, suite_name);
+  std::vector<RunRecord> out;
+  while (s.step()) out.push_back(read_run(s));
+  return out;
+}
+
+void Store::insert_samples(const std::vector<SampleRecord>& batch) {
+  if (batch.empty()) return;
+  Transaction tx(db_);
+  // A failed sample (ok = 0) is a placeholder that a resumed run replaces.
+  Stmt drop_failed(db_,
+                   "DELETE FROM samples WHERE run_id = ? AND case_id = ? AND variant_id = ? AND repeat_index = ? "
+                   "AND ok = 0");
+  Stmt ins(db_,
+           "INSERT INTO samples (run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, "
+           "prompt_tokens, completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, "
+           "routing_trace) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  Stmt score(db_,
+             "INSERT INTO scores (sample_id, criterion_id, outcome, score, evidence_start, evidence_end, "
+             "evidence_text, reason, expected) VALUES (?,?,?,?,?,?,?,?,?)");
+  Stmt attempt(db_,
+               "INSERT INTO attempts (sample_id, attempt_index, http_status, outcome, error, latency_s, retry_after_s) "
+               "VALUES (?,?,?,?,?,?,?)");
+  for (const auto& r : batch) {
+    drop_failed.bind(1, r.run_id).bind(2, r.case_id).bind(3, r.variant_id).bind(4, int64_t(r.repeat));
+    drop_failed.run();
+    ins.bind(1, r.run_id).bind(2, r.case_id).bind(3, r.variant_id).bind(4, int64_t(r.repeat)).bind(5, r.prompt);
+    ins.bind(6, int64_t(r.ok ? 1 : 0)).bind(7, r.ok ? r.output : std::string()).bind(8, r.finish_reason);
+    ins.bind(9, r.prompt_tokens).bind(10, r.completion_tokens).bind(11, r.latency_s).bind(12, r.error);
+    ins.bind(13, int64_t(r.seed));
+    if (r.extracted_answer) ins.bind(14, *r.extracted_answer);
+    else ins.bind_null(14);
+    auto pids = pack_ids(r.prompt_token_ids), tids = pack_ids(r.token_ids);
+    ins.bind_blob(15, pids.data(), pids.size()).bind_blob(16, tids.data(), tids.size());
+    ins.bind_blob(17, r.routing_trace.data(), r.routing_trace.size());
+    try {
+      ins.run();
+    } catch (const StoreError& e) {
+      throw StoreError("cannot store sample (" + r.case_id + ", " + r.variant_id + ", repeat " +
+                       std::to_string(r.repeat) + "): " + e.what());
+    }
+    int64_t id = sqlite3_last_insert_rowid(db_);
+    for (const auto& c : r.scores) {
+      score.bind(1, id).bind(2, c.criterion_id).bind(3, std::string(outcome_name(c.outcome))).bind(4, c.score);
+      score.bind(5, c.evidence.start).bind(6, c.evidence.end).bind(7, c.evidence.text).bind(8, c.reason);
+      score.bind(9, c.expected).run();
+    }
+    for (const auto& a : r.attempts) {
+      attempt.bind(1, id).bind(2, int64_t(a.index)).bind(3, int64_t(a.http_status)).bind(4, a.outcome);
+      attempt.bind(5, a.error).bind(6, a.latency_s).bind(7, a.retry_after_s).run();
+    }
+  }
+  tx.commit();
+}
+
+std::set<Triple> Store::completed_triples(int64_t run_id) const {
+  Stmt s(db_, "SELECT case_id, variant_id, repeat_index FROM samples WHERE run_id = ? AND ok = 1");
+  s.bind(1, run_id);
+  std::set<Triple> out;
+  while (s.step()) out.emplace(s.text(0), s.text(1), int(s.int64(2)));
+  return out;
+}
+
+std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const {
+  std::string sql =
+      "SELECT id, run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, prompt_tokens, "
+      "completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, ";
+  sql += with_trace ? "routing_trace" : "NULL";
+  sql += " FROM samples WHERE run_id = ? ORDER BY case_id, variant_id, repeat_index";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, run_id);
+  std::vector<SampleRecord> out;
+  std::map<int64_t, size_t> by_id;
+  while (s.step()) {
+    SampleRecord r;
+    r.id = s.int64(0);
+    r.run_id = s.int64(1);
+    r.case_id = s.text(2);
+    r.variant_id = s.text(3);
+    r.repeat = int(s.int64(4));
+    r.prompt = s.text(5);
+    r.ok = s.int64(6) != 0;
+    r.output = s.text(7);
+    r.finish_reason = s.text(8);
+    r.prompt_tokens = s.int64(9);
+    r.completion_tokens = s.int64(10);
+    r.latency_s = s.real(11);
+    r.error = s.text(12);
+    r.seed = uint64_t(s.int64(13));
+    r.extracted_answer = s.opt_text(14);
+    r.prompt_token_ids = unpack_ids(s.blob(15));
+    r.token_ids = unpack_ids(s.blob(16));
+    r.routing_trace = s.blob(17);
+    by_id[r.id] = out.size();
+    out.push_back(std::move(r));
+  }
+  Stmt sc(db_,
+          "SELECT s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, s.evidence_text, "
+          "s.reason, s.expected FROM scores s JOIN samples m ON m.id = s.sample_id WHERE m.run_id = ? "
+          "ORDER BY s.sample_id, s.rowid");
+  sc.bind(1, run_id);
+  while (sc.step()) {
+    auto it = by_id.find(sc.int64(0));
+    if (it == by_id.end()) continue;
+    CriterionResult c;
+    c.criterion_id = sc.text(1);
+    c.outcome = outcome_from(sc.text(2));
+    c.score = sc.real(3);
+    c.evidence.start = sc.int64(4);
+    c.evidence.end = sc.int64(5);
+    c.evidence.text = sc.text(6);
+    c.reason = sc.text(7);
+    c.expected = sc.text(8);
+    out[it->second].scores.push_back(std::move(c));
+  }
+  Stmt at(db_,
+          "SELECT a.sample_id, a.attempt_index, a.http_status, a.outcome, a.error, a.latency_s, a.retry_after_s "
+          "FROM attempts a JOIN samples m ON m.id = a.sample_id WHERE m.run_id = ? ORDER BY a.sample_id, "
+          "a.attempt_index");
+  at.bind(1, run_id);
+  while (at.step()) {
+    auto it = by_id.find(at.int64(0));
+    if (it == by_id.end()) continue;
+    Attempt a;
+    a.index = int(at.int64(1));
+    a.http_status = int(at.int64(2));
+    a.outcome = at.text(3);
+    a.error = at.text(4);
+    a.latency_s = at.real(5);
+    a.retry_after_s = at.real(6);
+    out[it->second].attempts.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace wobble

@@ -1,0 +1,57 @@
+// A scripted OpenAI-compatible server on 127.0.0.1 for tests and benchmarks (cpp-httplib).
+//
+// The reply to each request comes from `respond(request_json)`, so a test decides outputs from the
+// prompt and the per-repeat seed and knows the exact variance it scripted. Faults are injected per
+// request by `fault(request_json, attempt)` where attempt counts requests with the same seed and
+// prompt (1 = first try): 429 with Retry-After, 500, a response slower than the client's timeout,
+// a dropped connection, or malformed JSON.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace httplib {
+class Server;
+}
+
+namespace wobble::testing {
+
+enum class Fault { kNone, k429, k500, kSlow, kDrop, kMalformed };
+
+class FakeOpenAIServer {
+ public:
+  using Responder = std::function<std::string(const nlohmann::json& request)>;
+  using FaultPlan = std::function<Fault(const nlohmann::json& request, int attempt)>;
+
+  FakeOpenAIServer(Responder respond, FaultPlan fault = {}, double slow_seconds = 1.0, int threads = 48);
+  ~FakeOpenAIServer();
+
+  int port() const { return port_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  int64_t requests() const { return requests_.load(); }
+  std::string last_authorization() const;
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  Responder respond_;
+  FaultPlan fault_;
+  double slow_seconds_;
+  std::atomic<int64_t> requests_{0};
+  mutable std::mutex mu_;
+  std::map<std::string, int> attempts_;
+  std::string last_auth_;
+};
+
+// The prompt text of a request: the last user message's content, or `prompt`.
+std::string request_prompt(const nlohmann::json& request);
+
+}  // namespace wobble::testing
