@@ -44,6 +44,9 @@ class Model {
   ~Model();
 
   const ModelInfo& info() const;
+  // The vocabulary's tokenizer. Only valid when has_tokenizer(): a GGUF without tokenizer.*
+  // metadata still loads and runs on token ids.
+  bool has_tokenizer() const;
   const Tokenizer& tokenizer() const;
 
   struct Impl;

@@ -40,6 +40,7 @@ class Session {
   uint32_t n_ctx() const;
   void reset();  // clears KV cache and trace
   const RoutingTrace& trace() const;
+  const Model& model() const;
 
   struct Impl;
 

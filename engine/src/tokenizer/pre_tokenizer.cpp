@@ -1,0 +1,106 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "tokenizer/pre_tokenizer.h"
+
+#include <pcre2.h>
+
+#include <map>
+
+namespace moe {
+namespace {
+
+// Split patterns per pre-tokenizer family (semantics from the families' published tokenizers).
+const char* kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* kLlama3 =
+    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const char* kQwen2 =
+    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+const std::map<std::string, std::vector<const char*>>& families() {
+  static const std::map<std::string, std::vector<const char*>> kFamilies = {
+      {"default", {kGpt2}},
+      {"gpt2", {kGpt2}},
+      {"gpt-2", {kGpt2}},
+      {"gpt-neox", {kGpt2}},
+      {"olmo", {kGpt2}},
+      {"phi-2", {kGpt2}},
+      {"llama3", {kLlama3}},
+      {"llama-bpe", {kLlama3}},
+      {"dbrx", {kLlama3}},
+      {"smaug-bpe", {kLlama3}},
+      {"qwen2", {kQwen2}},
+      {"starcoder", {R"(\p{N})", kGpt2}},
+      {"refact", {R"(\p{N})", kGpt2}},
+      {"falcon", {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, R"([0-9][0-9][0-9])"}},
+      {"deepseek-coder",
+       {R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", R"([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)", R"(\p{N})"}},
+      {"deepseek-llm",
+       {R"([\r\n])", R"(\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+)",
+        R"(\s?[!-/:-~！-／：-～‘-‟　-。]+)", R"(\s+$)", R"([一-龥ࠀ-一가-퟿]+)", R"(\p{N}+)"}},
+      {"deepseek-v3",
+       {R"(\p{N}{1,3})", R"([一-龥぀-ゟ゠-ヿ]+)",
+        R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}},
+  };
+  return kFamilies;
+}
+
+}  // namespace
+
+struct PreTokenizer::Impl {
+  std::vector<pcre2_code*> codes;
+  ~Impl() {
+    for (auto* c : codes) pcre2_code_free(c);
+  }
+};
+
+PreTokenizer::~PreTokenizer() = default;
+
+Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(const std::string& pre) {
+  auto it = families().find(pre);
+  if (it == families().end()) return Status::NotSupported("tokenizer.ggml.pre '" + pre + "' is not supported");
+  std::unique_ptr<PreTokenizer> p(new PreTokenizer());
+  p->impl_ = std::make_unique<Impl>();
+  for (const char* pat : it->second) {
+    int err;
+    PCRE2_SIZE off;
+    pcre2_code* c = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat), PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP,
+                                  &err, &off, nullptr);
+    if (!c) return Status::Internal("pre-tokenizer regex for '" + pre + "' does not compile at " + std::to_string(off));
+    pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+    p->impl_->codes.push_back(c);
+  }
+  return p;
+}
+
+std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
+  std::vector<std::string_view> pieces = {text};
+  for (pcre2_code* code : impl_->codes) {
+    std::vector<std::string_view> next;
+    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+    for (std::string_view piece : pieces) {
+      size_t pos = 0;
+      while (pos < piece.size()) {
+        int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(piece.data()), piece.size(), pos, PCRE2_NO_UTF_CHECK,
+                             md, nullptr);
+        if (rc < 0) break;
+        PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+        size_t s = ov[0], e = ov[1];
+        if (s > pos) next.push_back(piece.substr(pos, s - pos));
+        if (e == s) {  // empty match: step one character forward
+          size_t step = 1;
+          while (s + step < piece.size() && (static_cast<unsigned char>(piece[s + step]) & 0xC0) == 0x80) ++step;
+          next.push_back(piece.substr(s, step));
+          pos = s + step;
+          continue;
+        }
+        next.push_back(piece.substr(s, e - s));
+        pos = e;
+      }
+      if (pos < piece.size()) next.push_back(piece.substr(pos));
+    }
+    pcre2_match_data_free(md);
+    pieces = std::move(next);
+  }
+  return pieces;
+}
+
+}  // namespace moe

@@ -1,0 +1,422 @@
+// Tokenizer from GGUF metadata: SPM (score-driven merges, U+2581 spaces, byte fallback) and
+// byte-level BPE (bytes_to_unicode mapping, merges by rank, family pre-tokenizer).
+#include "moe/tokenizer.h"
+
+#include <algorithm>
+#include <map>
+#include <queue>
+#include <unordered_map>
+
+#include "gguf/gguf_file.h"
+#include "tokenizer/pre_tokenizer.h"
+
+namespace moe {
+namespace {
+
+enum TokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+
+// GPT-2's reversible byte <-> printable code point mapping.
+struct ByteMap {
+  std::string byte_to_utf8[256];
+  std::unordered_map<uint32_t, uint8_t> cp_to_byte;
+  ByteMap() {
+    int n = 0;
+    for (int b = 0; b < 256; ++b) {
+      bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      uint32_t cp = printable ? uint32_t(b) : uint32_t(256 + n++);
+      byte_to_utf8[b] = encode(cp);
+      cp_to_byte[cp] = uint8_t(b);
+    }
+  }
+  static std::string encode(uint32_t cp) {
+    std::string s;
+    if (cp < 0x80) s += char(cp);
+    else if (cp < 0x800) { s += char(0xC0 | (cp >> 6)); s += char(0x80 | (cp & 0x3F)); }
+    else if (cp < 0x10000) { s += char(0xE0 | (cp >> 12)); s += char(0x80 | ((cp >> 6) & 0x3F)); s += char(0x80 | (cp & 0x3F)); }
+    else { s += char(0xF0 | (cp >> 18)); s += char(0x80 | ((cp >> 12) & 0x3F)); s += char(0x80 | ((cp >> 6) & 0x3F)); s += char(0x80 | (cp & 0x3F)); }
+    return s;
+  }
+};
+const ByteMap& byte_map() {
+  static const ByteMap m;
+  return m;
+}
+
+// Length of the UTF-8 sequence starting with byte c (1 for invalid lead bytes).
+size_t utf8_len(unsigned char c) {
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) return 2;
+  if ((c & 0xF0) == 0xE0) return 3;
+  if ((c & 0xF8) == 0xF0) return 4;
+  return 1;
+}
+
+// Returns the offset of the first invalid UTF-8 byte, or npos.
+size_t invalid_utf8_at(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = s[i];
+    size_t n = utf8_len(c);
+    if (c >= 0x80 && n == 1) return i;
+    if (i + n > s.size()) return i;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+struct Tokenizer::Impl {
+  std::string model, pre, chat_template;
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  std::unordered_map<std::string, int32_t> id_of;
+  std::unordered_map<std::string, int32_t> merge_rank;  // "a b" -> rank
+  std::vector<int32_t> specials;                         // control + user-defined, longest first
+  int32_t bos = -1, eos = -1, eot = -1, unk = -1;
+  bool add_bos = false, add_eos = false, add_space_prefix = true;
+  std::unique_ptr<PreTokenizer> pretok;
+  int32_t byte_tokens[256];
+
+  void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
+  void spm_text(std::string_view text, std::vector<int32_t>& out) const;
+};
+
+void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
+  // Map bytes to their printable code points, one symbol per byte.
+  std::vector<std::string> sym;
+  for (unsigned char c : word) sym.push_back(byte_map().byte_to_utf8[c]);
+  while (sym.size() > 1) {
+    int best = -1;
+    int32_t best_rank = INT32_MAX;
+    for (size_t i = 0; i + 1 < sym.size(); ++i) {
+      auto it = merge_rank.find(sym[i] + " " + sym[i + 1]);
+      if (it != merge_rank.end() && it->second < best_rank) {
+        best_rank = it->second;
+        best = int(i);
+      }
+    }
+    if (best < 0) break;
+    sym[size_t(best)] += sym[size_t(best) + 1];
+    sym.erase(sym.begin() + best + 1);
+  }
+  for (const auto& s : sym) {
+    auto it = id_of.find(s);
+    if (it != id_of.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    // Not in the vocabulary: fall back to single-byte symbols (each must exist in a byte-level vocab).
+    for (size_t i = 0; i < s.size();) {
+      size_t n = utf8_len(static_cast<unsigned char>(s[i]));
+      auto bt = id_of.find(s.substr(i, n));
+      out.push_back(bt != id_of.end() ? bt->second : unk);
+      i += n;
+    }
+  }
+}
+
+void Tokenizer::Impl::spm_text(std::string_view text, std::vector<int32_t>& out) const {
+  // Symbols are UTF-8 characters; repeatedly merge the adjacent pair whose concatenation is a token
+  // with the highest score (leftmost on ties).
+  struct Sym {
+    size_t start, len;
+    int prev, next;
+  };
+  std::string s(text);
+  std::vector<Sym> sy;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = std::min(utf8_len(static_cast<unsigned char>(s[i])), s.size() - i);
+    sy.push_back({i, n, int(sy.size()) - 1, int(sy.size()) + 1});
+    i += n;
+  }
+  if (sy.empty()) return;
+  sy.back().next = -1;
+  struct Bigram {
+    int left, right;
+    float score;
+    size_t len;
+    bool operator<(const Bigram& o) const { return score < o.score || (score == o.score && left > o.left); }
+  };
+  std::priority_queue<Bigram> q;
+  auto try_add = [&](int l, int r) {
+    if (l < 0 || r < 0) return;
+    std::string piece = s.substr(sy[l].start, sy[l].len + sy[r].len);
+    auto it = id_of.find(piece);
+    if (it == id_of.end()) return;
+    q.push({l, r, scores[size_t(it->second)], piece.size()});
+  };
+  for (size_t i = 1; i < sy.size(); ++i) try_add(int(i) - 1, int(i));
+  while (!q.empty()) {
+    Bigram b = q.top();
+    q.pop();
+    Sym& l = sy[size_t(b.left)];
+    Sym& r = sy[size_t(b.right)];
+    if (l.len == 0 || r.len == 0 || l.len + r.len != b.len) continue;  // stale
+    l.len += r.len;
+    r.len = 0;
+    l.next = r.next;
+    if (r.next >= 0) sy[size_t(r.next)].prev = b.left;
+    try_add(l.prev, b.left);
+    try_add(b.left, l.next);
+  }
+  for (int i = 0; i >= 0; i = sy[size_t(i)].next) {
+    std::string piece = s.substr(sy[size_t(i)].start, sy[size_t(i)].len);
+    auto it = id_of.find(piece);
+    if (it != id_of.end()) {
+      out.push_back(it->second);
+    } else {
+      for (unsigned char c : piece) out.push_back(byte_tokens[c] >= 0 ? byte_tokens[c] : unk);
+    }
+  }
+}
+
+Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tokenizer::~Tokenizer() = default;
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::load(const std::string& path) {
+  auto f = GgufFile::open(path);
+  if (!f.ok()) return f.status();
+  return from_gguf(**f);
+}
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& f) {
+  auto im = std::make_unique<Impl>();
+  MOE_ASSIGN_OR_RETURN(im->model, f.get_string("tokenizer.ggml.model"));
+  if (im->model != "llama" && im->model != "gpt2")
+    return Status::NotSupported("tokenizer.ggml.model '" + im->model + "' is not supported (llama, gpt2)");
+  im->pre = "default";
+  if (f.find("tokenizer.ggml.pre")) {
+    MOE_ASSIGN_OR_RETURN(im->pre, f.get_string("tokenizer.ggml.pre"));
+  }
+  if (f.find("tokenizer.chat_template")) {
+    MOE_ASSIGN_OR_RETURN(im->chat_template, f.get_string("tokenizer.chat_template"));
+  }
+  MOE_ASSIGN_OR_RETURN(const GgufArray* toks, f.get_array("tokenizer.ggml.tokens"));
+  if (toks->elem_type != GgufValueType::STRING || toks->items.empty() || toks->items.size() > (1u << 24))
+    return Status::Corruption("tokenizer.ggml.tokens must be a non-empty string array");
+  const size_t n = toks->items.size();
+  for (const auto& t : toks->items) im->tokens.push_back(std::get<std::string>(t.v));
+  im->scores.assign(n, 0.f);
+  im->types.assign(n, kNormal);
+  if (f.find("tokenizer.ggml.scores")) {
+    MOE_ASSIGN_OR_RETURN(const GgufArray* sc, f.get_array("tokenizer.ggml.scores"));
+    if (sc->items.size() != n || sc->elem_type != GgufValueType::FLOAT32)
+      return Status::Corruption("tokenizer.ggml.scores must be " + std::to_string(n) + " floats");
+    for (size_t i = 0; i < n; ++i) im->scores[i] = float(std::get<double>(sc->items[i].v));
+  }
+  if (f.find("tokenizer.ggml.token_type")) {
+    MOE_ASSIGN_OR_RETURN(const GgufArray* ty, f.get_array("tokenizer.ggml.token_type"));
+    if (ty->items.size() != n) return Status::Corruption("tokenizer.ggml.token_type must have " + std::to_string(n) + " entries");
+    for (size_t i = 0; i < n; ++i) {
+      const auto& v = ty->items[i].v;
+      if (auto* x = std::get_if<int64_t>(&v)) im->types[i] = int32_t(*x);
+      else if (auto* u = std::get_if<uint64_t>(&v)) im->types[i] = int32_t(*u);
+      else return Status::Corruption("tokenizer.ggml.token_type must hold integers");
+    }
+  }
+  for (size_t i = 0; i < n; ++i) im->id_of.emplace(im->tokens[i], int32_t(i));
+  if (im->model == "gpt2") {
+    MOE_ASSIGN_OR_RETURN(const GgufArray* merges, f.get_array("tokenizer.ggml.merges"));
+    if (merges->elem_type != GgufValueType::STRING) return Status::Corruption("tokenizer.ggml.merges must be strings");
+    for (size_t i = 0; i < merges->items.size(); ++i) {
+      const auto& m = std::get<std::string>(merges->items[i].v);
+      size_t sp = m.find(' ', 1);
+      if (sp == std::string::npos || sp + 1 >= m.size())
+        return Status::Corruption("tokenizer.ggml.merges[" + std::to_string(i) + "] is not 'a b'");
+      im->merge_rank.emplace(m, int32_t(i));
+    }
+    auto pt = PreTokenizer::create(im->pre);
+    if (!pt.ok()) return pt.status();
+    im->pretok = std::move(pt).value();
+    im->add_bos = false;
+    im->add_space_prefix = false;
+  } else {
+    im->add_bos = true;
+  }
+  auto id_key = [&](const char* key, int32_t* out) -> Status {
+    if (!f.find(key)) return Status::Ok();
+    MOE_ASSIGN_OR_RETURN(uint64_t v, f.get_uint(key));
+    if (v >= n) return Status::Corruption(std::string(key) + " = " + std::to_string(v) + " is outside the vocabulary");
+    *out = int32_t(v);
+    return Status::Ok();
+  };
+  MOE_RETURN_IF_ERROR(id_key("tokenizer.ggml.bos_token_id", &im->bos));
+  MOE_RETURN_IF_ERROR(id_key("tokenizer.ggml.eos_token_id", &im->eos));
+  MOE_RETURN_IF_ERROR(id_key("tokenizer.ggml.eot_token_id", &im->eot));
+  MOE_RETURN_IF_ERROR(id_key("tokenizer.ggml.unknown_token_id", &im->unk));
+  if (f.find("tokenizer.ggml.add_bos_token")) {
+    MOE_ASSIGN_OR_RETURN(im->add_bos, f.get_bool("tokenizer.ggml.add_bos_token"));
+  }
+  if (f.find("tokenizer.ggml.add_eos_token")) {
+    MOE_ASSIGN_OR_RETURN(im->add_eos, f.get_bool("tokenizer.ggml.add_eos_token"));
+  }
+  if (f.find("tokenizer.ggml.add_space_prefix")) {
+    MOE_ASSIGN_OR_RETURN(im->add_space_prefix, f.get_bool("tokenizer.ggml.add_space_prefix"));
+  }
+  for (int b = 0; b < 256; ++b) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+    auto it = im->id_of.find(buf);
+    im->byte_tokens[b] = it == im->id_of.end() ? -1 : it->second;
+  }
+  for (size_t i = 0; i < n; ++i)
+    if ((im->types[i] == kControl || im->types[i] == kUserDefined) && !im->tokens[i].empty())
+      im->specials.push_back(int32_t(i));
+  std::stable_sort(im->specials.begin(), im->specials.end(),
+                   [&](int32_t a, int32_t b) { return im->tokens[size_t(a)].size() > im->tokens[size_t(b)].size(); });
+  return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(im)));
+}
+
+Result<std::vector<int32_t>> Tokenizer::encode(std::string_view text, const EncodeOptions& opts) const {
+  const Impl& im = *impl_;
+  size_t bad = invalid_utf8_at(text);
+  if (bad != std::string_view::npos)
+    return Status::InvalidArgument("input is not valid UTF-8 at byte " + std::to_string(bad));
+  std::vector<int32_t> out;
+  if (opts.add_special && im.add_bos && im.bos >= 0) out.push_back(im.bos);
+  // Split out special tokens: user-defined always, control tokens only with parse_special.
+  std::vector<std::pair<std::string_view, int32_t>> parts;  // (text, -1) or ("", special id)
+  size_t pos = 0, plain_start = 0;
+  while (pos < text.size()) {
+    int32_t hit = -1;
+    for (int32_t sid : im.specials) {
+      if (im.types[size_t(sid)] == kControl && !opts.parse_special) continue;
+      const std::string& t = im.tokens[size_t(sid)];
+      if (text.compare(pos, t.size(), t) == 0) {
+        hit = sid;
+        break;
+      }
+    }
+    if (hit < 0) {
+      ++pos;
+      continue;
+    }
+    if (pos > plain_start) parts.emplace_back(text.substr(plain_start, pos - plain_start), -1);
+    parts.emplace_back(std::string_view(), hit);
+    pos += im.tokens[size_t(hit)].size();
+    plain_start = pos;
+  }
+  if (plain_start < text.size()) parts.emplace_back(text.substr(plain_start), -1);
+
+  bool first_plain = true;
+  for (const auto& [piece, sid] : parts) {
+    if (sid >= 0) {
+      out.push_back(sid);
+      continue;
+    }
+    if (im.model == "gpt2") {
+      for (std::string_view w : im.pretok->split(piece)) im.bpe_word(w, out);
+    } else {
+      std::string s;
+      if (im.add_space_prefix && first_plain) s += "\xE2\x96\x81";
+      for (char c : piece) {
+        if (c == ' ') s += "\xE2\x96\x81";
+        else s += c;
+      }
+      im.spm_text(s, out);
+    }
+    first_plain = false;
+  }
+  if (opts.add_special && im.add_eos && im.eos >= 0) out.push_back(im.eos);
+  return out;
+}
+
+std::string Tokenizer::piece(int32_t id) const {
+  if (id < 0 || size_t(id) >= impl_->tokens.size()) return "";
+  return impl_->tokens[size_t(id)];
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, const DecodeOptions& opts) const {
+  const Impl& im = *impl_;
+  std::string out;
+  for (int32_t id : ids) {
+    if (id < 0 || size_t(id) >= im.tokens.size()) continue;
+    const std::string& t = im.tokens[size_t(id)];
+    int32_t type = im.types[size_t(id)];
+    if (type == kControl || type == kUnknown) {
+      if (opts.show_special) out += t;
+      continue;
+    }
+    if (type == kUserDefined) {
+      out += t;
+      continue;
+    }
+    if (im.model == "gpt2") {
+      for (size_t i = 0; i < t.size();) {
+        size_t n = utf8_len(static_cast<unsigned char>(t[i]));
+        uint32_t cp = 0;
+        unsigned char c0 = t[i];
+        cp = n == 1 ? c0 : (c0 & (0xFF >> (n + 1)));
+        for (size_t k = 1; k < n && i + k < t.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(t[i + k]) & 0x3F);
+        auto it = byte_map().cp_to_byte.find(cp);
+        if (it != byte_map().cp_to_byte.end()) out += char(it->second);
+        i += n;
+      }
+    } else if (type == kByte && t.size() == 6) {
+      out += char(std::stoi(t.substr(3, 2), nullptr, 16));
+    } else {
+      for (size_t i = 0; i < t.size(); ++i) {
+        if (t.compare(i, 3, "\xE2\x96\x81") == 0) {
+          out += ' ';
+          i += 2;
+        } else {
+          out += t[i];
+        }
+      }
+    }
+  }
+  if (im.model == "llama" && im.add_space_prefix && !out.empty() && out[0] == ' ' && !ids.empty() &&
+      !(ids[0] == im.bos))
+    out.erase(0, 1);
+  else if (im.model == "llama" && im.add_space_prefix && out.size() > 0 && out[0] == ' ')
+    out.erase(0, 1);
+  return out;
+}
+
+int32_t Tokenizer::n_vocab() const { return int32_t(impl_->tokens.size()); }
+int32_t Tokenizer::bos() const { return impl_->bos; }
+int32_t Tokenizer::eos() const { return impl_->eos; }
+bool Tokenizer::is_eog(int32_t id) const {
+  return id >= 0 && (id == impl_->eos || id == impl_->eot ||
+                     (size_t(id) < impl_->tokens.size() &&
+                      (impl_->tokens[size_t(id)] == "<|im_end|>" || impl_->tokens[size_t(id)] == "<|endoftext|>" ||
+                       impl_->tokens[size_t(id)] == "<|eot_id|>")));
+}
+const std::string& Tokenizer::model_kind() const { return impl_->model; }
+const std::string& Tokenizer::pre_kind() const { return impl_->pre; }
+const std::string& Tokenizer::chat_template() const { return impl_->chat_template; }
+
+Tokenizer::StreamDecoder::StreamDecoder(const Tokenizer& tok, DecodeOptions opts) : tok_(tok), opts_(opts) {}
+
+std::string Tokenizer::StreamDecoder::push(int32_t id) {
+  int32_t one[1] = {id};
+  pending_ += tok_.decode(std::span<const int32_t>(one, 1), opts_);
+  // Emit everything up to the last complete UTF-8 character.
+  size_t cut = pending_.size();
+  size_t i = pending_.size();
+  while (i > 0 && pending_.size() - i < 4) {
+    --i;
+    unsigned char c = pending_[i];
+    if ((c & 0xC0) != 0x80) {
+      size_t need = utf8_len(c);
+      if (c >= 0x80 && i + need > pending_.size()) cut = i;
+      break;
+    }
+  }
+  std::string out = pending_.substr(0, cut);
+  pending_.erase(0, cut);
+  return out;
+}
+
+std::string Tokenizer::StreamDecoder::finish() {
+  std::string out;
+  if (!pending_.empty()) out = "\xEF\xBF\xBD";
+  pending_.clear();
+  return out;
+}
+
+}  // namespace moe

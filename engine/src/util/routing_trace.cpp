@@ -1,0 +1,129 @@
+// RoutingTrace storage and its compact binary form.
+//
+// Format (little-endian): "MOERT1" magic (6 bytes), u8 id_bytes (1 when n_expert <= 256, else 2),
+// u8 reserved, u32 n_layers, u32 n_expert, u32 k, u64 n_tokens, then for each token and layer:
+// k expert ids (id_bytes each), k fp16 gate weights, fp16 entropy, fp16 margin.
+// Bytes per token = n_layers * (k * (id_bytes + 2) + 4).
+#include <cstring>
+
+#include "moe/routing.h"
+#include "tensor/ggml_type.h"
+
+namespace moe {
+
+RoutingTrace::RoutingTrace(uint32_t n_moe_layers, uint32_t n_expert, uint32_t k)
+    : n_layers_(n_moe_layers), n_expert_(n_expert), k_(k) {}
+
+uint64_t RoutingTrace::n_tokens() const {
+  uint64_t per = uint64_t(n_layers_);
+  return per ? entropy_.size() / per : 0;
+}
+
+void RoutingTrace::append(uint32_t layer, const uint16_t* experts, const float* weights, float entropy, float margin) {
+  (void)layer;  // records arrive in (token, layer) order; the index is implied
+  experts_.insert(experts_.end(), experts, experts + k_);
+  weights_.insert(weights_.end(), weights, weights + k_);
+  entropy_.push_back(entropy);
+  margin_.push_back(margin);
+}
+
+RoutingStep RoutingTrace::at(uint64_t token, uint32_t layer) const {
+  size_t rec = size_t(token * n_layers_ + layer);
+  RoutingStep s;
+  s.experts = std::span<const uint16_t>(experts_.data() + rec * k_, k_);
+  s.weights = std::span<const float>(weights_.data() + rec * k_, k_);
+  s.entropy = entropy_[rec];
+  s.margin = margin_[rec];
+  return s;
+}
+
+void RoutingTrace::clear() {
+  experts_.clear();
+  weights_.clear();
+  entropy_.clear();
+  margin_.clear();
+}
+
+void RoutingTrace::truncate(uint64_t n) {
+  if (n >= n_tokens()) return;
+  size_t recs = size_t(n * n_layers_);
+  experts_.resize(recs * k_);
+  weights_.resize(recs * k_);
+  entropy_.resize(recs);
+  margin_.resize(recs);
+}
+
+std::vector<uint8_t> RoutingTrace::serialize() const {
+  uint8_t id_bytes = n_expert_ <= 256 ? 1 : 2;
+  uint64_t n = n_tokens();
+  std::vector<uint8_t> out;
+  out.reserve(28 + size_t(n * n_layers_ * (k_ * (id_bytes + 2) + 4)));
+  auto put = [&](const void* p, size_t len) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    out.insert(out.end(), b, b + len);
+  };
+  put("MOERT1", 6);
+  out.push_back(id_bytes);
+  out.push_back(0);
+  put(&n_layers_, 4);
+  put(&n_expert_, 4);
+  put(&k_, 4);
+  put(&n, 8);
+  for (size_t rec = 0; rec < entropy_.size(); ++rec) {
+    for (uint32_t j = 0; j < k_; ++j) {
+      uint16_t e = experts_[rec * k_ + j];
+      put(&e, id_bytes);
+    }
+    for (uint32_t j = 0; j < k_; ++j) {
+      uint16_t h = fp32_to_fp16(weights_[rec * k_ + j]);
+      put(&h, 2);
+    }
+    uint16_t h = fp32_to_fp16(entropy_[rec]);
+    put(&h, 2);
+    h = fp32_to_fp16(margin_[rec]);
+    put(&h, 2);
+  }
+  return out;
+}
+
+Result<RoutingTrace> RoutingTrace::deserialize(const uint8_t* data, size_t size) {
+  if (size < 28 || std::memcmp(data, "MOERT1", 6) != 0) return Status::Corruption("routing trace: bad header");
+  uint8_t id_bytes = data[6];
+  if (id_bytes != 1 && id_bytes != 2) return Status::Corruption("routing trace: bad id width");
+  uint32_t n_layers, n_expert, k;
+  uint64_t n;
+  std::memcpy(&n_layers, data + 8, 4);
+  std::memcpy(&n_expert, data + 12, 4);
+  std::memcpy(&k, data + 16, 4);
+  std::memcpy(&n, data + 20, 8);
+  if (n_layers == 0 || n_layers > 4096 || n_expert == 0 || n_expert > 65536 || k == 0 || k > n_expert)
+    return Status::Corruption("routing trace: implausible shape");
+  uint64_t per = uint64_t(n_layers) * (uint64_t(k) * (id_bytes + 2) + 4);
+  if (n > (size - 28) / per || 28 + n * per != size) return Status::Corruption("routing trace: size does not match header");
+  RoutingTrace t(n_layers, n_expert, k);
+  const uint8_t* p = data + 28;
+  std::vector<uint16_t> e(k);
+  std::vector<float> w(k);
+  for (uint64_t rec = 0; rec < n * n_layers; ++rec) {
+    for (uint32_t j = 0; j < k; ++j) {
+      uint16_t v = 0;
+      std::memcpy(&v, p, id_bytes);
+      p += id_bytes;
+      if (v >= n_expert) return Status::Corruption("routing trace: expert id out of range");
+      e[j] = v;
+    }
+    for (uint32_t j = 0; j < k; ++j, p += 2) {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      w[j] = fp16_to_fp32(h);
+    }
+    uint16_t he, hm;
+    std::memcpy(&he, p, 2);
+    std::memcpy(&hm, p + 2, 2);
+    p += 4;
+    t.append(uint32_t(rec % n_layers), e.data(), w.data(), fp16_to_fp32(he), fp16_to_fp32(hm));
+  }
+  return t;
+}
+
+}  // namespace moe

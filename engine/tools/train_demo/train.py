@@ -1,0 +1,276 @@
+"""Trains the Wobble demo MoE model and exports it as GGUF (architecture "llama" with experts,
+Mixtral-style routing). Offline tooling: Debian's python3-torch on CPU, fixed seeds.
+
+    /usr/bin/python3 engine/tools/train_demo/train.py --out engine/models/wobble-demo-moe.gguf
+
+Writes the GGUF, a model card (.card.json) beside it, and tests/fixtures/demo/expectations.json
+(greedy continuations from torch that the engine must reproduce).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bpe  # noqa: E402
+import corpus  # noqa: E402
+import gguf_export  # noqa: E402
+
+
+class Config:
+    def __init__(self, **kw):
+        self.n_vocab = 0
+        self.d = 128
+        self.n_layer = 4
+        self.n_head = 4
+        self.n_kv = 2
+        self.n_expert = 8
+        self.k = 2
+        self.ff = 256
+        self.ctx = 256
+        self.rope_base = 10000.0
+        self.eps = 1e-5
+        self.__dict__.update(kw)
+
+
+def rope(x, pos, base):
+    # x: (B, H, T, hd). Adjacent pairs (x[2i], x[2i+1]) rotate by pos * base^(-2i/hd): the GGUF
+    # "llama" (normal, non-NeoX) convention, so the export needs no weight permutation.
+    hd = x.shape[-1]
+    inv = base ** (-torch.arange(0, hd, 2, dtype=torch.float32) / hd)
+    ang = pos[:, None].float() * inv[None, :]  # (T, hd/2)
+    cos, sin = torch.cos(ang), torch.sin(ang)
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    out = torch.empty_like(x)
+    out[..., 0::2] = x0 * cos - x1 * sin
+    out[..., 1::2] = x0 * sin + x1 * cos
+    return out
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.w
+
+
+class MoE(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.router = nn.Linear(c.d, c.n_expert, bias=False)
+        s = 1 / math.sqrt(c.d)
+        self.gate = nn.Parameter(torch.randn(c.n_expert, c.ff, c.d) * s)  # (E, ff, d)
+        self.up = nn.Parameter(torch.randn(c.n_expert, c.ff, c.d) * s)
+        self.down = nn.Parameter(torch.randn(c.n_expert, c.d, c.ff) / math.sqrt(c.ff))  # (E, d, ff)
+
+    def forward(self, x):
+        B, T, D = x.shape
+        xf = x.reshape(-1, D)
+        logits = self.router(xf)  # (N, E)
+        probs = F.softmax(logits, dim=-1)
+        w, idx = torch.topk(probs, self.c.k, dim=-1)  # ties: lower index first (torch.topk is stable on CPU)
+        w = w / w.sum(-1, keepdim=True)
+        out = torch.zeros_like(xf)
+        for e in range(self.c.n_expert):
+            rows, slot = (idx == e).nonzero(as_tuple=True)
+            if rows.numel() == 0:
+                continue
+            h = xf[rows]
+            y = (F.silu(h @ self.gate[e].T) * (h @ self.up[e].T)) @ self.down[e].T
+            out.index_add_(0, rows, y * w[rows, slot][:, None])
+        # Switch-style load-balancing loss: fraction routed x mean probability, per expert.
+        frac = torch.zeros(self.c.n_expert).index_add_(0, idx.reshape(-1), torch.ones(idx.numel())) / idx.numel()
+        aux = self.c.n_expert * (frac * probs.mean(0)).sum()
+        return out.reshape(B, T, D), aux
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        hd = c.d // c.n_head
+        self.attn_norm = RMSNorm(c.d, c.eps)
+        self.q = nn.Linear(c.d, c.n_head * hd, bias=False)
+        self.k = nn.Linear(c.d, c.n_kv * hd, bias=False)
+        self.v = nn.Linear(c.d, c.n_kv * hd, bias=False)
+        self.o = nn.Linear(c.n_head * hd, c.d, bias=False)
+        self.ffn_norm = RMSNorm(c.d, c.eps)
+        self.moe = MoE(c)
+
+    def forward(self, x, pos):
+        c = self.c
+        B, T, D = x.shape
+        hd = D // c.n_head
+        h = self.attn_norm(x)
+        q = self.q(h).view(B, T, c.n_head, hd).transpose(1, 2)
+        k = self.k(h).view(B, T, c.n_kv, hd).transpose(1, 2)
+        v = self.v(h).view(B, T, c.n_kv, hd).transpose(1, 2)
+        q, k = rope(q, pos, c.rope_base), rope(k, pos, c.rope_base)
+        rep = c.n_head // c.n_kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
+        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+        att = att.masked_fill(mask, float("-inf")).softmax(-1)
+        y = (att @ v).transpose(1, 2).reshape(B, T, D)
+        x = x + self.o(y)
+        m, aux = self.moe(self.ffn_norm(x))
+        return x + m, aux
+
+
+class Model(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.emb = nn.Embedding(c.n_vocab, c.d)
+        nn.init.normal_(self.emb.weight, std=0.02)
+        self.blocks = nn.ModuleList([Block(c) for _ in range(c.n_layer)])
+        self.norm = RMSNorm(c.d, c.eps)
+        self.out = nn.Linear(c.d, c.n_vocab, bias=False)
+
+    def forward(self, ids):
+        pos = torch.arange(ids.shape[1])
+        x = self.emb(ids)
+        aux = 0.0
+        for b in self.blocks:
+            x, a = b(x, pos)
+            aux = aux + a
+        return self.out(self.norm(x)), aux / len(self.blocks)
+
+
+def greedy(model, tok, prompt_ids, steps):
+    ids = list(prompt_ids)
+    first_logits = None
+    with torch.no_grad():
+        for i in range(steps):
+            logits, _ = model(torch.tensor([ids[-model.c.ctx:]]))
+            last = logits[0, -1]
+            if i == 0:
+                first_logits = last.clone()
+            nxt = int(torch.argmax(last))  # first maximum = lowest id on ties
+            ids.append(nxt)
+            if nxt == tok.special_ids["<|im_end|>"]:
+                break
+    return ids[len(prompt_ids):], first_logits
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="engine/models/wobble-demo-moe.gguf")
+    ap.add_argument("--expectations", default="tests/fixtures/demo/expectations.json")
+    ap.add_argument("--samples", type=int, default=40000)
+    ap.add_argument("--merges", type=int, default=400)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--tiny", action="store_true", help="a seconds-long smoke run of the whole pipeline")
+    args = ap.parse_args()
+    if args.tiny:
+        args.samples, args.merges, args.steps = 2000, 50, 5
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+
+    texts, domains, heldout = corpus.build(args.seed, args.samples, 200)
+    merges = bpe.train(texts[:8000], args.merges)
+    tok = bpe.Tokenizer(merges)
+    for t in texts[:200]:
+        assert tok.decode(tok.encode(t)) == t
+    stream = []
+    per_domain = {"math": 0, "code": 0, "prose": 0}
+    eot = tok.special_ids["<|endoftext|>"]
+    for t, d in zip(texts, domains):
+        ids = tok.encode(t) + [eot]
+        per_domain[d] += len(ids)
+        stream.extend(ids)
+    data = torch.tensor(stream, dtype=torch.long)
+    c = Config(n_vocab=len(tok.tokens))
+    model = Model(c)
+    n_params = sum(p.numel() for p in model.parameters())
+    expert_params = sum(p.numel() for b in model.blocks for p in (b.moe.gate, b.moe.up, b.moe.down))
+    n_active = n_params - expert_params + expert_params * c.k // c.n_expert
+    print(f"vocab {c.n_vocab}, tokens {len(stream)} {per_domain}, params {n_params} (active {n_active})", flush=True)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01, betas=(0.9, 0.95))
+    g = torch.Generator().manual_seed(args.seed)
+    loss_val = float("nan")
+    for step in range(args.steps):
+        lr = 3e-3 * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
+        for pg in opt.param_groups:
+            pg["lr"] = lr
+        starts = torch.randint(0, len(stream) - args.seq - 1, (args.batch,), generator=g)
+        x = torch.stack([data[s:s + args.seq] for s in starts])
+        y = torch.stack([data[s + 1:s + args.seq + 1] for s in starts])
+        logits, aux = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, c.n_vocab), y.reshape(-1))
+        (loss + 0.01 * aux).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad()
+        loss_val = float(loss)
+        if step % 10 == 0 or step == args.steps - 1:
+            print(f"step {step} loss {loss_val:.4f} aux {float(aux):.3f} lr {lr:.5f} t {time.time() - t0:.0f}s", flush=True)
+    model.eval()
+
+    # Held-out arithmetic accuracy at temperature 0.
+    correct = 0
+    n_eval = 40 if args.tiny else 200
+    for q, a in heldout[:n_eval]:
+        p = tok.encode(corpus.chatml(None, q, "").rsplit("<|im_end|>", 1)[0])
+        out, _ = greedy(model, tok, p, 12)
+        text = tok.decode([i for i in out if i not in tok.special_ids.values()])
+        correct += text.strip() == a
+    acc = correct / n_eval
+    print(f"held-out arithmetic accuracy {acc:.3f} ({correct}/{n_eval})", flush=True)
+
+    gguf_export.write(args.out, model, tok, c)
+    prompts = [
+        ("math-plain", None, "What is 23 + 45?"),
+        ("math-role", corpus.ROLE["math"], "What is 23 + 45?"),
+        ("math-mul", None, "Compute 7 * 8."),
+        ("code", None, "Write a Python function square that returns the square of x."),
+        ("code-role", corpus.ROLE["code"], "Write a Python function add that returns the sum of a and b."),
+        ("prose", None, "Write two sentences about the sea."),
+    ]
+    exp = {"model": os.path.basename(args.out), "steps": 32, "cases": []}
+    for name, system, user in prompts:
+        text = corpus.chatml(system, user, "").rsplit("<|im_end|>", 1)[0]
+        p = tok.encode(text)
+        out, first = greedy(model, tok, p, 32)
+        top = torch.topk(first, 5)
+        exp["cases"].append({"name": name, "prompt": text, "prompt_ids": p, "greedy_ids": out,
+                             "greedy_text": tok.decode(out), "top5_ids": [int(i) for i in top.indices],
+                             "top5_logits": [float(v) for v in top.values]})
+    os.makedirs(os.path.dirname(args.expectations), exist_ok=True)
+    with open(args.expectations, "w") as f:
+        json.dump(exp, f, indent=1)
+    card = {"name": "wobble-demo-moe", "architecture": "llama (Mixtral-style MoE)", "params_total": n_params,
+            "params_active": n_active, "layers": c.n_layer, "d_model": c.d, "heads": c.n_head, "kv_heads": c.n_kv,
+            "experts": c.n_expert, "experts_per_token": c.k, "expert_ffn": c.ff, "vocab": c.n_vocab, "context": c.ctx,
+            "training_tokens": len(stream), "tokens_per_domain": per_domain, "steps": args.steps,
+            "batch": args.batch, "seq": args.seq, "final_loss": loss_val, "heldout_arith_accuracy_t0": acc,
+            "heldout_arith_n": n_eval, "train_seconds": time.time() - t0, "seed": args.seed,
+            "torch": torch.__version__, "threads": args.threads}
+    with open(os.path.splitext(args.out)[0] + ".card.json", "w") as f:
+        json.dump(card, f, indent=1)
+    print(json.dumps(card, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+// wobble generate / inspect / tokenize: the engine for people.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include "cli/command.h"
+#include "moe/chat_template.h"
+#include "moe/model.h"
+#include "moe/session.h"
+#include "moe/tokenizer.h"
+#include "util/error.h"
+
+namespace po = boost::program_options;
+
+namespace wobble::cli {
+namespace {
+
+std::shared_ptr<const moe::Model> load_model(const std::string& path, bool vocab_only = false) {
+  moe::LoadOptions lo;
+  lo.vocab_only = vocab_only;
+  auto m = moe::Model::load(path, lo);
+  if (!m.ok()) throw RuntimeError(m.status().ToString());
+  return m.value();
+}
+
+std::vector<int32_t> parse_ids(const std::string& s) {
+  std::vector<int32_t> ids;
+  std::string cur;
+  for (char c : s + ",") {
+    if (c == ',' || c == ' ') {
+      if (!cur.empty()) {
+        try {
+          size_t used = 0;
+          long v = std::stol(cur, &used);
+          if (used != cur.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument("");
+          ids.push_back(int32_t(v));
+        } catch (const std::exception&) {
+          throw Error(kExitUsage, "--tokens: '" + cur + "' is not a token id");
+        }
+        cur.clear();
+      }
+    } else {
+      cur += c;
+    }
+  }
+  return ids;
+}
+
+int generate_command(const std::vector<std::string>& args) {
+  po::options_description opts("wobble generate -m MODEL.gguf (-p TEXT | --tokens IDS) [options]");
+  std::string model_path, prompt, tokens, trace_file, chat = "raw";
+  int n = 64, threads = 0, top_k = 0;
+  float temp = 0, top_p = 1, min_p = 0;
+  uint64_t seed = 0;
+  opts.add_options()("help,h", "show this help")("model,m", po::value(&model_path), "GGUF model file")
+      ("prompt,p", po::value(&prompt), "prompt text (needs the model's tokenizer)")
+      ("tokens", po::value(&tokens), "prompt as token ids, comma or space separated; prints ids")
+      ("n,n", po::value(&n)->default_value(n), "tokens to generate")
+      ("temp", po::value(&temp)->default_value(temp), "temperature (0 = greedy)")
+      ("top-k", po::value(&top_k)->default_value(top_k), "top-k (0 = off)")
+      ("top-p", po::value(&top_p)->default_value(top_p), "top-p (1 = off)")
+      ("min-p", po::value(&min_p)->default_value(min_p), "min-p (0 = off)")
+      ("seed", po::value(&seed)->default_value(seed), "sampler seed")
+      ("threads", po::value(&threads)->default_value(threads), "threads (0 = all cores)")
+      ("chat-template", po::value(&chat)->default_value(chat), "wrap -p as a user message: raw|auto|chatml|mistral|granite|tulu|llama3|deepseek")
+      ("trace", po::value(&trace_file), "write the routing trace (binary MOERT1) to FILE");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return kExitOk;
+  }
+  if (model_path.empty()) throw Error(kExitUsage, "-m MODEL.gguf is required");
+  if (prompt.empty() == tokens.empty()) throw Error(kExitUsage, "give exactly one of -p TEXT or --tokens IDS");
+  if (n < 0 || temp < 0 || top_p <= 0 || top_p > 1 || min_p < 0 || min_p > 1 || top_k < 0)
+    throw Error(kExitUsage, "sampling options out of range");
+  auto model = load_model(model_path);
+  std::vector<int32_t> ids;
+  bool text_mode = !prompt.empty();
+  if (text_mode) {
+    if (!model->has_tokenizer()) throw RuntimeError("the model has no tokenizer metadata; use --tokens");
+    const auto& tok = model->tokenizer();
+    std::string text = prompt;
+    moe::ChatFamily fam = moe::ChatFamily::kRaw;
+    if (chat == "auto") fam = moe::detect_chat_family(tok.chat_template());
+    else {
+      auto f = moe::chat_family_from_name(chat);
+      if (!f.ok()) throw Error(kExitUsage, f.status().message());
+      fam = *f;
+    }
+    if (fam != moe::ChatFamily::kRaw) {
+      std::vector<moe::ChatMessage> msgs = {{"user", prompt}};
+      text = moe::render_chat(fam, msgs, true, tok.bos() >= 0 ? tok.piece(tok.bos()) : "");
+    }
+    auto enc = tok.encode(text, moe::EncodeOptions{true, fam != moe::ChatFamily::kRaw});
+    if (!enc.ok()) throw Error(kExitUsage, enc.status().message());
+    ids = *enc;
+  } else {
+    ids = parse_ids(tokens);
+    if (ids.empty()) throw Error(kExitUsage, "--tokens is empty");
+  }
+  moe::SessionOptions so;
+  so.n_threads = threads;
+  so.trace_routing = !trace_file.empty();
+  auto session = moe::Session::create(model, so);
+  if (!session.ok()) throw RuntimeError(session.status().ToString());
+  moe::GenerateOptions go;
+  go.max_tokens = n;
+  go.sampling = {temp, top_k, top_p, min_p, seed};
+  if (text_mode) std::cout << prompt << std::flush;
+  auto res = moe::generate(**session, ids, go, [&](std::string_view s) {
+    if (text_mode) std::cout << s << std::flush;
+  });
+  if (!res.ok()) throw RuntimeError(res.status().ToString());
+  if (!text_mode) {
+    for (size_t i = 0; i < res->tokens.size(); ++i) std::cout << (i ? " " : "") << res->tokens[i];
+  }
+  std::cout << "\n";
+  double pp = res->prefill_seconds > 0 ? double(ids.size()) / res->prefill_seconds : 0;
+  double tg = res->decode_seconds > 0 ? double(res->tokens.size()) / res->decode_seconds : 0;
+  std::fprintf(stderr, "prompt: %zu tokens, %.1f t/s | decode: %zu tokens, %.1f t/s | finish: %s\n", ids.size(), pp,
+               res->tokens.size(), tg, res->finish_reason.c_str());
+  if (!trace_file.empty()) {
+    auto bytes = (*session)->trace().serialize();
+    std::ofstream out(trace_file, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    if (!out) throw RuntimeError("cannot write " + trace_file);
+    std::fprintf(stderr, "routing trace: %llu tokens x %u MoE layers, %zu bytes -> %s\n",
+                 (unsigned long long)(*session)->trace().n_tokens(), (*session)->trace().n_layers(), bytes.size(),
+                 trace_file.c_str());
+  }
+  return kExitOk;
+}
+
+int inspect_command(const std::vector<std::string>& args) {
+  po::options_description opts("wobble inspect MODEL.gguf");
+  std::string path;
+  opts.add_options()("help,h", "show this help")("model", po::value(&path), "GGUF file");
+  po::positional_options_description pos;
+  pos.add("model", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  po::notify(vm);
+  if (vm.count("help") || path.empty()) {
+    std::cout << opts;
+    return path.empty() && !vm.count("help") ? kExitUsage : kExitOk;
+  }
+  auto model = load_model(path);
+  const auto& i = model->info();
+  std::printf("file:          %s\narchitecture:  %s\nname:          %s\n", path.c_str(), i.architecture.c_str(), i.name.c_str());
+  std::printf("layers:        %u (%u MoE)\nembedding:     %u\nheads:         %u (kv %u, head dim %u)\n", i.n_layer,
+              i.n_moe_layers, i.n_embd, i.n_head, i.n_head_kv, i.head_dim);
+  std::printf("experts:       %u, %u per token, expert FFN %u, dense FFN %u\n", i.n_expert, i.n_expert_used,
+              i.n_ff_expert, i.n_ff);
+  std::printf("vocab:         %u\ncontext:       %u\n", i.n_vocab, i.n_ctx_train);
+  std::printf("parameters:    %.3f M total, %.3f M active per token\n", i.n_params / 1e6, i.n_params_active / 1e6);
+  std::printf("weights:       %.2f MiB total, %.2f MiB read per token\n", i.bytes_total / 1048576.0,
+              i.bytes_active / 1048576.0);
+  std::printf("tensor types: ");
+  for (const auto& [t, c] : i.tensor_types) std::printf(" %s x%u", t.c_str(), c);
+  std::printf("\n");
+  if (model->has_tokenizer())
+    std::printf("tokenizer:     %s (pre %s), chat template: %s\n", model->tokenizer().model_kind().c_str(),
+                model->tokenizer().pre_kind().c_str(),
+                moe::chat_family_name(moe::detect_chat_family(model->tokenizer().chat_template())));
+  return kExitOk;
+}
+
+int tokenize_command(const std::vector<std::string>& args) {
+  po::options_description opts("wobble tokenize -m MODEL.gguf (--text TEXT | --file F) [options]");
+  std::string path, text, file;
+  opts.add_options()("help,h", "show this help")("model,m", po::value(&path), "GGUF file (a vocab-only file works)")
+      ("text", po::value(&text), "text to tokenize")("file", po::value(&file), "read the text from FILE")
+      ("no-bos", "do not add BOS/EOS")("parse-special", "recognise special-token text")("json", "print JSON");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return kExitOk;
+  }
+  if (path.empty()) throw Error(kExitUsage, "-m MODEL.gguf is required");
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(kExitUsage, "cannot read " + file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  auto tok = moe::Tokenizer::load(path);
+  if (!tok.ok()) throw RuntimeError(tok.status().ToString());
+  auto ids = (*tok)->encode(text, moe::EncodeOptions{!vm.count("no-bos"), vm.count("parse-special") > 0});
+  if (!ids.ok()) throw Error(kExitUsage, ids.status().message());
+  if (vm.count("json")) {
+    std::cout << "[";
+    for (size_t i = 0; i < ids->size(); ++i) std::cout << (i ? "," : "") << (*ids)[i];
+    std::cout << "]\n";
+    return kExitOk;
+  }
+  for (int32_t id : *ids) std::cout << id << "\t" << (*tok)->piece(id) << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+WOBBLE_REGISTER_COMMAND("generate", "run the bundled engine on a GGUF model", generate_command);
+WOBBLE_REGISTER_COMMAND("inspect", "print a GGUF model's architecture, sizes, types and experts", inspect_command);
+WOBBLE_REGISTER_COMMAND("tokenize", "print token ids and pieces of a text", tokenize_command);
+
+}  // namespace wobble::cli
