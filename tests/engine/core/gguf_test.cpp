@@ -1,0 +1,129 @@
+// GGUF reader and writer: round trips of every value type, and hostile files that must fail with
+// a clear error instead of crashing.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "gguf/gguf_file.h"
+#include "gguf/gguf_writer.h"
+
+using namespace moe;
+
+namespace {
+
+std::vector<uint8_t> sample_file() {
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  w.set_u32("llama.block_count", 2);
+  w.set_f32("llama.rope.freq_base", 10000.f);
+  w.set_bool("flag", true);
+  w.set_i32("neg", -5);
+  w.set_u64("big", 1ull << 40);
+  w.set_array_string("tokenizer.ggml.tokens", {"a", "b", "ccc"});
+  w.set_array_f32("scores", {0.5f, -1.f});
+  auto inner = std::make_shared<GgufArray>();
+  inner->elem_type = GgufValueType::INT32;
+  inner->items = {GgufValue{GgufValueType::INT32, int64_t(7)}};
+  auto outer = std::make_shared<GgufArray>();
+  outer->elem_type = GgufValueType::ARRAY;
+  outer->items = {GgufValue{GgufValueType::ARRAY, inner}};
+  w.set_value("nested", GgufValue{GgufValueType::ARRAY, outer});
+  std::vector<float> data(64 * 3);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = float(i) * 0.25f - 10.f;
+  EXPECT_TRUE(w.add_tensor_f32("t.f32", {64, 3}, GgmlType::F32, data).ok());
+  EXPECT_TRUE(w.add_tensor_f32("t.q8", {64, 3}, GgmlType::Q8_0, data).ok());
+  return w.to_bytes();
+}
+
+Status open_bytes(const std::vector<uint8_t>& b) { return GgufFile::from_memory(b.data(), b.size()).status(); }
+
+}  // namespace
+
+TEST(Gguf, RoundTripsEveryValueTypeAndTensor) {
+  auto bytes = sample_file();
+  auto f = GgufFile::from_memory(bytes.data(), bytes.size());
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const GgufFile& g = **f;
+  EXPECT_EQ(g.version(), 3u);
+  EXPECT_EQ(*g.get_string("general.architecture"), "llama");
+  EXPECT_EQ(*g.get_uint("llama.block_count"), 2u);
+  EXPECT_FLOAT_EQ(float(*g.get_float("llama.rope.freq_base")), 10000.f);
+  EXPECT_TRUE(*g.get_bool("flag"));
+  EXPECT_EQ(*g.get_int("neg"), -5);
+  EXPECT_EQ(*g.get_uint("big"), 1ull << 40);
+  EXPECT_EQ((*g.get_array("tokenizer.ggml.tokens"))->items.size(), 3u);
+  auto nested = *g.get_array("nested");
+  EXPECT_EQ(std::get<int64_t>(std::get<std::shared_ptr<GgufArray>>(nested->items[0].v)->items[0].v), 7);
+  EXPECT_EQ(g.get_uint("neg").status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(g.get_uint("absent").status().code(), Status::Code::kNotFound);
+  const GgufTensorInfo* t = g.find_tensor("t.q8");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->dims, (std::vector<uint64_t>{64, 3}));
+  EXPECT_EQ(t->nbytes, 3u * 2 * 34);
+  EXPECT_EQ(uintptr_t(t->data - bytes.data()) % 32, 0u);
+  float row[64];
+  dequantize_row(GgmlType::F32, g.find_tensor("t.f32")->data + 64 * 4, row, 64);
+  EXPECT_FLOAT_EQ(row[1], 65 * 0.25f - 10.f);
+}
+
+TEST(Gguf, TruncationAtEveryLengthIsACleanError) {
+  auto bytes = sample_file();
+  for (size_t n = 0; n < bytes.size(); n += (n < 400 ? 1 : 97)) {
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + long(n));
+    Status s = open_bytes(cut);
+    EXPECT_FALSE(s.ok()) << "accepted a file truncated to " << n << " bytes";
+  }
+}
+
+TEST(Gguf, HostileHeaders) {
+  auto bytes = sample_file();
+  auto with = [&](size_t off, const void* v, size_t n) {
+    auto b = bytes;
+    std::memcpy(b.data() + off, v, n);
+    return open_bytes(b);
+  };
+  uint32_t bad_magic = 0x12345678, v1 = 1, v9 = 9;
+  EXPECT_NE(with(0, &bad_magic, 4).message().find("bad magic"), std::string::npos);
+  EXPECT_EQ(with(4, &v1, 4).code(), Status::Code::kNotSupported);
+  EXPECT_EQ(with(4, &v9, 4).code(), Status::Code::kNotSupported);
+  uint64_t huge = ~0ull;
+  EXPECT_NE(with(8, &huge, 8).message().find("tensor count"), std::string::npos);
+  EXPECT_NE(with(16, &huge, 8).message().find("metadata count"), std::string::npos);
+  // First key's length field: absurd length.
+  EXPECT_FALSE(with(24, &huge, 8).ok());
+}
+
+TEST(Gguf, TensorProblemsNameTheTensor) {
+  auto make = [](std::vector<uint64_t> dims, GgmlType type, uint64_t nbytes) {
+    GgufWriter w;
+    w.add_tensor_raw("blk.0.x", dims, type, std::vector<uint8_t>(nbytes));
+    return w.to_bytes();
+  };
+  // Row length not a multiple of the block size.
+  Status s = open_bytes(make({33, 2}, GgmlType::Q8_0, 128));
+  EXPECT_NE(s.message().find("'blk.0.x'"), std::string::npos) << s.ToString();
+  // Dimensions whose product overflows.
+  s = open_bytes(make({1ull << 40, 1ull << 40}, GgmlType::F32, 64));
+  EXPECT_NE(s.message().find("absurd dimensions"), std::string::npos) << s.ToString();
+  // Data that runs past the end of the file.
+  s = open_bytes(make({64, 64}, GgmlType::F32, 64));
+  EXPECT_NE(s.message().find("past end of file"), std::string::npos) << s.ToString();
+  // Unknown type id.
+  s = open_bytes(make({4}, GgmlType(99), 16));
+  EXPECT_NE(s.message().find("unknown type id 99"), std::string::npos) << s.ToString();
+  // Duplicate tensor names.
+  GgufWriter w;
+  w.add_tensor_raw("a", {8}, GgmlType::F32, std::vector<uint8_t>(32));
+  w.add_tensor_raw("a", {8}, GgmlType::F32, std::vector<uint8_t>(32));
+  auto dup = w.to_bytes();
+  EXPECT_NE(open_bytes(dup).message().find("duplicate tensor 'a'"), std::string::npos);
+}
+
+TEST(Gguf, BadAlignmentAndMissingFile) {
+  GgufWriter w(48);  // not a power of two
+  w.add_tensor_raw("a", {8}, GgmlType::F32, std::vector<uint8_t>(32));
+  auto b = w.to_bytes();
+  EXPECT_NE(open_bytes(b).message().find("general.alignment"), std::string::npos);
+  auto f = GgufFile::open("/nonexistent/model.gguf");
+  EXPECT_EQ(f.status().code(), Status::Code::kIOError);
+}
