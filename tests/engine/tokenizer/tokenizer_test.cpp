@@ -1,0 +1,227 @@
+// Tokenizers: conformance against the reference vocabularies in ../shared/fixtures/vocab (skipped
+// when absent), project-owned vocabularies generated here, round trips, streaming, chat templates.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "gguf/gguf_writer.h"
+#include "moe/chat_template.h"
+#include "moe/tokenizer.h"
+
+using namespace moe;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kVocabDir = fs::path(WOBBLE_SOURCE_DIR) / ".." / "shared" / "fixtures" / "vocab";
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Conformance {
+  int total = 0, passed = 0;
+  std::string first_failure;
+};
+
+Conformance run_vocab(const std::string& name) {
+  Conformance c;
+  fs::path gguf = kVocabDir / ("ggml-vocab-" + name + ".gguf");
+  auto tok = Tokenizer::load(gguf.string());
+  if (!tok.ok()) {
+    c.first_failure = tok.status().ToString();
+    return c;
+  }
+  std::string inp = slurp(gguf.string() + ".inp"), out = slurp(gguf.string() + ".out");
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> inputs;
+  size_t pos = 0;
+  while (true) {
+    size_t at = inp.find(sep, pos);
+    if (at == std::string::npos) break;
+    inputs.push_back(inp.substr(pos, at - pos));
+    pos = at + sep.size();
+  }
+  std::vector<std::string> lines;
+  std::stringstream ls(out);
+  for (std::string l; std::getline(ls, l);) lines.push_back(l);
+  for (size_t i = 0; i < inputs.size() && i < lines.size(); ++i) {
+    std::vector<int32_t> want;
+    std::stringstream ws(lines[i]);
+    for (int32_t v; ws >> v;) want.push_back(v);
+    auto got = (*tok)->encode(inputs[i], EncodeOptions{false, false});
+    ++c.total;
+    if (got.ok() && *got == want) {
+      ++c.passed;
+    } else if (c.first_failure.empty()) {
+      std::string g;
+      if (got.ok()) for (auto v : *got) g += std::to_string(v) + " ";
+      c.first_failure = "input #" + std::to_string(i) + " [" + inputs[i].substr(0, 40) + "]: got " + g + "want " + lines[i];
+    }
+  }
+  return c;
+}
+
+// A small byte-level BPE vocabulary made here: 256 byte tokens, a few merges, two control tokens.
+std::string tiny_bpe(const std::string& tag) {
+  GgufWriter w;
+  std::vector<std::string> toks;
+  // GPT-2 byte mapping: printable bytes map to themselves, others above 255.
+  int n = 0;
+  for (int b = 0; b < 256; ++b) {
+    bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    uint32_t cp = printable ? uint32_t(b) : uint32_t(256 + n++);
+    std::string s;
+    if (cp < 0x80) s += char(cp);
+    else { s += char(0xC0 | (cp >> 6)); s += char(0x80 | (cp & 0x3F)); }
+    toks.push_back(s);
+  }
+  std::vector<std::string> merges = {"h e", "l l", "he ll", "\xC4\xA0 w", "o r"};
+  for (const auto& m : merges) toks.push_back(m.substr(0, m.find(' ')) + m.substr(m.find(' ') + 1));
+  toks.push_back("<|im_start|>");
+  toks.push_back("<|im_end|>");
+  std::vector<int32_t> types(toks.size(), 1);
+  types[types.size() - 1] = types[types.size() - 2] = 3;
+  w.set_string("tokenizer.ggml.model", "gpt2");
+  w.set_string("tokenizer.ggml.pre", "gpt2");
+  w.set_array_string("tokenizer.ggml.tokens", toks);
+  w.set_array_i32("tokenizer.ggml.token_type", types);
+  w.set_array_string("tokenizer.ggml.merges", merges);
+  w.set_u32("tokenizer.ggml.eos_token_id", uint32_t(toks.size() - 1));
+  std::string path = (fs::temp_directory_path() / ("tok-" + tag + std::to_string(::getpid()) + ".gguf")).string();
+  EXPECT_TRUE(w.write(path).ok());
+  return path;
+}
+
+}  // namespace
+
+class VocabConformance : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VocabConformance, MatchesReferenceTokenIds) {
+  if (!fs::exists(kVocabDir)) GTEST_SKIP() << "shared fixtures not found at " << kVocabDir << "; skipping conformance";
+  Conformance c = run_vocab(GetParam());
+  RecordProperty("passed", c.passed);
+  RecordProperty("total", c.total);
+  std::printf("[ conformance ] %s: %d/%d\n", GetParam().c_str(), c.passed, c.total);
+  ASSERT_GT(c.total, 0) << c.first_failure;
+  EXPECT_EQ(c.passed, c.total) << c.first_failure;
+}
+
+// Vocabularies whose pre-tokenizers are implemented and verified.
+INSTANTIATE_TEST_SUITE_P(Fixtures, VocabConformance,
+                         ::testing::Values("gpt-2", "llama-spm", "starcoder", "refact", "falcon", "phi-3",
+                                           "deepseek-llm", "deepseek-coder"));
+
+TEST(Tokenizer, ProjectVocabularyMergesAndSpecials) {
+  auto tok = Tokenizer::load(tiny_bpe("a"));
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto ids = (*tok)->encode("hello world", EncodeOptions{false, false});
+  ASSERT_TRUE(ids.ok());
+  // "hello" -> "hell" + "o"; " world" -> "Ġw" + "or" + "l" + "d".
+  ASSERT_EQ(ids->size(), 6u);
+  EXPECT_EQ((*tok)->piece((*ids)[0]), "hell");
+  EXPECT_EQ((*tok)->piece((*ids)[2]), "\xC4\xA0w");
+  auto with_special = (*tok)->encode("<|im_start|>hi<|im_end|>", EncodeOptions{false, true});
+  ASSERT_TRUE(with_special.ok());
+  EXPECT_EQ(with_special->front(), (*tok)->n_vocab() - 2);
+  EXPECT_EQ(with_special->back(), (*tok)->n_vocab() - 1);
+  auto literal = (*tok)->encode("<|im_end|>", EncodeOptions{false, false});
+  EXPECT_GT(literal->size(), 1u);  // parse_special off: control text is ordinary text
+  EXPECT_TRUE((*tok)->is_eog((*tok)->n_vocab() - 1));
+  EXPECT_EQ((*tok)->decode(*with_special), "hi");
+  EXPECT_EQ((*tok)->decode(*with_special, DecodeOptions{true}), "<|im_start|>hi<|im_end|>");
+}
+
+TEST(Tokenizer, RoundTripsRandomUnicodeAndRejectsInvalidUtf8) {
+  auto tok = Tokenizer::load(tiny_bpe("b"));
+  ASSERT_TRUE(tok.ok());
+  const std::vector<std::string> alphabet = {"a", "Z", " ", "  ", "\n", "\t", "7", "é", "e\xCC\x81", "ß", "日本",
+                                             "中文", "😀", "👍🏽", "مرحبا", "שלום", "\x01", "\x7F", "'s", "...", "∑"};
+  std::mt19937 rng(5);
+  for (int i = 0; i < 300; ++i) {
+    std::string s;
+    int len = int(rng() % 12);
+    for (int j = 0; j < len; ++j) s += alphabet[rng() % alphabet.size()];
+    auto ids = (*tok)->encode(s, EncodeOptions{false, false});
+    ASSERT_TRUE(ids.ok()) << s;
+    EXPECT_EQ((*tok)->decode(*ids), s);
+  }
+  auto bad = (*tok)->encode("ok\xFF\xFE", EncodeOptions{});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("byte 2"), std::string::npos) << bad.status().ToString();
+}
+
+TEST(Tokenizer, StreamingNeverSplitsACharacter) {
+  auto tok = Tokenizer::load(tiny_bpe("c"));
+  ASSERT_TRUE(tok.ok());
+  std::string text = "é😀日本 ok";
+  auto ids = (*tok)->encode(text, EncodeOptions{false, false});
+  ASSERT_TRUE(ids.ok());
+  Tokenizer::StreamDecoder sd(**tok);
+  std::string acc;
+  for (int32_t id : *ids) {
+    std::string part = sd.push(id);
+    // Every emitted chunk is complete UTF-8 on its own.
+    for (size_t i = 0; i < part.size();) {
+      unsigned char c = part[i];
+      size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+      ASSERT_LE(i + n, part.size());
+      i += n;
+    }
+    acc += part;
+  }
+  acc += sd.finish();
+  EXPECT_EQ(acc, text);
+}
+
+TEST(Tokenizer, BadVocabularyIsAClearError) {
+  GgufWriter w;
+  w.set_string("tokenizer.ggml.model", "gpt2");
+  w.set_array_string("tokenizer.ggml.tokens", {"a", "b"});
+  w.set_array_string("tokenizer.ggml.merges", {"ab"});
+  std::string path = (fs::temp_directory_path() / ("tok-bad" + std::to_string(::getpid()) + ".gguf")).string();
+  ASSERT_TRUE(w.write(path).ok());
+  auto t = Tokenizer::load(path);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("tokenizer.ggml.merges[0]"), std::string::npos) << t.status().ToString();
+  w.set_array_string("tokenizer.ggml.merges", {"a b"});
+  w.set_u32("tokenizer.ggml.eos_token_id", 9);
+  ASSERT_TRUE(w.write(path).ok());
+  t = Tokenizer::load(path);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("eos_token_id = 9 is outside the vocabulary"), std::string::npos);
+  w.set_string("tokenizer.ggml.model", "wordpiece");
+  ASSERT_TRUE(w.write(path).ok());
+  EXPECT_EQ(Tokenizer::load(path).status().code(), Status::Code::kNotSupported);
+}
+
+TEST(ChatTemplates, RenderTheFamiliesExactly) {
+  std::vector<ChatMessage> m = {{"system", "Be brief."}, {"user", "Hi"}};
+  EXPECT_EQ(render_chat(ChatFamily::kChatML, m),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(render_chat(ChatFamily::kMistral, m, true, "<s>"), "<s>[INST] Be brief.\n\nHi [/INST]");
+  EXPECT_EQ(render_chat(ChatFamily::kGranite, m),
+            "<|start_of_role|>system<|end_of_role|>Be brief.<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Hi"
+            "<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>");
+  EXPECT_EQ(render_chat(ChatFamily::kTulu, m, true, "<|endoftext|>"),
+            "<|endoftext|><|system|>\nBe brief.\n<|user|>\nHi\n<|assistant|>\n");
+  EXPECT_EQ(render_chat(ChatFamily::kLlama3, m, true, "<|begin_of_text|>"),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user"
+            "<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(render_chat(ChatFamily::kDeepSeek, m, true, "<｜begin▁of▁sentence｜>"),
+            "<｜begin▁of▁sentence｜>Be brief.\n\nUser: Hi\n\nAssistant:");
+  EXPECT_EQ(detect_chat_family("{% for m in messages %}<|im_start|>{{ m.role }}"), ChatFamily::kChatML);
+  EXPECT_EQ(detect_chat_family("{{ bos_token }}[INST] {{ m }} [/INST]"), ChatFamily::kMistral);
+  EXPECT_EQ(detect_chat_family("<|start_header_id|>"), ChatFamily::kLlama3);
+  EXPECT_EQ(detect_chat_family("<|start_of_role|>"), ChatFamily::kGranite);
+  EXPECT_EQ(detect_chat_family("<|user|>\n ... <|assistant|>"), ChatFamily::kTulu);
+  EXPECT_EQ(detect_chat_family(""), ChatFamily::kRaw);
+  EXPECT_EQ(*chat_family_from_name("granite"), ChatFamily::kGranite);
+  EXPECT_FALSE(chat_family_from_name("vicuna").ok());
+}
