@@ -4,6 +4,8 @@
 #include <boost/program_options.hpp>
 
 #include "analysis/gate.h"
+#include "analysis/routing_drift.h"
+#include <cstdio>
 #include "cli/command.h"
 #include "util/error.h"
 
@@ -18,7 +20,7 @@ int gate_command(const std::vector<std::string>& args) {
   std::string db = "wobble.db";
   GateSpec cli;
   int max_unstable = -1;
-  double min_pass = -1, max_drop = -1, alpha = -1;
+  double min_pass = -1, max_drop = -1, alpha = -1, max_jsd = -1, min_overlap = -1;
   opts.add_options()("help,h", "show this help")("run", po::value(&run_id), "run id to gate")
       ("db", po::value(&db)->default_value(db), "SQLite database")
       ("baseline", po::value(&baseline_id), "compare with this run: flag criteria whose pass rate fell")
@@ -26,6 +28,8 @@ int gate_command(const std::vector<std::string>& args) {
       ("min-pass-rate", po::value(&min_pass), "fail when the overall pass rate is lower (0..1)")
       ("max-pass-rate-drop", po::value(&max_drop), "with --baseline: fail on a larger absolute drop (0..1)")
       ("alpha", po::value(&alpha), "with --baseline: significance level of the Fisher test (default 0.05)")
+      ("max-routing-jsd", po::value(&max_jsd), "with --baseline: fail when any layer's expert-usage JSD is larger")
+      ("min-topk-overlap", po::value(&min_overlap), "with --baseline: fail when prompt top-k overlap is smaller")
       ("json", "print the result as JSON");
   po::positional_options_description pos;
   pos.add("run", 1);
@@ -49,6 +53,8 @@ int gate_command(const std::vector<std::string>& args) {
   if (vm.count("min-pass-rate")) cli.min_pass_rate = unit(min_pass, "min-pass-rate");
   if (vm.count("max-pass-rate-drop")) cli.max_pass_rate_drop = unit(max_drop, "max-pass-rate-drop");
   if (vm.count("alpha")) cli.alpha = unit(alpha, "alpha");
+  if (vm.count("max-routing-jsd")) cli.max_routing_jsd = unit(max_jsd, "max-routing-jsd");
+  if (vm.count("min-topk-overlap")) cli.min_topk_overlap = unit(min_overlap, "min-topk-overlap");
 
   Store store = Store::open(db);
   RunAnalysis a = analyze_run(store, run_id);
@@ -59,6 +65,28 @@ int gate_command(const std::vector<std::string>& args) {
     throw Error(kExitUsage, "no gate thresholds: set them in the suite's gate: block or pass --max-unstable, "
                             "--min-pass-rate or --baseline");
   GateResult g = evaluate_gate(a, spec, base ? &*base : nullptr);
+  if (base && (spec.max_routing_jsd || spec.min_topk_overlap)) {
+    RoutingAnalysis r = analyze_routing(store, run_id, baseline_id, spec.max_routing_jsd.value_or(1.0),
+                                        spec.min_topk_overlap.value_or(0.0));
+    if (r.baseline.empty()) {
+      g.checks.push_back({"routing_drift", false, "no routing traces to compare with the baseline"});
+      g.passed = false;
+    } else {
+      int flagged = 0;
+      std::string which;
+      for (const auto& d : r.baseline)
+        if (d.flagged) {
+          ++flagged;
+          which += (which.empty() ? "" : ", ") + d.case_id + "/" + d.variant_id;
+        }
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "max per-layer JSD %.3f, min prompt top-k overlap %.3f over %zu groups; ",
+                    r.baseline_max_jsd, r.baseline_min_overlap, r.baseline.size());
+      g.checks.push_back({"routing_drift", flagged == 0, std::string(buf) + std::to_string(flagged) + " flagged" +
+                                                             (which.empty() ? "" : ": " + which)});
+      g.passed = g.passed && flagged == 0;
+    }
+  }
   if (vm.count("json")) {
     std::cout << g.to_json().dump(2) << "\n";
   } else {

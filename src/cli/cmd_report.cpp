@@ -3,6 +3,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "analysis/routing_drift.h"
 #include "analysis/stability.h"
 #include "cli/cli_util.h"
 #include "cli/command.h"
@@ -19,11 +20,16 @@ int report_command(const std::vector<std::string>& args) {
   int64_t run_id = 0;
   std::string db = "wobble.db", format = "md", out;
   int k = 3;
+  int64_t baseline = 0;
+  double max_jsd = 0.1, min_overlap = 0.8;
   opts.add_options()("help,h", "show this help")("run", po::value(&run_id), "run id (see 'wobble runs')")
       ("db", po::value(&db)->default_value(db), "SQLite database")
       ("format,f", po::value(&format)->default_value(format), "md | json")
       ("out,o", po::value(&out), "write to FILE instead of stdout")
-      ("k", po::value(&k)->default_value(k), "k for pass@k and pass^k (capped at n)");
+      ("k", po::value(&k)->default_value(k), "k for pass@k and pass^k (capped at n)")
+      ("baseline", po::value(&baseline), "compare routing with this run (same cases and variants)")
+      ("max-routing-jsd", po::value(&max_jsd)->default_value(max_jsd), "flag layers whose JSD vs the baseline is larger")
+      ("min-topk-overlap", po::value(&min_overlap)->default_value(min_overlap), "flag prompts whose top-k overlap vs the baseline is smaller");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
@@ -38,9 +44,12 @@ int report_command(const std::vector<std::string>& args) {
   if (format != "md" && format != "json") throw Error(kExitUsage, "--format must be md or json, got '" + format + "'");
   Store store = Store::open(db);
   RunAnalysis a = analyze_run(store, run_id, k);
+  if (baseline > 0 && !store.get_run(baseline)) throw Error(kExitUsage, "no baseline run " + std::to_string(baseline));
+  RoutingAnalysis routing = analyze_routing(store, run_id, baseline > 0 ? std::optional<int64_t>(baseline) : std::nullopt,
+                                            max_jsd, min_overlap);
   write_output(out, [&](std::ostream& os) {
-    if (format == "json") os << report_json(a).dump(2) << "\n";
-    else render_markdown(a, os);
+    if (format == "json") os << report_json(a, &routing).dump(2) << "\n";
+    else render_markdown(a, os, &routing);
   });
   if (!out.empty()) std::cerr << "report written to " << out << "\n";
   return kExitOk;

@@ -9,7 +9,7 @@ nlohmann::json num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlo
 
 }  // namespace
 
-nlohmann::json report_json(const RunAnalysis& a) {
+nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing) {
   nlohmann::json j;
   const RunRecord& r = a.run;
   j["run"] = {{"id", r.id}, {"suite", r.suite_name}, {"suite_path", r.suite_path}, {"suite_hash", r.suite_hash},
@@ -66,6 +66,7 @@ nlohmann::json report_json(const RunAnalysis& a) {
                            {"stable_pass", x.stable_pass}, {"stable_fail", x.stable_fail},
                            {"fleiss_kappa", num(x.fleiss_kappa)}, {"kappa_subjects", x.kappa_subjects},
                            {"kappa_raters", x.kappa_raters}});
+  if (routing && routing->has_traces) j["routing"] = routing_json(*routing);
   return j;
 }
 

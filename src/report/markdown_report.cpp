@@ -48,7 +48,7 @@ std::string md_inline(const std::string& s, size_t max) {
   return out;
 }
 
-void render_markdown(const RunAnalysis& a, std::ostream& out) {
+void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing) {
   const RunRecord& r = a.run;
   out << "# Wobble report: " << md_inline(r.suite_name) << " (run " << r.id << ")\n\n";
   out << "- Model: `" << md_inline(r.model_id) << "`\n";
@@ -148,6 +148,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out) {
         << " |\n";
   }
 
+  if (routing && routing->has_traces) render_routing_markdown(*routing, out);
   out << "\n## Appendix: metric definitions\n\n"
          "- **Pass rate**: passes / n, where n counts repeats scored pass or fail (unscored and provider failures "
          "are excluded).\n"
@@ -165,6 +166,16 @@ void render_markdown(const RunAnalysis& a, std::ostream& out) {
          "repeat's, in Unicode code points.\n"
          "- **Fleiss' kappa**: agreement of repeats (raters) on pass/fail across (case, variant) groups (subjects) "
          "with the same number of scored repeats; n/a when undefined (e.g. every rating identical).\n";
+  if (routing && routing->has_traces)
+    out << "- **Expert usage** u[l][e]: share of the k selections per token at MoE layer l that went to expert e "
+           "(prompt and generated tokens). **Router entropy**: mean entropy (nats) of the router's softmax. "
+           "**Load CV**: standard deviation / mean of u[l] across experts, averaged over layers. **Repetition**: "
+           "share of (token, layer) whose selected set equals the previous token's.\n"
+           "- **Top-k overlap**: mean |A ∩ B| / k between a repeat's selected set and repeat 0's at the same "
+           "(token, layer); **exact**: share of identical sets. Over prompt tokens, and over generated tokens "
+           "before the first differing token id (their inputs are identical, so any difference is numerical).\n"
+           "- **JSD**: Jensen-Shannon divergence (base 2, 0 = same usage, 1 = disjoint) of pooled u[l] between "
+           "two variants of a case, or between this run and a baseline run.\n";
 }
 
 }  // namespace wobble

@@ -1,0 +1,79 @@
+// Routing analysis over the engine's per-token traces stored with each sample.
+//
+// Definitions (also in the report appendix):
+//   usage[l][e]       share of (token, slot) selections at MoE layer l that went to expert e
+//   entropy           mean router entropy (nats) over tokens and layers
+//   load CV           coefficient of variation (sd / mean) of usage across experts, mean over layers
+//   repetition        share of (token, layer) whose selected set equals the previous token's
+//   top-k overlap     mean |A ∩ B| / k between two repeats' selected sets at the same (token, layer)
+//   exact match       share of (token, layer) where the two sets are equal
+//   JSD               Jensen-Shannon divergence (base 2, in [0, 1]) between two usage distributions
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "moe/routing.h"
+#include "store/store.h"
+
+namespace wobble {
+
+struct RepeatRouting {
+  int repeat = 0;
+  std::vector<std::vector<double>> usage;  // (n_layers, n_expert)
+  double entropy = 0, load_cv = 0, repetition = 0;
+  uint64_t tokens = 0;
+};
+
+struct GroupRouting {
+  std::string case_id, variant_id;
+  uint32_t n_layers = 0, n_expert = 0, k = 0;
+  std::vector<RepeatRouting> repeats;
+  std::vector<std::vector<double>> usage;  // pooled over repeats (n_layers, n_expert)
+  double entropy = 0, load_cv = 0, repetition = 0;
+  // Between repeats (each repeat against the lowest-numbered one).
+  double prompt_overlap = 1, prompt_exact = 1;  // over prompt tokens
+  double gen_overlap = 1, gen_exact = 1;        // over generated tokens before the first output divergence
+  int64_t gen_compared = 0;                     // generated tokens compared
+  std::optional<std::pair<int64_t, uint32_t>> first_routing_divergence;  // (token index, layer)
+  std::optional<int64_t> first_output_divergence_token;                  // generated-token index
+};
+
+struct VariantDrift {
+  std::string case_id, variant_a, variant_b;
+  std::vector<double> jsd;  // per layer
+  double mean_jsd = 0;
+  double pass_rate_a = 0, pass_rate_b = 0;  // over every criterion of the case
+  int64_t unstable_a = 0, unstable_b = 0;
+};
+
+struct RunRoutingDrift {  // current vs baseline run, same (case, variant)
+  std::string case_id, variant_id;
+  std::vector<double> jsd;        // per layer, of pooled usage
+  double mean_jsd = 0;
+  double prompt_overlap = 1;      // top-k overlap on the same prompt tokens (first repeat of each)
+  bool flagged = false;
+};
+
+struct RoutingAnalysis {
+  bool has_traces = false;
+  uint64_t trace_bytes = 0, trace_tokens = 0;
+  std::vector<GroupRouting> groups;
+  std::vector<VariantDrift> variants;
+  std::vector<RunRoutingDrift> baseline;
+  double baseline_max_jsd = 0, baseline_min_overlap = 1;
+};
+
+double jensen_shannon(const std::vector<double>& p, const std::vector<double>& q);  // base 2
+double topk_overlap(std::span<const uint16_t> a, std::span<const uint16_t> b);      // |A∩B| / k
+
+// Loads traces of `run_id` (and the baseline when given) from the store and computes everything.
+RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optional<int64_t> baseline_run,
+                                double max_jsd = 0.1, double min_overlap = 0.8);
+RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples,
+                                        const std::vector<SampleRecord>* baseline, double max_jsd,
+                                        double min_overlap);
+
+}  // namespace wobble
