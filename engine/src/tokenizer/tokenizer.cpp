@@ -76,6 +76,7 @@ struct Tokenizer::Impl {
   std::unordered_map<std::string, int32_t> id_of;
   std::unordered_map<std::string, int32_t> merge_rank;  // "a b" -> rank
   std::vector<int32_t> specials;                         // control + user-defined, longest first
+  std::vector<int32_t> specials_by_byte[256];            // the same, bucketed by first byte
   int32_t bos = -1, eos = -1, eot = -1, unk = -1;
   bool add_bos = false, add_eos = false, add_space_prefix = true;
   std::unique_ptr<PreTokenizer> pretok;
@@ -268,6 +269,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& f) {
       im->specials.push_back(int32_t(i));
   std::stable_sort(im->specials.begin(), im->specials.end(),
                    [&](int32_t a, int32_t b) { return im->tokens[size_t(a)].size() > im->tokens[size_t(b)].size(); });
+  for (int32_t sid : im->specials)
+    im->specials_by_byte[static_cast<unsigned char>(im->tokens[size_t(sid)][0])].push_back(sid);
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(im)));
 }
 
@@ -283,7 +286,7 @@ Result<std::vector<int32_t>> Tokenizer::encode(std::string_view text, const Enco
   size_t pos = 0, plain_start = 0;
   while (pos < text.size()) {
     int32_t hit = -1;
-    for (int32_t sid : im.specials) {
+    for (int32_t sid : im.specials_by_byte[static_cast<unsigned char>(text[pos])]) {
       if (im.types[size_t(sid)] == kControl && !opts.parse_special) continue;
       const std::string& t = im.tokens[size_t(sid)];
       if (text.compare(pos, t.size(), t) == 0) {

@@ -225,3 +225,65 @@ TEST(ChatTemplates, RenderTheFamiliesExactly) {
   EXPECT_EQ(*chat_family_from_name("granite"), ChatFamily::kGranite);
   EXPECT_FALSE(chat_family_from_name("vicuna").ok());
 }
+
+namespace {
+
+// A small SPM vocabulary made here: control tokens, 256 byte-fallback tokens and a few pieces.
+std::string tiny_spm() {
+  GgufWriter w;
+  std::vector<std::string> toks = {"<unk>", "<s>", "</s>"};
+  std::vector<int32_t> types = {2, 3, 3};
+  std::vector<float> scores = {0, 0, 0};
+  for (int b = 0; b < 256; ++b) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+    toks.push_back(buf);
+    types.push_back(6);
+    scores.push_back(0);
+  }
+  const std::vector<std::pair<std::string, float>> pieces = {
+      {"\xE2\x96\x81", -1}, {"h", -2}, {"e", -2}, {"l", -2}, {"o", -2}, {"w", -2}, {"r", -2}, {"d", -2},
+      {"\xE2\x96\x81h", -3}, {"\xE2\x96\x81he", -4}, {"ll", -3}, {"llo", -5}, {"\xE2\x96\x81w", -3}, {"or", -3}};
+  for (const auto& [p, sc] : pieces) {
+    toks.push_back(p);
+    types.push_back(1);
+    scores.push_back(sc);
+  }
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_array_string("tokenizer.ggml.tokens", toks);
+  w.set_array_i32("tokenizer.ggml.token_type", types);
+  w.set_array_f32("tokenizer.ggml.scores", scores);
+  w.set_u32("tokenizer.ggml.bos_token_id", 1);
+  w.set_u32("tokenizer.ggml.eos_token_id", 2);
+  w.set_u32("tokenizer.ggml.unknown_token_id", 0);
+  std::string path = (fs::temp_directory_path() / ("tok-spm" + std::to_string(::getpid()) + ".gguf")).string();
+  EXPECT_TRUE(w.write(path).ok());
+  return path;
+}
+
+}  // namespace
+
+TEST(Tokenizer, ProjectSpmVocabularyMergesByScoreWithByteFallback) {
+  auto tok = Tokenizer::load(tiny_spm());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto ids = (*tok)->encode("hello world", EncodeOptions{true, false});
+  ASSERT_TRUE(ids.ok());
+  std::vector<std::string> pieces;
+  for (int32_t id : *ids) pieces.push_back((*tok)->piece(id));
+  EXPECT_EQ(pieces, (std::vector<std::string>{"<s>", "\xE2\x96\x81he", "llo", "\xE2\x96\x81w", "or", "l", "d"}));
+  EXPECT_EQ((*tok)->decode(*ids), "hello world");
+  // Characters outside the vocabulary fall back to their UTF-8 bytes.
+  auto cjk = (*tok)->encode("日", EncodeOptions{false, false});
+  ASSERT_TRUE(cjk.ok());
+  EXPECT_EQ(cjk->size(), 4u);  // "▁" + 3 byte tokens
+  EXPECT_EQ((*tok)->piece((*cjk)[1]), "<0xE6>");
+  std::mt19937 rng(9);
+  const std::vector<std::string> alphabet = {"h", "e", "llo", " ", "w", "日本", "😀", "é", "\n", "Ω"};
+  for (int i = 0; i < 200; ++i) {
+    std::string s;
+    for (int j = 0, n = int(rng() % 8); j < n; ++j) s += alphabet[rng() % alphabet.size()];
+    auto e = (*tok)->encode(s, EncodeOptions{false, false});
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ((*tok)->decode(*e), s) << s;
+  }
+}
