@@ -8,6 +8,7 @@
 // fixed operation order, so results are bit-identical for any thread count.
 #include "kernels/matmul.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -25,8 +26,10 @@ std::atomic<KernelPath> g_forced{KernelPath::kAuto};
 
 KernelPath detect() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-    return KernelPath::kAvx2;
+  unsigned eax, ebx, ecx, edx;
+  // F16C is CPUID.1:ECX bit 29 (not every compiler's __builtin_cpu_supports knows "f16c").
+  bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29));
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) return KernelPath::kAvx2;
   return KernelPath::kScalar;
 }
 
