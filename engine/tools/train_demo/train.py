@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
 import corpus  # noqa: E402
 import gguf_export  # noqa: E402
+import gguf_read  # noqa: E402
 
 
 class Config:
@@ -166,6 +167,65 @@ def greedy(model, tok, prompt_ids, steps):
     return ids[len(prompt_ids):], first_logits
 
 
+def load_from_gguf(path):
+    """Rebuilds the torch model and tokenizer from an exported GGUF (F16 weights as stored)."""
+    kv, t = gguf_read.read(path)
+    tokens = kv["tokenizer.ggml.tokens"]
+    merges = [tuple(m.split(" ", 1)) for m in kv["tokenizer.ggml.merges"]]
+    tok = bpe.Tokenizer(merges)
+    assert tok.tokens == tokens, "tokenizer in the GGUF does not match the trainer's"
+    c = Config(n_vocab=len(tokens), d=kv["llama.embedding_length"], n_layer=kv["llama.block_count"],
+               n_head=kv["llama.attention.head_count"], n_kv=kv["llama.attention.head_count_kv"],
+               n_expert=kv["llama.expert_count"], k=kv["llama.expert_used_count"],
+               ff=kv["llama.feed_forward_length"], ctx=kv["llama.context_length"])
+    m = Model(c)
+    T = lambda n: torch.tensor(t[n])  # noqa: E731
+    with torch.no_grad():
+        m.emb.weight.copy_(T("token_embd.weight"))
+        for i, b in enumerate(m.blocks):
+            p = "blk.%d." % i
+            b.attn_norm.w.copy_(T(p + "attn_norm.weight"))
+            b.q.weight.copy_(T(p + "attn_q.weight"))
+            b.k.weight.copy_(T(p + "attn_k.weight"))
+            b.v.weight.copy_(T(p + "attn_v.weight"))
+            b.o.weight.copy_(T(p + "attn_output.weight"))
+            b.ffn_norm.w.copy_(T(p + "ffn_norm.weight"))
+            b.moe.router.weight.copy_(T(p + "ffn_gate_inp.weight"))
+            b.moe.gate.copy_(T(p + "ffn_gate_exps.weight"))
+            b.moe.up.copy_(T(p + "ffn_up_exps.weight"))
+            b.moe.down.copy_(T(p + "ffn_down_exps.weight"))
+        m.norm.w.copy_(T("output_norm.weight"))
+        m.out.weight.copy_(T("output.weight"))
+    m.eval()
+    return m, tok, c
+
+
+PROMPTS = [
+    ("math-plain", None, "What is 23 + 45?"),
+    ("math-role", "Role: math expert", "What is 23 + 45?"),
+    ("math-mul", None, "Compute 7 * 8."),
+    ("code", None, "Write a Python function square that returns the square of x."),
+    ("code-role", "Role: Python programmer", "Write a Python function add that returns the sum of a and b."),
+    ("prose", None, "Write two sentences about the sea."),
+]
+
+
+def write_expectations(model, tok, path, gguf_name):
+    """Greedy continuations of PROMPTS from torch, using the weights exactly as exported."""
+    exp = {"model": gguf_name, "steps": 32, "cases": []}
+    for name, system, user in PROMPTS:
+        text = corpus.chatml(system, user, "").rsplit("<|im_end|>", 1)[0]
+        p = tok.encode(text)
+        out, first = greedy(model, tok, p, 32)
+        top = torch.topk(first, 5)
+        exp["cases"].append({"name": name, "prompt": text, "prompt_ids": p, "greedy_ids": out,
+                             "greedy_text": tok.decode(out), "top5_ids": [int(i) for i in top.indices],
+                             "top5_logits": [float(v) for v in top.values]})
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(exp, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="engine/models/wobble-demo-moe.gguf")
@@ -178,7 +238,15 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--tiny", action="store_true", help="a seconds-long smoke run of the whole pipeline")
+    ap.add_argument("--expectations-only", action="store_true",
+                    help="read --out back and rewrite --expectations from the exported weights")
     args = ap.parse_args()
+    if args.expectations_only:
+        torch.set_num_threads(args.threads)
+        model, tok, _ = load_from_gguf(args.out)
+        write_expectations(model, tok, args.expectations, os.path.basename(args.out))
+        print("expectations written to", args.expectations)
+        return
     if args.tiny:
         args.samples, args.merges, args.steps = 2000, 50, 5
     torch.manual_seed(args.seed)
