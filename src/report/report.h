@@ -17,6 +17,12 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
 nlohmann::json routing_json(const RoutingAnalysis& r);
 void render_routing_markdown(const RoutingAnalysis& r, std::ostream& out);
 
+// JUnit XML: one testcase per (case, variant, criterion); unstable and stable-fail are failures.
+void render_junit(const RunAnalysis& a, std::ostream& out);
+// A short Markdown summary for a CI step summary (e.g. $GITHUB_STEP_SUMMARY).
+void render_summary(const RunAnalysis& a, std::ostream& out);
+std::string xml_escape(const std::string& s);
+
 // Markdown-safe inline text: escapes table pipes, backticks and newlines; clips to `max` bytes.
 std::string md_inline(const std::string& s, size_t max = 120);
 

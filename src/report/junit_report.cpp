@@ -1,0 +1,89 @@
+// JUnit XML for CI test reporters: one <testcase> per (case, variant, criterion) with the verdict;
+// unstable and stable-fail criteria are failures carrying the reason and the evidence.
+#include <cstdio>
+#include <map>
+
+#include "report/report.h"
+
+namespace wobble {
+
+std::string xml_escape(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&apos;"; break;
+      default:
+        // XML 1.0 forbids most control characters even escaped.
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') o += "\xEF\xBF\xBD";
+        else o += char(c);
+    }
+  }
+  return o;
+}
+
+void render_junit(const RunAnalysis& a, std::ostream& out) {
+  int failures = 0, skipped = 0;
+  for (const auto& c : a.criteria) {
+    if (c.verdict == Verdict::kUnstable || c.verdict == Verdict::kStableFail) ++failures;
+    if (c.verdict == Verdict::kUnscored) ++skipped;
+  }
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out << "<testsuites name=\"wobble\" tests=\"" << a.criteria.size() << "\" failures=\"" << failures << "\">\n";
+  out << "  <testsuite name=\"" << xml_escape(a.run.suite_name + " (run " + std::to_string(a.run.id) + ")")
+      << "\" tests=\"" << a.criteria.size() << "\" failures=\"" << failures << "\" errors=\"0\" skipped=\"" << skipped
+      << "\">\n";
+  // First failing evidence per (case, variant, criterion), from the samples.
+  std::map<std::tuple<std::string, std::string, std::string>, std::string> evidence;
+  for (const auto& s : a.samples)
+    for (const auto& r : s.scores)
+      if (r.outcome == Outcome::kFail) {
+        auto key = std::make_tuple(s.case_id, s.variant_id, r.criterion_id);
+        if (!evidence.count(key))
+          evidence[key] = "repeat " + std::to_string(s.repeat) + ": " + r.reason +
+                          (r.evidence.text.empty() ? "" : " [evidence: " + r.evidence.text + "]");
+      }
+  for (const auto& c : a.criteria) {
+    char rate[96];
+    std::snprintf(rate, sizeof rate, "%lld/%lld passed, pass rate %.2f, Wilson 95%% [%.2f, %.2f]",
+                  (long long)c.passes, (long long)c.n, c.pass_rate, c.wilson.lo, c.wilson.hi);
+    out << "    <testcase classname=\"" << xml_escape(a.run.suite_name + "." + c.case_id + "." + c.variant_id)
+        << "\" name=\"" << xml_escape(c.criterion_id) << "\">\n";
+    if (c.verdict == Verdict::kUnstable || c.verdict == Verdict::kStableFail) {
+      std::string msg = std::string(verdict_name(c.verdict)) + ": " + rate;
+      out << "      <failure type=\"" << verdict_name(c.verdict) << "\" message=\"" << xml_escape(msg) << "\">"
+          << xml_escape(msg + "\n" + evidence[{c.case_id, c.variant_id, c.criterion_id}]) << "</failure>\n";
+    } else if (c.verdict == Verdict::kUnscored) {
+      out << "      <skipped message=\"no repeat could be scored\"/>\n";
+    }
+    out << "      <system-out>" << xml_escape(std::string(verdict_name(c.verdict)) + ": " + rate) << "</system-out>\n";
+    out << "    </testcase>\n";
+  }
+  out << "  </testsuite>\n</testsuites>\n";
+}
+
+void render_summary(const RunAnalysis& a, std::ostream& out) {
+  out << "### Wobble: " << md_inline(a.run.suite_name) << " (run " << a.run.id << ")\n\n";
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "%lld samples (%lld provider failures), overall pass rate **%.2f**, **%lld unstable** criteria\n\n",
+                (long long)a.total_samples, (long long)a.failed_samples, a.overall_pass_rate, (long long)a.unstable);
+  out << line;
+  out << "| Case | Variant | Criterion | Pass rate | Wilson 95% | Verdict |\n|---|---|---|---|---|---|\n";
+  int shown = 0;
+  for (const auto& c : a.criteria) {
+    if (c.verdict == Verdict::kStablePass) continue;
+    if (++shown > 50) break;
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %lld/%lld | [%.2f, %.2f] | %s |\n", md_inline(c.case_id).c_str(),
+                  md_inline(c.variant_id).c_str(), md_inline(c.criterion_id).c_str(), (long long)c.passes,
+                  (long long)c.n, c.wilson.lo, c.wilson.hi, verdict_name(c.verdict));
+    out << line;
+  }
+  if (shown == 0) out << "| — | — | — | — | — | every criterion stable-pass |\n";
+  if (shown > 50) out << "\n(only the first 50 non-passing criteria are listed; see the full report)\n";
+}
+
+}  // namespace wobble
