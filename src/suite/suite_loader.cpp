@@ -1,5 +1,6 @@
 // load_suite(): YAML/JSON suite -> validated Suite. Every error names file, line and field.
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -212,22 +213,47 @@ Case parse_case(const YamlNode& n, const std::string& suite_dir, const std::opti
   return c;
 }
 
-// Every template a case will see must resolve now, not halfway through a run.
-void check_templates(const Suite& s, const YamlNode& root) {
-  for (const auto& c : s.cases) {
-    for (const auto& v : s.variants) {
-      try {
-        render_prompt(v, c);
-      } catch (const ConfigError& e) {
-        throw ConfigError(s.source_path, root.line(), "variants." + v.id, std::string(e.what()));
-      }
+// Renders every string scalar under `n` (skipping ids and descriptions, which are never sent) and
+// reports the first one that uses a var the case lacks, at that scalar's own line and field.
+void check_node_templates(const YamlNode& n, const Case& c) {
+  if (n.is_map()) {
+    for (const auto& key : n.keys())
+      if (key != "id" && key != "description") check_node_templates(n.required(key), c);
+  } else if (n.is_sequence()) {
+    for (const auto& item : n.items()) check_node_templates(item, c);
+  } else if (n.is_scalar()) {
+    try {
+      render_template(n.raw().Scalar(), c.vars, "case '" + c.id + "'");
+    } catch (const ConfigError& e) {
+      n.fail(e.what());
     }
-    for (const auto& crit : c.rubric.criteria) {
-      std::string args = crit.args.dump();
+  }
+}
+
+// Every template a case will see must resolve now, not halfway through a run.
+void check_templates(const Suite& s, const std::vector<YamlNode>& variant_nodes,
+                     const std::vector<YamlNode>& case_nodes) {
+  for (size_t ci = 0; ci < s.cases.size(); ++ci) {
+    const Case& c = s.cases[ci];
+    for (size_t vi = 0; vi < s.variants.size(); ++vi) {
+      check_node_templates(variant_nodes[vi], c);
+      render_prompt(s.variants[vi], c);  // the expanded form; cannot fail once the scalars pass
+    }
+    for (size_t k = 0; k < c.rubric.criteria.size(); ++k) {
+      const CriterionSpec& crit = c.rubric.criteria[k];
       try {
-        render_template(args, c.vars, "criterion '" + crit.id + "'");
+        render_template(crit.args.dump(), c.vars, "case '" + c.id + "'");
       } catch (const ConfigError& e) {
-        throw ConfigError(crit.source, 0, "cases." + c.id + ".rubric." + crit.id, e.what());
+        // crit.source is "file:line" of the criterion, in the rubric file or the suite.
+        std::string file = crit.source;
+        int line = 0;
+        if (auto colon = file.rfind(':'); colon != std::string::npos) {
+          line = std::atoi(file.c_str() + colon + 1);
+          file.resize(colon);
+        }
+        throw ConfigError(file, line,
+                          case_nodes[ci].path() + ".rubric.criteria[" + std::to_string(k) + "].args",
+                          std::string(e.what()) + " (criterion '" + crit.id + "')");
       }
     }
   }
@@ -255,7 +281,9 @@ Suite load_suite(const std::string& path) {
   if (auto r = root.child("rubric")) default_rubric = resolve_rubric(*r, suite_dir, rubric_files);
 
   std::set<std::string> ids;
+  std::vector<YamlNode> variant_nodes, case_nodes;
   for (const auto& item : root.required("variants").items()) {
+    variant_nodes.push_back(item);
     Variant v = parse_variant(item);
     if (!ids.insert(v.id).second) item.required("id").fail("duplicate variant id '" + v.id + "'");
     s.variants.push_back(std::move(v));
@@ -263,12 +291,13 @@ Suite load_suite(const std::string& path) {
   if (s.variants.empty()) root.required("variants").fail("needs at least one variant");
   ids.clear();
   for (const auto& item : root.required("cases").items()) {
+    case_nodes.push_back(item);
     Case c = parse_case(item, suite_dir, default_rubric, rubric_files);
     if (!ids.insert(c.id).second) item.required("id").fail("duplicate case id '" + c.id + "'");
     s.cases.push_back(std::move(c));
   }
   if (s.cases.empty()) root.required("cases").fail("needs at least one case");
-  check_templates(s, root);
+  check_templates(s, variant_nodes, case_nodes);
 
   Sha256 h;
   h.update(read_file(path));

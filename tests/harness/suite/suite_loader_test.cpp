@@ -159,12 +159,23 @@ TEST_F(SuiteFiles, VariantNeedsExactlyOneForm) {
 
 TEST_F(SuiteFiles, MissingTemplateVariable) {
   auto e = error_of("name: x\nvariants: [{id: v, prompt: \"{{question}}\"}]\ncases: [{id: c, rubric: rubrics/r.yaml, vars: {answer: 1}}]\n");
-  EXPECT_NE(e.find("variants.v"), std::string::npos) << e;
-  EXPECT_NE(e.find("no var 'question'"), std::string::npos) << e;
-  // A rubric expectation using a var the case lacks.
+  EXPECT_NE(e.find("s.yaml:2: variants[0].prompt: case 'c': template uses '{{question}}' but the case has no var 'question'"),
+            std::string::npos) << e;
+  // In a chat message: the message's own line and index.
+  e = error_of("name: x\nvariants:\n  - id: v\n    messages:\n      - system: hi\n      - user: \"{{q}}\"\ncases: [{id: c, rubric: rubrics/r.yaml, vars: {answer: 1}}]\n");
+  EXPECT_NE(e.find("s.yaml:6: variants[0].messages[1].user: case 'c'"), std::string::npos) << e;
+  // In a skeleton list: the step's line.
+  e = error_of("name: x\nvariants:\n  - id: v\n    task: t\n    steps:\n      - one\n      - \"{{how}}\"\ncases: [{id: c, rubric: rubrics/r.yaml, vars: {answer: 1}}]\n");
+  EXPECT_NE(e.find("s.yaml:7: variants[0].steps[1]: case 'c'"), std::string::npos) << e;
+  // Only the case lacking the var is named.
+  e = error_of("name: x\nvariants: [{id: v, prompt: \"{{q}}\"}]\ncases:\n  - {id: a, rubric: rubrics/r.yaml, vars: {q: 1, answer: 1}}\n  - {id: b, rubric: rubrics/r.yaml, vars: {answer: 1}}\n");
+  EXPECT_NE(e.find("case 'b'"), std::string::npos) << e;
+  // A rubric expectation using a var the case lacks: the rubric file and the criterion's line.
   e = error_of("name: x\nvariants: [{id: v, prompt: p}]\ncases: [{id: c, rubric: rubrics/r.yaml}]\n");
-  EXPECT_NE(e.find("no var 'answer'"), std::string::npos) << e;
-  EXPECT_NE(e.find("r.yaml"), std::string::npos) << e;
+  EXPECT_NE(e.find("r.yaml:3: cases[0].rubric.criteria[0].args: case 'c': template uses '{{answer}}'"), std::string::npos) << e;
+  // Unterminated placeholder.
+  e = error_of("name: x\nvariants: [{id: v, prompt: \"{{q\"}]\ncases: [{id: c, rubric: rubrics/r.yaml, vars: {answer: 1}}]\n");
+  EXPECT_NE(e.find("s.yaml:2: variants[0].prompt: case 'c': unterminated '{{'"), std::string::npos) << e;
 }
 
 TEST_F(SuiteFiles, RubricProblemsNameTheRubricFile) {
