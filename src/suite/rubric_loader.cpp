@@ -61,9 +61,22 @@ CriterionSpec parse_criterion(const YamlNode& node) {
   try {
     make_scorer(c);  // validates the name and arguments now, not mid-run
   } catch (const ConfigError& e) {
-    auto at = node.child("args").value_or(node.required("scorer"));
-    throw ConfigError(node.file(), at.line(), node.path() + (node.child("args") ? ".args" : ".scorer"),
-                      e.what());
+    // The scorer reports "args.<key>: message" without YAML positions; re-anchor it at the
+    // offending key's own node. (YamlNode is never reassigned: YAML::Node::operator= writes into
+    // the document.)
+    std::string what = e.what();
+    std::string prefix = ConfigError(e.file(), e.line(), e.field(), "").what();
+    std::string msg = what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what;
+    bool in_args = e.field().rfind("args", 0) == 0 && node.child("args").has_value();
+    auto anchor = [&]() -> YamlNode {
+      if (!in_args) return node.required("scorer");
+      YamlNode args = *node.child("args");
+      std::string key = e.field().size() > 5 ? e.field().substr(5) : "";
+      if (!key.empty() && args.is_map())
+        if (auto k = args.child(key)) return *k;
+      return args;
+    };
+    throw ConfigError(node.file(), anchor().line(), node.path() + "." + (in_args ? e.field() : "scorer"), msg);
   }
   return c;
 }

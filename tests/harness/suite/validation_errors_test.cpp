@@ -124,7 +124,7 @@ const ErrorCase kSuiteErrors[] = {
      "s.yaml:6: cases[0].rubric.criteria: a rubric needs at least one criterion", 6, "cases[0].rubric.criteria"},
     {"inline_rubric_bad_args", "s.yaml",
      "name: x\n" V "cases:\n  - id: c\n    rubric:\n      - id: k\n        scorer: word-count\n        args: {min: many}\n",
-     "s.yaml:8: cases[0].rubric[0].args", 8, "cases[0].rubric[0].args"},
+     "s.yaml:8: cases[0].rubric[0].args.min: expected a number", 8, "cases[0].rubric[0].args.min"},
     {"extractor_regex_without_pattern", "s.yaml",
      "name: x\n" V "cases:\n  - id: c\n    rubric: rubrics/r.yaml\n    vars: {answer: 1}\n    answer_extractor: {kind: regex}\n",
      "s.yaml:7: cases[0].answer_extractor: regex extractor needs 'pattern'", 7, "cases[0].answer_extractor"},
@@ -171,6 +171,84 @@ TEST_P(ValidationErrors, NamesFileLineAndField) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Suite, ValidationErrors, ::testing::ValuesIn(kSuiteErrors),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// Rubric-file errors: the message names the rubric file, not the suite that refers to it.
+struct RubricErrorCase {
+  const char* name;
+  const char* rubric;    // content of rubrics/bad.yaml
+  const char* expected;  // substring of what()
+  int line;
+  const char* field;
+};
+
+const RubricErrorCase kRubricErrors[] = {
+    {"empty_file", "", "bad.yaml: rubric file is empty", 0, ""},
+    {"unknown_rubric_key", "name: b\ncriterias: []\n", "bad.yaml:2: criterias: unknown key (did you mean 'criteria'?)", 2,
+     "criterias"},
+    {"missing_criteria", "name: b\n", "bad.yaml:1: criteria: is required", 1, "criteria"},
+    {"criterion_unknown_key", "criteria:\n  - id: k\n    scorer: contains\n    arg: {value: a}\n",
+     "bad.yaml:4: criteria[0].arg: unknown key (did you mean 'args'?)", 4, "criteria[0].arg"},
+    {"criterion_missing_id", "criteria:\n  - scorer: contains\n    args: {value: a}\n",
+     "bad.yaml:2: criteria[0].id: is required", 2, "criteria[0].id"},
+    {"unknown_scorer", "criteria:\n  - id: k\n    scorer: regx\n", "bad.yaml:3: criteria[0].scorer", 3,
+     "criteria[0].scorer"},
+    {"args_not_map", "criteria:\n  - id: k\n    scorer: contains\n    args: [a]\n",
+     "bad.yaml:4: criteria[0].args: expected a mapping", 4, "criteria[0].args"},
+    {"unknown_arg", "criteria:\n  - id: k\n    scorer: contains\n    args:\n      valu: a\n",
+     "bad.yaml:5: criteria[0].args.valu: unknown argument for scorer 'contains' (did you mean 'value'?)", 5,
+     "criteria[0].args.valu"},
+    {"missing_arg", "criteria:\n  - id: k\n    scorer: regex\n    args: {ignore_case: true}\n", "bad.yaml:4: criteria[0].args.pattern: is required", 4,
+     "criteria[0].args.pattern"},
+    {"invalid_regex", "criteria:\n  - id: k\n    scorer: regex\n    args:\n      pattern: \"a(b\"\n", "bad.yaml:5: criteria[0].args.pattern: invalid regex", 5,
+     "criteria[0].args.pattern"},
+    {"bad_json_path", "criteria:\n  - id: k\n    scorer: json-path\n    args: {path: \"a.b\", equals: 1}\n", "bad.yaml:4: criteria[0].args.path: JSON path must start with '$'", 4,
+     "criteria[0].args.path"},
+    {"bad_schema_keyword", "criteria:\n  - id: k\n    scorer: json-schema\n    args:\n      schema: {type: objekt}\n",
+     "bad.yaml:5: criteria[0].args.schema: bad schema type \"objekt\"", 5, "criteria[0].args.schema"},
+    {"count_bounds_swapped", "criteria:\n  - id: k\n    scorer: word-count\n    args: {min: 10, max: 2}\n", "bad.yaml:4: criteria[0].args.max: must be >= min", 4,
+     "criteria[0].args.max"},
+    {"duplicate_criterion", "criteria:\n  - {id: k, scorer: contains, args: {value: a}}\n  - {id: k, scorer: contains, args: {value: b}}\n",
+     "bad.yaml:3: criteria[1].id: duplicate criterion id 'k'", 3, "criteria[1].id"},
+    {"extractor_unknown_kind", "answer_extractor: {kind: regexp, pattern: x}\ncriteria:\n  - {id: k, scorer: contains, args: {value: a}}\n",
+     "bad.yaml:1: answer_extractor: unknown extractor kind 'regexp' (did you mean 'regex'?)", 1, "answer_extractor"},
+    {"extractor_unknown_key", "answer_extractor: {kind: regex, patern: x}\ncriteria:\n  - {id: k, scorer: contains, args: {value: a}}\n",
+     "bad.yaml:1: answer_extractor.patern: unknown key (did you mean 'pattern'?)", 1, "answer_extractor.patern"},
+};
+
+class RubricValidationErrors : public ::testing::TestWithParam<RubricErrorCase> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("wobble-rerr-" + std::to_string(::getpid()) + "-" + std::string(GetParam().name));
+    fs::create_directories(dir_ / "rubrics");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+void PrintTo(const RubricErrorCase& ec, std::ostream* os) { *os << ec.name; }
+
+TEST_P(RubricValidationErrors, NamesRubricFileLineAndField) {
+  const RubricErrorCase& ec = GetParam();
+  fs::path rubric = dir_ / "rubrics" / "bad.yaml";
+  std::ofstream(rubric) << ec.rubric;
+  fs::path suite = dir_ / "s.yaml";
+  std::ofstream(suite) << "name: x\nvariants: [{id: v, prompt: p}]\ncases: [{id: c, rubric: rubrics/bad.yaml}]\n";
+  try {
+    load_suite(suite.string());
+    FAIL() << "loaded without error";
+  } catch (const ConfigError& e) {
+    std::string what = e.what();
+    EXPECT_EQ(e.exit_code(), kExitUsage);
+    EXPECT_NE(what.find(ec.expected), std::string::npos) << what;
+    EXPECT_EQ(fs::path(e.file()).lexically_normal(), rubric.lexically_normal()) << what;
+    EXPECT_EQ(e.line(), ec.line) << what;
+    EXPECT_EQ(e.field(), ec.field) << what;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rubric, RubricValidationErrors, ::testing::ValuesIn(kRubricErrors),
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
