@@ -59,6 +59,7 @@ class Tokenizer {
     const Tokenizer& tok_;
     DecodeOptions opts_;
     std::string pending_;
+    bool started_ = false;  // some text has been produced (SPM prefix space handled)
   };
 
   struct Impl;

@@ -66,6 +66,19 @@ size_t invalid_utf8_at(std::string_view s) {
   return std::string_view::npos;
 }
 
+// The byte a "<0xNN>" token stands for, or -1 when the text is not of that form.
+int byte_value(std::string_view t) {
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (t.size() != 6 || t.substr(0, 3) != "<0x" || t[5] != '>') return -1;
+  int hi = hex(t[3]), lo = hex(t[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 }  // namespace
 
 struct Tokenizer::Impl {
@@ -84,6 +97,8 @@ struct Tokenizer::Impl {
 
   void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
   void spm_text(std::string_view text, std::vector<int32_t>& out) const;
+  void append_piece(int32_t id, const DecodeOptions& opts, std::string& out) const;
+  bool strips_prefix_space() const;
 };
 
 void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
@@ -333,50 +348,51 @@ std::string Tokenizer::piece(int32_t id) const {
   return impl_->tokens[size_t(id)];
 }
 
-std::string Tokenizer::decode(std::span<const int32_t> ids, const DecodeOptions& opts) const {
-  const Impl& im = *impl_;
-  std::string out;
-  for (int32_t id : ids) {
-    if (id < 0 || size_t(id) >= im.tokens.size()) continue;
-    const std::string& t = im.tokens[size_t(id)];
-    int32_t type = im.types[size_t(id)];
-    if (type == kControl || type == kUnknown) {
-      if (opts.show_special) out += t;
-      continue;
+// Appends the text of one token. SPM's prefix-space removal is the caller's business because it
+// applies once per decoded sequence, not once per token.
+void Tokenizer::Impl::append_piece(int32_t id, const DecodeOptions& opts, std::string& out) const {
+  if (id < 0 || size_t(id) >= tokens.size()) return;
+  const std::string& t = tokens[size_t(id)];
+  int32_t type = types[size_t(id)];
+  if (type == kControl || type == kUnknown) {
+    if (opts.show_special) out += t;
+    return;
+  }
+  if (type == kUserDefined) {
+    out += t;
+    return;
+  }
+  if (model == "gpt2") {
+    for (size_t i = 0; i < t.size();) {
+      size_t n = utf8_len(static_cast<unsigned char>(t[i]));
+      unsigned char c0 = t[i];
+      uint32_t cp = n == 1 ? c0 : (c0 & (0xFF >> (n + 1)));
+      for (size_t k = 1; k < n && i + k < t.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(t[i + k]) & 0x3F);
+      auto it = byte_map().cp_to_byte.find(cp);
+      if (it != byte_map().cp_to_byte.end()) out += char(it->second);
+      i += n;
     }
-    if (type == kUserDefined) {
-      out += t;
-      continue;
-    }
-    if (im.model == "gpt2") {
-      for (size_t i = 0; i < t.size();) {
-        size_t n = utf8_len(static_cast<unsigned char>(t[i]));
-        uint32_t cp = 0;
-        unsigned char c0 = t[i];
-        cp = n == 1 ? c0 : (c0 & (0xFF >> (n + 1)));
-        for (size_t k = 1; k < n && i + k < t.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(t[i + k]) & 0x3F);
-        auto it = byte_map().cp_to_byte.find(cp);
-        if (it != byte_map().cp_to_byte.end()) out += char(it->second);
-        i += n;
-      }
-    } else if (type == kByte && t.size() == 6) {
-      out += char(std::stoi(t.substr(3, 2), nullptr, 16));
-    } else {
-      for (size_t i = 0; i < t.size(); ++i) {
-        if (t.compare(i, 3, "\xE2\x96\x81") == 0) {
-          out += ' ';
-          i += 2;
-        } else {
-          out += t[i];
-        }
+  } else if (type == kByte && byte_value(t) >= 0) {
+    out += char(byte_value(t));
+  } else {
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (t.compare(i, 3, "\xE2\x96\x81") == 0) {
+        out += ' ';
+        i += 2;
+      } else {
+        out += t[i];
       }
     }
   }
-  if (im.model == "llama" && im.add_space_prefix && !out.empty() && out[0] == ' ' && !ids.empty() &&
-      !(ids[0] == im.bos))
-    out.erase(0, 1);
-  else if (im.model == "llama" && im.add_space_prefix && out.size() > 0 && out[0] == ' ')
-    out.erase(0, 1);
+}
+
+bool Tokenizer::Impl::strips_prefix_space() const { return model == "llama" && add_space_prefix; }
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, const DecodeOptions& opts) const {
+  std::string out;
+  for (int32_t id : ids) impl_->append_piece(id, opts, out);
+  // Undo the space SPM encoding put in front of the text.
+  if (impl_->strips_prefix_space() && !out.empty() && out[0] == ' ') out.erase(0, 1);
   return out;
 }
 
@@ -396,8 +412,13 @@ const std::string& Tokenizer::chat_template() const { return impl_->chat_templat
 Tokenizer::StreamDecoder::StreamDecoder(const Tokenizer& tok, DecodeOptions opts) : tok_(tok), opts_(opts) {}
 
 std::string Tokenizer::StreamDecoder::push(int32_t id) {
-  int32_t one[1] = {id};
-  pending_ += tok_.decode(std::span<const int32_t>(one, 1), opts_);
+  const size_t before = pending_.size();
+  tok_.impl_->append_piece(id, opts_, pending_);
+  // The SPM prefix space is dropped once, at the start of the stream, as decode() does.
+  if (!started_ && pending_.size() > before) {
+    started_ = true;
+    if (tok_.impl_->strips_prefix_space() && pending_[before] == ' ') pending_.erase(before, 1);
+  }
   // Emit everything up to the last complete UTF-8 character.
   size_t cut = pending_.size();
   size_t i = pending_.size();

@@ -287,3 +287,22 @@ TEST(Tokenizer, ProjectSpmVocabularyMergesByScoreWithByteFallback) {
     EXPECT_EQ((*tok)->decode(*e), s) << s;
   }
 }
+
+TEST(Tokenizer, SpmStreamingKeepsInnerSpacesAndMatchesDecode) {
+  auto tok = Tokenizer::load(tiny_spm());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  const std::string text = "hello world \xE6\x97\xA5 ok";
+  auto ids = (*tok)->encode(text, EncodeOptions{true, false});
+  ASSERT_TRUE(ids.ok());
+  Tokenizer::StreamDecoder sd(**tok);
+  std::string acc;
+  for (int32_t id : *ids) acc += sd.push(id);
+  acc += sd.finish();
+  // Only the prefix space that encoding added is dropped, once; byte-fallback bytes join up.
+  EXPECT_EQ(acc, text);
+  EXPECT_EQ((*tok)->decode(*ids), text);
+  // Control tokens are hidden unless asked for.
+  DecodeOptions show;
+  show.show_special = true;
+  EXPECT_EQ((*tok)->decode(*ids, show).rfind("<s>", 0), 0u);
+}
