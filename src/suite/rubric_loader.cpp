@@ -1,7 +1,10 @@
 #include "suite/rubric_loader.h"
 
 #include <set>
+#include <stdexcept>
 
+#include "scorer/json_support.h"
+#include "scorer/pcre_regex.h"
 #include "scorer/scorer.h"
 #include "util/error.h"
 
@@ -101,6 +104,34 @@ ExtractorSpec parse_extractor(const YamlNode& node) {
   }
   if ((e.kind == "regex") && !e.args.contains("pattern")) node.fail("regex extractor needs 'pattern'");
   if ((e.kind == "json-path") && !e.args.contains("path")) node.fail("json-path extractor needs 'path'");
+  // A bad pattern, group or path would otherwise extract nothing from every output, silently.
+  auto key_node = [&](const char* key) { return node.is_map() ? node.required(key) : node; };
+  for (const char* key : {"pattern", "path"}) {
+    if (e.args.contains(key) && !e.args[key].is_string()) key_node(key).fail("expected a string");
+    if (e.args.contains(key) && e.kind != (std::string(key) == "pattern" ? "regex" : "json-path"))
+      key_node(key).fail("'" + std::string(key) + "' does not apply to a " + e.kind + " extractor");
+  }
+  if (e.args.contains("group") && e.kind != "regex") key_node("group").fail("'group' applies to regex extractors only");
+  if (e.kind == "regex") {
+    try {
+      PcreRegex re(e.args["pattern"].get<std::string>(), false, true, false);
+      if (e.args.contains("group")) {
+        const auto& g = e.args["group"];
+        if (!g.is_number_integer() || g.get<long long>() < 0 || g.get<long long>() > re.capture_count())
+          key_node("group").fail("must be a group number between 0 and " + std::to_string(re.capture_count()) +
+                                 " (the pattern's capture groups)");
+      }
+    } catch (const std::invalid_argument& ex) {
+      key_node("pattern").fail(std::string("invalid regex: ") + ex.what());
+    }
+  }
+  if (e.kind == "json-path") {
+    try {
+      check_json_path(e.args["path"].get<std::string>());
+    } catch (const std::invalid_argument& ex) {
+      key_node("path").fail(ex.what());
+    }
+  }
   return e;
 }
 
