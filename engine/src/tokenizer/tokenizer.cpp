@@ -79,6 +79,13 @@ int byte_value(std::string_view t) {
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
+// Lets string-keyed maps be searched with a string_view, so lookups in the merge loops allocate nothing.
+struct TextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using TextMap = std::unordered_map<std::string, int32_t, TextHash, std::equal_to<>>;
+
 }  // namespace
 
 struct Tokenizer::Impl {
@@ -86,8 +93,17 @@ struct Tokenizer::Impl {
   std::vector<std::string> tokens;
   std::vector<float> scores;
   std::vector<int32_t> types;
-  std::unordered_map<std::string, int32_t> id_of;
-  std::unordered_map<std::string, int32_t> merge_rank;  // "a b" -> rank
+  TextMap id_of;
+  // BPE works on symbol ids: vocabulary ids first, then texts that merges produce or consume but the
+  // vocabulary lacks (kept in extra_symbols so the merge order stays exactly the string-based one).
+  TextMap symbol_of;
+  std::vector<std::string> extra_symbols;                 // symbol id n_vocab + k -> text
+  struct Merge {
+    int32_t rank, result;
+  };
+  std::unordered_map<uint64_t, Merge> merges;            // (left symbol << 32 | right symbol) -> merge
+  int32_t byte_symbol[256];                              // GPT-2 mapped byte -> symbol id, -1 if none
+  int32_t symbol(const std::string& text);
   std::vector<int32_t> specials;                         // control + user-defined, longest first
   std::vector<int32_t> specials_by_byte[256];            // the same, bucketed by first byte
   int32_t bos = -1, eos = -1, eot = -1, unk = -1;
@@ -101,36 +117,68 @@ struct Tokenizer::Impl {
   bool strips_prefix_space() const;
 };
 
+int32_t Tokenizer::Impl::symbol(const std::string& text) {
+  auto it = symbol_of.find(text);
+  if (it != symbol_of.end()) return it->second;
+  int32_t id = int32_t(tokens.size() + extra_symbols.size());
+  extra_symbols.push_back(text);
+  symbol_of.emplace(text, id);
+  return id;
+}
+
 void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
-  // Map bytes to their printable code points, one symbol per byte.
-  std::vector<std::string> sym;
-  for (unsigned char c : word) sym.push_back(byte_map().byte_to_utf8[c]);
-  while (sym.size() > 1) {
-    int best = -1;
-    int32_t best_rank = INT32_MAX;
-    for (size_t i = 0; i + 1 < sym.size(); ++i) {
-      auto it = merge_rank.find(sym[i] + " " + sym[i + 1]);
-      if (it != merge_rank.end() && it->second < best_rank) {
-        best_rank = it->second;
-        best = int(i);
-      }
-    }
-    if (best < 0) break;
-    sym[size_t(best)] += sym[size_t(best) + 1];
-    sym.erase(sym.begin() + best + 1);
+  // One symbol per byte; repeatedly apply the lowest-ranked merge (leftmost on ties) through a
+  // priority queue over a linked list, so long words stay O(n log n).
+  struct Sym {
+    int32_t id;
+    int prev, next;
+  };
+  std::vector<Sym> sy;
+  sy.reserve(word.size());
+  for (unsigned char c : word) sy.push_back({byte_symbol[c], int(sy.size()) - 1, int(sy.size()) + 1});
+  if (sy.empty()) return;
+  sy.back().next = -1;
+  struct Cand {
+    int32_t rank;
+    int left, right;
+    int32_t left_id, right_id;
+    bool operator<(const Cand& o) const { return rank > o.rank || (rank == o.rank && left > o.left); }
+  };
+  std::priority_queue<Cand> q;
+  auto try_add = [&](int l, int r) {
+    if (l < 0 || r < 0 || sy[size_t(l)].id < 0 || sy[size_t(r)].id < 0) return;
+    auto it = merges.find((uint64_t(uint32_t(sy[size_t(l)].id)) << 32) | uint32_t(sy[size_t(r)].id));
+    if (it != merges.end()) q.push({it->second.rank, l, r, sy[size_t(l)].id, sy[size_t(r)].id});
+  };
+  for (size_t i = 1; i < sy.size(); ++i) try_add(int(i) - 1, int(i));
+  while (!q.empty()) {
+    Cand c = q.top();
+    q.pop();
+    Sym& l = sy[size_t(c.left)];
+    Sym& r = sy[size_t(c.right)];
+    if (l.id != c.left_id || r.id != c.right_id || l.next != c.right) continue;  // stale
+    l.id = merges.at((uint64_t(uint32_t(c.left_id)) << 32) | uint32_t(c.right_id)).result;
+    r.id = -2;  // dead
+    l.next = r.next;
+    if (r.next >= 0) sy[size_t(r.next)].prev = c.left;
+    try_add(l.prev, c.left);
+    try_add(c.left, l.next);
   }
-  for (const auto& s : sym) {
-    auto it = id_of.find(s);
-    if (it != id_of.end()) {
-      out.push_back(it->second);
+  const int32_t n_vocab = int32_t(tokens.size());
+  for (int i = 0; i >= 0; i = sy[size_t(i)].next) {
+    int32_t id = sy[size_t(i)].id;
+    if (id >= 0 && id < n_vocab) {
+      out.push_back(id);
       continue;
     }
-    // Not in the vocabulary: fall back to single-byte symbols (each must exist in a byte-level vocab).
-    for (size_t i = 0; i < s.size();) {
-      size_t n = utf8_len(static_cast<unsigned char>(s[i]));
-      auto bt = id_of.find(s.substr(i, n));
+    // Not in the vocabulary: fall back to its characters (each exists in a byte-level vocabulary).
+    std::string_view text = id >= n_vocab ? std::string_view(extra_symbols[size_t(id - n_vocab)]) : std::string_view();
+    if (id < 0) text = byte_map().byte_to_utf8[static_cast<unsigned char>(word[size_t(i)])];
+    for (size_t k = 0; k < text.size();) {
+      size_t n = std::min(utf8_len(static_cast<unsigned char>(text[k])), text.size() - k);
+      auto bt = id_of.find(text.substr(k, n));
       out.push_back(bt != id_of.end() ? bt->second : unk);
-      i += n;
+      k += n;
     }
   }
 }
@@ -142,8 +190,9 @@ void Tokenizer::Impl::spm_text(std::string_view text, std::vector<int32_t>& out)
     size_t start, len;
     int prev, next;
   };
-  std::string s(text);
+  std::string_view s = text;
   std::vector<Sym> sy;
+  sy.reserve(text.size());
   for (size_t i = 0; i < s.size();) {
     size_t n = std::min(utf8_len(static_cast<unsigned char>(s[i])), s.size() - i);
     sy.push_back({i, n, int(sy.size()) - 1, int(sy.size()) + 1});
@@ -160,7 +209,7 @@ void Tokenizer::Impl::spm_text(std::string_view text, std::vector<int32_t>& out)
   std::priority_queue<Bigram> q;
   auto try_add = [&](int l, int r) {
     if (l < 0 || r < 0) return;
-    std::string piece = s.substr(sy[l].start, sy[l].len + sy[r].len);
+    std::string_view piece = std::string_view(s).substr(sy[l].start, sy[l].len + sy[r].len);
     auto it = id_of.find(piece);
     if (it == id_of.end()) return;
     q.push({l, r, scores[size_t(it->second)], piece.size()});
@@ -180,7 +229,7 @@ void Tokenizer::Impl::spm_text(std::string_view text, std::vector<int32_t>& out)
     try_add(b.left, l.next);
   }
   for (int i = 0; i >= 0; i = sy[size_t(i)].next) {
-    std::string piece = s.substr(sy[size_t(i)].start, sy[size_t(i)].len);
+    std::string_view piece = std::string_view(s).substr(sy[size_t(i)].start, sy[size_t(i)].len);
     auto it = id_of.find(piece);
     if (it != id_of.end()) {
       out.push_back(it->second);
@@ -235,6 +284,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& f) {
     }
   }
   for (size_t i = 0; i < n; ++i) im->id_of.emplace(im->tokens[i], int32_t(i));
+  im->symbol_of = im->id_of;
   if (im->model == "gpt2") {
     MOE_ASSIGN_OR_RETURN(const GgufArray* merges, f.get_array("tokenizer.ggml.merges"));
     if (merges->elem_type != GgufValueType::STRING) return Status::Corruption("tokenizer.ggml.merges must be strings");
@@ -243,7 +293,14 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& f) {
       size_t sp = m.find(' ', 1);
       if (sp == std::string::npos || sp + 1 >= m.size())
         return Status::Corruption("tokenizer.ggml.merges[" + std::to_string(i) + "] is not 'a b'");
-      im->merge_rank.emplace(m, int32_t(i));
+      const int32_t left = im->symbol(m.substr(0, sp)), right = im->symbol(m.substr(sp + 1));
+      const int32_t result = im->symbol(m.substr(0, sp) + m.substr(sp + 1));
+      // A repeated pair keeps its first (best) rank.
+      im->merges.emplace((uint64_t(uint32_t(left)) << 32) | uint32_t(right), Impl::Merge{int32_t(i), result});
+    }
+    for (int b = 0; b < 256; ++b) {
+      auto it = im->symbol_of.find(byte_map().byte_to_utf8[b]);
+      im->byte_symbol[b] = it == im->symbol_of.end() ? -1 : it->second;
     }
     auto pt = PreTokenizer::create(im->pre);
     if (!pt.ok()) return pt.status();
