@@ -1,0 +1,157 @@
+// The suite value API: templating, sampling layering, case filtering and the JSON snapshots.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "suite/suite.h"
+#include "util/error.h"
+
+using namespace wobble;
+namespace fs = std::filesystem;
+
+TEST(Template, SubstitutesEveryOccurrenceAndToleratesSpaces) {
+  std::map<std::string, std::string> vars = {{"a", "1"}, {"b", "two"}};
+  EXPECT_EQ(render_template("{{a}}+{{ a }}={{b}}", vars, "w"), "1+1=two");
+  EXPECT_EQ(render_template("no placeholders { } }}", vars, "w"), "no placeholders { } }}");
+  EXPECT_EQ(render_template("", vars, "w"), "");
+  EXPECT_EQ(render_template("{{a}}{{b}}", vars, "w"), "1two");
+}
+
+TEST(Template, ValuesAreNotReExpanded) {
+  // A var whose value looks like a placeholder is inserted literally (no recursive expansion).
+  std::map<std::string, std::string> vars = {{"a", "{{b}}"}};
+  EXPECT_EQ(render_template("x{{a}}y", vars, "w"), "x{{b}}y");
+}
+
+TEST(Template, MissingAndUnterminatedNameTheLocation) {
+  std::map<std::string, std::string> vars = {{"a", "1"}};
+  try {
+    render_template("{{a}} {{zz}}", vars, "variant 'v'");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("variant 'v'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("no var 'zz'"), std::string::npos);
+  }
+  EXPECT_THROW(render_template("{{a", vars, "w"), ConfigError);
+}
+
+TEST(Template, RenderPromptForChatAndPlain) {
+  Variant chat{"c", "", std::nullopt, {{"system", "Be {{tone}}."}, {"user", "{{q}}"}}};
+  Case kase;
+  kase.id = "k";
+  kase.vars = {{"tone", "brief"}, {"q", "2+2?"}};
+  RenderedPrompt r = render_prompt(chat, kase);
+  EXPECT_FALSE(r.prompt.has_value());
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[0].content, "Be brief.");
+  EXPECT_EQ(r.as_text(), "[system]\nBe brief.\n[user]\n2+2?");
+  Variant plain{"p", "", std::string("Q: {{q}}"), {}};
+  EXPECT_FALSE(plain.is_chat());
+  EXPECT_EQ(render_prompt(plain, kase).as_text(), "Q: 2+2?");
+}
+
+TEST(Sampling, ResolveDefaultsAndOverlayKeyByKey) {
+  Sampling d = Sampling::resolve({});
+  EXPECT_EQ(d.temperature, 0);
+  EXPECT_EQ(d.top_p, 1);
+  EXPECT_EQ(d.top_k, 0);
+  EXPECT_EQ(d.min_p, 0);
+  EXPECT_EQ(d.max_tokens, 256);
+  EXPECT_EQ(d.seed, 0u);
+  EXPECT_TRUE(d.stop.empty());
+
+  SamplingSpec base;
+  base.temperature = 0.7;
+  base.max_tokens = 64;
+  base.stop = std::vector<std::string>{"\n"};
+  SamplingSpec over;
+  over.temperature = 0.0;  // an explicit 0 must win over the base's 0.7
+  over.seed = 9;
+  SamplingSpec m = base.overlaid_with(over);
+  EXPECT_EQ(*m.temperature, 0.0);
+  EXPECT_EQ(*m.max_tokens, 64);
+  EXPECT_EQ(*m.seed, 9u);
+  ASSERT_TRUE(m.stop.has_value());
+  EXPECT_EQ(m.stop->at(0), "\n");
+  EXPECT_FALSE(m.top_p.has_value());
+  // Only set keys appear in the spec's JSON; the resolved form has all of them.
+  EXPECT_EQ(m.to_json().size(), 4u);
+  EXPECT_EQ(Sampling::resolve(m).to_json().size(), 7u);
+}
+
+TEST(Filter, ByIdsOrTagsKeepsOrderAndUnion) {
+  Suite s;
+  for (const char* id : {"a", "b", "c", "d"}) {
+    Case c;
+    c.id = id;
+    s.cases.push_back(c);
+  }
+  s.cases[1].tags = {"math"};
+  s.cases[3].tags = {"math", "hard"};
+  Suite all = s;
+  filter_cases(all, {}, {});
+  EXPECT_EQ(all.cases.size(), 4u);
+  Suite f = s;
+  filter_cases(f, {"c"}, {"math"});
+  ASSERT_EQ(f.cases.size(), 3u);
+  EXPECT_EQ(f.cases[0].id, "b");
+  EXPECT_EQ(f.cases[1].id, "c");
+  EXPECT_EQ(f.cases[2].id, "d");
+  Suite none = s;
+  filter_cases(none, {"zz"}, {});
+  EXPECT_TRUE(none.cases.empty());
+}
+
+TEST(Snapshot, ProviderJsonNeverHoldsTheKey) {
+  ::setenv("WOBBLE_TEST_SECRET_KEY", "sk-very-secret", 1);
+  ProviderSpec p;
+  p.kind = "openai";
+  p.base_url = "http://h/v1";
+  p.model = "m";
+  p.api_key_env = "WOBBLE_TEST_SECRET_KEY";
+  std::string dumped = p.to_json().dump();
+  EXPECT_EQ(dumped.find("sk-very-secret"), std::string::npos);
+  EXPECT_EQ(p.to_json()["api_key_env"], "WOBBLE_TEST_SECRET_KEY");
+  ProviderSpec local;
+  EXPECT_EQ(local.to_json()["kind"], "local");
+  EXPECT_FALSE(local.to_json().contains("api_key_env"));
+}
+
+TEST(Snapshot, SuiteJsonCarriesExpandedVariantsAndResolvedRubrics) {
+  fs::path dir = fs::temp_directory_path() / ("wobble-snap-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "s.yaml") << R"(name: snap
+repeats: 2
+gate: {min_pass_rate: 0.5}
+variants:
+  - id: sk
+    role: a tester
+    language: French
+    context: "ctx"
+    task: "{{q}}"
+cases:
+  - id: c
+    vars: {q: "hi", n: 3}
+    repeats: 4
+    rubric:
+      - {id: k, scorer: contains, args: {value: "{{q}}"}, not: true}
+)";
+  Suite s = load_suite((dir / "s.yaml").string());
+  nlohmann::json j = suite_to_json(s);
+  EXPECT_EQ(j["name"], "snap");
+  EXPECT_EQ(j["content_hash"], s.content_hash);
+  EXPECT_EQ(j["gate"]["min_pass_rate"], 0.5);
+  EXPECT_EQ(j["variants"][0]["messages"][0]["content"], "You are a tester.\nLanguage: French\nContext: ctx");
+  EXPECT_EQ(j["variants"][0]["messages"][1]["content"], "{{q}}");
+  EXPECT_EQ(j["cases"][0]["repeats"], 4);
+  EXPECT_EQ(j["cases"][0]["vars"]["n"], "3");
+  EXPECT_EQ(j["cases"][0]["rubric"]["criteria"][0]["not"], true);
+  EXPECT_EQ(j["cases"][0]["rubric"]["criteria"][0]["args"]["value"], "{{q}}");  // stored unrendered
+  // The hash depends on the bytes: the same file twice gives the same hash, one byte more does not.
+  EXPECT_EQ(load_suite((dir / "s.yaml").string()).content_hash, s.content_hash);
+  std::ofstream(dir / "s.yaml", std::ios::app) << "\n";
+  EXPECT_NE(load_suite((dir / "s.yaml").string()).content_hash, s.content_hash);
+  fs::remove_all(dir);
+}
