@@ -51,15 +51,30 @@ size_t utf8_len(unsigned char c) {
   return 1;
 }
 
-// Returns the offset of the first invalid UTF-8 byte, or npos.
+// Offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF), or npos when the whole text is valid.
 size_t invalid_utf8_at(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
-    unsigned char c = s[i];
-    size_t n = utf8_len(c);
-    if (c >= 0x80 && n == 1) return i;
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c == 0xE0) n = 3, lo = 0xA0;
+    else if (c == 0xED) n = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) n = 3;
+    else if (c == 0xF0) n = 4, lo = 0x90;
+    else if (c == 0xF4) n = 4, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3) n = 4;
+    else return i;
     if (i + n > s.size()) return i;
-    for (size_t k = 1; k < n; ++k)
+    const unsigned char c1 = s[i + 1];
+    if (c1 < lo || c1 > hi) return i;
+    for (size_t k = 2; k < n; ++k)
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return i;
     i += n;
   }
@@ -106,7 +121,7 @@ struct Tokenizer::Impl {
   int32_t symbol(const std::string& text);
   std::vector<int32_t> specials;                         // control + user-defined, longest first
   std::vector<int32_t> specials_by_byte[256];            // the same, bucketed by first byte
-  int32_t bos = -1, eos = -1, eot = -1, unk = -1;
+  int32_t bos = -1, eos = -1, eot = -1, unk = -1, pad = -1;
   bool add_bos = false, add_eos = false, add_space_prefix = true;
   std::unique_ptr<PreTokenizer> pretok;
   int32_t byte_tokens[256];
@@ -321,6 +336,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& f) {
   MOE_RETURN_IF_ERROR(id_key("tokenizer.ggml.eos_token_id", &im->eos));
   MOE_RETURN_IF_ERROR(id_key("tokenizer.ggml.eot_token_id", &im->eot));
   MOE_RETURN_IF_ERROR(id_key("tokenizer.ggml.unknown_token_id", &im->unk));
+  MOE_RETURN_IF_ERROR(id_key("tokenizer.ggml.padding_token_id", &im->pad));
   if (f.find("tokenizer.ggml.add_bos_token")) {
     MOE_ASSIGN_OR_RETURN(im->add_bos, f.get_bool("tokenizer.ggml.add_bos_token"));
   }

@@ -306,3 +306,30 @@ TEST(Tokenizer, SpmStreamingKeepsInnerSpacesAndMatchesDecode) {
   show.show_special = true;
   EXPECT_EQ((*tok)->decode(*ids, show).rfind("<s>", 0), 0u);
 }
+
+TEST(Tokenizer, InvalidUtf8IsRejectedAtItsByteOffset) {
+  auto tok = Tokenizer::load(tiny_bpe("u"));
+  ASSERT_TRUE(tok.ok());
+  const std::vector<std::pair<std::string, size_t>> cases = {
+      {"\xFF", 0},                 // never valid
+      {"ab\x80", 2},               // lone continuation byte
+      {"a\xC3", 1},                // truncated 2-byte sequence
+      {"\xC0\xAF", 0},             // overlong '/'
+      {"x\xE0\x80\xAF", 1},        // overlong 3-byte form
+      {"xy\xED\xA0\x80", 2},       // UTF-16 surrogate D800
+      {"\xF4\x90\x80\x80", 0},     // above U+10FFFF
+      {"ok \xE6\x97\xA5\xE6\x97", 6},  // valid CJK then a cut-off one
+  };
+  for (const auto& [text, at] : cases) {
+    auto r = (*tok)->encode(text, EncodeOptions{});
+    ASSERT_FALSE(r.ok()) << at;
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("at byte " + std::to_string(at)), std::string::npos) << r.status().ToString();
+  }
+  // The largest code points and the edges around the surrogates are valid.
+  for (std::string ok : {"\xF4\x8F\xBF\xBF", "\xED\x9F\xBF", "\xEE\x80\x80", "\xF0\x90\x80\x80"}) {
+    auto r = (*tok)->encode(ok, EncodeOptions{false, false});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ((*tok)->decode(*r), ok);
+  }
+}
