@@ -1,8 +1,6 @@
 // Every scorer, `not`, templating, extractors, and hostile outputs.
 #include <gtest/gtest.h>
 
-#include <chrono>
-
 #include "scorer/scorer.h"
 #include "util/error.h"
 
@@ -90,14 +88,15 @@ TEST(Scorers, RegexMatchSpanAndFlags) {
 }
 
 TEST(Scorers, CatastrophicRegexIsUnscoredQuickly) {
+  // Without PCRE2's match limit this would backtrack for longer than the universe has existed;
+  // the ctest timeout is the safety net, no timing is asserted here.
   std::string evil(5000, 'a');
   evil += "!";
-  auto t0 = std::chrono::steady_clock::now();
   auto r = score1(crit("regex", {{"pattern", "^(a+)+$"}}), evil);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.outcome, Outcome::kUnscored) << r.reason;
   EXPECT_NE(r.reason.find("limit"), std::string::npos) << r.reason;
-  EXPECT_LT(secs, 30.0);  // a safety net against a hang, not a performance assertion
+  // `not` cannot turn a scorer error into a pass.
+  EXPECT_EQ(score1(crit("regex", {{"pattern", "^(a+)+$"}}, true), evil).outcome, Outcome::kUnscored);
 }
 
 TEST(Scorers, InvalidUtf8OutputDoesNotCrashAnyScorer) {
