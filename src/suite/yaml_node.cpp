@@ -2,10 +2,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
+#include <vector>
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include "util/error.h"
 
@@ -14,6 +20,57 @@ namespace {
 
 // Suites are small; a file beyond this is a mistake (or hostile), not a suite.
 constexpr std::streamoff kMaxConfigBytes = 16 << 20;
+// Aliases share nodes, so a few hundred bytes of nested aliases ("billion laughs") expand to
+// billions of nodes once anything walks the tree. Documents larger than this once expanded are
+// refused; honest suites are far below it.
+constexpr uint64_t kMaxExpandedNodes = 1'000'000;
+
+// Counts the nodes a document expands to, alias targets counted in full, before the tree is built.
+class ExpansionCounter : public YAML::EventHandler {
+ public:
+  uint64_t total() const { return total_; }
+  const YAML::Mark& worst_mark() const { return mark_; }
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t a) override { leaf(m, a, 1); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t a) override {
+    auto it = sizes_.find(a);
+    leaf(m, 0, it == sizes_.end() ? 1 : it->second);
+  }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a, const std::string&) override {
+    leaf(m, a, 1);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a, YAML::EmitterStyle::value) override {
+    open_.push_back({a, 1});
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a, YAML::EmitterStyle::value) override {
+    open_.push_back({a, 1});
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  void leaf(const YAML::Mark& m, YAML::anchor_t a, uint64_t n) {
+    if (a) sizes_[a] = n;
+    add(m, n);
+  }
+  void add(const YAML::Mark& m, uint64_t n) {
+    total_ = std::min(total_ + n, kMaxExpandedNodes * 2);  // saturate; only "too big" matters
+    if (total_ > kMaxExpandedNodes && mark_.is_null()) mark_ = m;
+    if (!open_.empty()) open_.back().second = std::min(open_.back().second + n, kMaxExpandedNodes * 2);
+  }
+  void close() {
+    if (open_.empty()) return;
+    auto [a, n] = open_.back();
+    open_.pop_back();
+    if (a) sizes_[a] = n;
+    if (!open_.empty()) open_.back().second = std::min(open_.back().second + n, kMaxExpandedNodes * 2);
+  }
+  std::vector<std::pair<YAML::anchor_t, uint64_t>> open_;
+  std::unordered_map<YAML::anchor_t, uint64_t> sizes_;
+  uint64_t total_ = 0;
+  YAML::Mark mark_ = YAML::Mark::null_mark();
+};
 
 std::string child_path(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
@@ -57,6 +114,19 @@ YamlNode YamlNode::load_file(const std::string& file) {
   std::stringstream ss;
   ss << in.rdbuf();
   try {
+    {
+      std::istringstream events(ss.str());
+      YAML::Parser parser(events);
+      ExpansionCounter counter;
+      while (parser.HandleNextDocument(counter)) {
+      }
+      if (counter.total() > kMaxExpandedNodes) {
+        const YAML::Mark& m = counter.worst_mark();
+        throw ConfigError(file, m.is_null() ? 0 : m.line + 1, "",
+                          "document expands to more than " + std::to_string(kMaxExpandedNodes) +
+                              " nodes through aliases; refusing to load it");
+      }
+    }
     YAML::Node root = YAML::Load(ss.str());
     return YamlNode(root, file, "");
   } catch (const YAML::Exception& e) {

@@ -155,3 +155,42 @@ cases:
   EXPECT_NE(load_suite((dir / "s.yaml").string()).content_hash, s.content_hash);
   fs::remove_all(dir);
 }
+
+TEST(HostileFiles, AliasBombIsRefusedAndSmallAliasesWork) {
+  fs::path dir = fs::temp_directory_path() / ("wobble-alias-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  // Nine levels of nine aliases each: 9^9 (387 million) strings from a few hundred bytes.
+  std::string bomb = "name: x\nvariants: [{id: v, prompt: p}]\ncases:\n  - id: c\n    rubric:\n      - id: k\n"
+                     "        scorer: contains\n        args:\n          value: a\n"
+                     "          b0: &a0 [l, l, l, l, l, l, l, l, l]\n";
+  for (int i = 1; i <= 8; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    bomb += "          b" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) bomb += (k ? ", " : "") + prev;
+    bomb += "]\n";
+  }
+  std::ofstream(dir / "bomb.yaml") << bomb;
+  try {
+    load_suite((dir / "bomb.yaml").string());
+    FAIL() << "alias bomb loaded";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("through aliases"), std::string::npos) << e.what();
+    EXPECT_GT(e.line(), 10);  // the line where the expansion crossed the limit
+  }
+  // An ordinary anchor shared by two cases still loads, both cases get the block.
+  std::ofstream(dir / "ok.yaml") << R"(name: x
+variants: [{id: v, prompt: p}]
+cases:
+  - id: a
+    sampling: &cold {temperature: 0, max_tokens: 8}
+    rubric: &r [{id: k, scorer: contains, args: {value: a}}]
+  - id: b
+    sampling: *cold
+    rubric: *r
+)";
+  Suite s = load_suite((dir / "ok.yaml").string());
+  ASSERT_EQ(s.cases.size(), 2u);
+  EXPECT_EQ(*s.cases[1].sampling.max_tokens, 8);
+  EXPECT_EQ(s.cases[1].rubric.criteria.at(0).scorer, "contains");
+  fs::remove_all(dir);
+}
