@@ -13,7 +13,7 @@ namespace {
 
 // Converts a YAML subtree to JSON for scorer arguments; scalars stay strings unless they read as
 // numbers or booleans, so `min: 3` is a number and `value: "3"` (quoted) stays a string.
-nlohmann::json to_json(const YAML::Node& n) {
+nlohmann::json to_json(const YAML::Node& n, const std::string& file, const std::string& path) {
   switch (n.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -32,12 +32,20 @@ nlohmann::json to_json(const YAML::Node& n) {
     }
     case YAML::NodeType::Sequence: {
       nlohmann::json a = nlohmann::json::array();
-      for (const auto& item : n) a.push_back(to_json(item));
+      size_t i = 0;
+      for (const auto& item : n) a.push_back(to_json(item, file, path + "[" + std::to_string(i++) + "]"));
       return a;
     }
     case YAML::NodeType::Map: {
       nlohmann::json o = nlohmann::json::object();
-      for (const auto& kv : n) o[kv.first.as<std::string>()] = to_json(kv.second);
+      for (const auto& kv : n) {
+        if (!kv.first.IsScalar()) {
+          YAML::Mark m = kv.first.Mark();
+          throw ConfigError(file, m.is_null() ? 0 : m.line + 1, path, "keys must be plain strings");
+        }
+        const std::string& key = kv.first.Scalar();
+        o[key] = to_json(kv.second, file, path + "." + key);
+      }
       return o;
     }
   }
@@ -55,7 +63,7 @@ CriterionSpec parse_criterion(const YamlNode& node) {
   if (auto a = node.child("args")) {
     if (!a->is_null()) {
       a->expect_map();
-      c.args = to_json(a->raw());
+      c.args = to_json(a->raw(), a->file(), a->path());
     }
   }
   if (c.args.is_null()) c.args = nlohmann::json::object();
@@ -94,7 +102,7 @@ ExtractorSpec parse_extractor(const YamlNode& node) {
   } else {
     node.expect_keys({"kind", "pattern", "group", "path"});
     e.kind = node.required("kind").as_string();
-    e.args = to_json(node.raw());
+    e.args = to_json(node.raw(), node.file(), node.path());
     e.args.erase("kind");
   }
   static const std::set<std::string> kKinds = {"regex", "number", "last-line", "first-line", "json-path"};

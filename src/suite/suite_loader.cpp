@@ -261,7 +261,7 @@ void check_templates(const Suite& s, const std::vector<YamlNode>& variant_nodes,
 
 }  // namespace
 
-Suite load_suite(const std::string& path) {
+static Suite load_suite_unchecked(const std::string& path) {
   YamlNode root = YamlNode::load_file(path);
   if (root.is_null()) throw ConfigError(path, 0, "", "suite file is empty");
   root.expect_keys({"name", "description", "provider", "sampling", "repeats", "gate", "variants", "cases", "rubric"});
@@ -307,6 +307,16 @@ Suite load_suite(const std::string& path) {
   }
   s.content_hash = h.hex_digest();
   return s;
+}
+
+Suite load_suite(const std::string& path) {
+  try {
+    return load_suite_unchecked(path);
+  } catch (const YAML::Exception& e) {
+    // Every conversion goes through YamlNode's checked accessors; this net turns any yaml-cpp
+    // exception that still escapes into the documented error (and exit code 2), never a crash.
+    throw ConfigError(path, e.mark.is_null() ? 0 : e.mark.line + 1, "", e.msg);
+  }
 }
 
 void filter_cases(Suite& suite, const std::vector<std::string>& ids, const std::vector<std::string>& tags) {

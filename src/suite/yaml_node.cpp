@@ -164,7 +164,10 @@ YamlNode YamlNode::required(const std::string& key) const {
 std::vector<std::string> YamlNode::keys() const {
   expect_map();
   std::vector<std::string> out;
-  for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) fail("keys must be plain strings");
+    out.push_back(kv.first.Scalar());
+  }
   return out;
 }
 

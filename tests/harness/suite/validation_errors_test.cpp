@@ -131,6 +131,11 @@ const ErrorCase kSuiteErrors[] = {
     {"extractor_json_path_without_path", "s.yaml",
      "name: x\n" V "cases:\n  - id: c\n    rubric: rubrics/r.yaml\n    vars: {answer: 1}\n    answer_extractor:\n      kind: json-path\n",
      "s.yaml:8: cases[0].answer_extractor: json-path extractor needs 'path'", 8, "cases[0].answer_extractor"},
+    {"non_string_var_key", "s.yaml", "name: x\n" V "cases:\n  - id: c\n    vars: {[a]: 1}\n    rubric: [{id: k, scorer: contains, args: {value: a}}]\n",
+     "s.yaml:5: cases[0].vars: keys must be plain strings", 5, "cases[0].vars"},
+    {"non_string_arg_key", "s.yaml", "name: x\n" V "cases:\n  - id: c\n    rubric: [{id: k, scorer: json-schema, args: {schema: {[x]: 1}}}]\n",
+     "s.yaml:5: cases[0].rubric[0].args.schema: keys must be plain strings", 5, "cases[0].rubric[0].args.schema"},
+    {"top_level_not_map", "s.yaml", "- a\n- b\n", "s.yaml:1: expected a mapping", 1, ""},
     {"default_rubric_missing_file", "s.yaml", "name: x\nrubric: nowhere.yaml\n" V C,
      "s.yaml:2: rubric: rubric file 'nowhere.yaml' not found", 2, "rubric"},
 };
