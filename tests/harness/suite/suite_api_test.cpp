@@ -194,3 +194,75 @@ cases:
   EXPECT_EQ(s.cases[1].rubric.criteria.at(0).scorer, "contains");
   fs::remove_all(dir);
 }
+
+// Deterministic mutations of a valid suite: whatever the damage, loading either succeeds or throws
+// ConfigError (exit code 2), never another exception.
+TEST(HostileFiles, MutatedSuitesOnlyEverThrowConfigError) {
+  const std::string good = R"Y(name: demo
+provider: {kind: openai, base_url: "http://h/v1", model: m, api_key_env: KEY, rps: 2}
+sampling: {temperature: 0.5, max_tokens: 10, seed: 7, stop: ["\n\n"]}
+gate: {min_pass_rate: 0.5}
+variants:
+  - id: plain
+    prompt: "Q: {{q}}"
+  - id: chat
+    messages:
+      - system: "Be brief."
+      - {role: user, content: "{{q}}"}
+  - id: skel
+    role: expert
+    steps: [think, answer]
+    examples: [{input: "1+1", output: "2"}]
+    task: "{{q}}"
+cases:
+  - id: a
+    vars: {q: "2+2?", answer: 4}
+    tags: [easy]
+    answer_extractor: {kind: regex, pattern: "(\\d+)", group: 1}
+    rubric:
+      answer_extractor: number
+      criteria:
+        - {id: n, scorer: numeric, args: {value: "{{answer}}", abs_tol: 0.5}}
+        - {id: s, scorer: json-schema, args: {schema: {type: object, required: [a]}}, not: true}
+        - {id: r, scorer: regex, args: {pattern: "\\d+", ignore_case: true}}
+)Y";
+  fs::path dir = fs::temp_directory_path() / ("wobble-mut-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::path p = dir / "m.yaml";
+  { std::ofstream(p) << good; }
+  ASSERT_NO_THROW(load_suite(p.string()));
+  const std::string alphabet = ":[]{}-&*!|>'\"#,\n \t0a{{}}";
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  int loaded = 0, rejected = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string text = good;
+    int edits = 1 + int(next() % 3);
+    for (int e = 0; e < edits; ++e) {
+      size_t at = next() % text.size();
+      switch (next() % 3) {
+        case 0: text.erase(at, 1 + next() % 4); break;
+        case 1: text.insert(at, 1, alphabet[next() % alphabet.size()]); break;
+        default: text.replace(at, 1, 1, alphabet[next() % alphabet.size()]); break;
+      }
+      if (text.empty()) text = "x";
+    }
+    { std::ofstream(p, std::ios::trunc) << text; }
+    try {
+      load_suite(p.string());
+      ++loaded;
+    } catch (const ConfigError& e) {
+      ++rejected;
+      EXPECT_EQ(std::string(e.what()).rfind(p.string(), 0), 0u) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "non-ConfigError " << e.what() << " for:\n" << text;
+    }
+  }
+  EXPECT_GT(rejected, 0);
+  fs::remove_all(dir);
+}
