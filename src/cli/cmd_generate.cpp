@@ -1,4 +1,4 @@
-// wobble generate / inspect / tokenize: the engine for people.
+// wobble generate / inspect: the engine for people (tokenize lives in cmd_tokenize.cpp).
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -170,45 +170,9 @@ int inspect_command(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-int tokenize_command(const std::vector<std::string>& args) {
-  po::options_description opts("wobble tokenize -m MODEL.gguf (--text TEXT | --file F) [options]");
-  std::string path, text, file;
-  opts.add_options()("help,h", "show this help")("model,m", po::value(&path), "GGUF file (a vocab-only file works)")
-      ("text", po::value(&text), "text to tokenize")("file", po::value(&file), "read the text from FILE")
-      ("no-bos", "do not add BOS/EOS")("parse-special", "recognise special-token text")("json", "print JSON");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return kExitOk;
-  }
-  if (path.empty()) throw Error(kExitUsage, "-m MODEL.gguf is required");
-  if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw Error(kExitUsage, "cannot read " + file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
-  auto tok = moe::Tokenizer::load(path);
-  if (!tok.ok()) throw RuntimeError(tok.status().ToString());
-  auto ids = (*tok)->encode(text, moe::EncodeOptions{!vm.count("no-bos"), vm.count("parse-special") > 0});
-  if (!ids.ok()) throw Error(kExitUsage, ids.status().message());
-  if (vm.count("json")) {
-    std::cout << "[";
-    for (size_t i = 0; i < ids->size(); ++i) std::cout << (i ? "," : "") << (*ids)[i];
-    std::cout << "]\n";
-    return kExitOk;
-  }
-  for (int32_t id : *ids) std::cout << id << "\t" << (*tok)->piece(id) << "\n";
-  return kExitOk;
-}
-
 }  // namespace
 
 WOBBLE_REGISTER_COMMAND("generate", "run the bundled engine on a GGUF model", generate_command);
 WOBBLE_REGISTER_COMMAND("inspect", "print a GGUF model's architecture, sizes, types and experts", inspect_command);
-WOBBLE_REGISTER_COMMAND("tokenize", "print token ids and pieces of a text", tokenize_command);
 
 }  // namespace wobble::cli

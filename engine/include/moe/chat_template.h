@@ -23,8 +23,11 @@ Result<ChatFamily> chat_family_from_name(std::string_view name);
 const char* chat_family_name(ChatFamily f);
 // Best guess from a Jinja template's distinctive markers; kRaw when nothing matches.
 ChatFamily detect_chat_family(std::string_view chat_template);
-// Rendered prompt text; add_generation_prompt appends the assistant turn opener.
+// Rendered prompt text; add_generation_prompt appends the assistant turn opener. bos_text is put in
+// front where the family's template writes bos_token; eos_text closes assistant turns where the
+// template writes eos_token (empty: the family's usual EOS text, "</s>", "<|endoftext|>", ...).
 std::string render_chat(ChatFamily f, std::span<const ChatMessage> messages,
-                        bool add_generation_prompt = true, std::string_view bos_text = "");
+                        bool add_generation_prompt = true, std::string_view bos_text = "",
+                        std::string_view eos_text = "");
 
 }  // namespace moe

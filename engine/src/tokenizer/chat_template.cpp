@@ -41,7 +41,7 @@ ChatFamily detect_chat_family(std::string_view t) {
 }
 
 std::string render_chat(ChatFamily f, std::span<const ChatMessage> msgs, bool add_generation_prompt,
-                        std::string_view bos) {
+                        std::string_view bos, std::string_view eos) {
   std::string s;
   switch (f) {
     case ChatFamily::kRaw:
@@ -52,7 +52,7 @@ std::string render_chat(ChatFamily f, std::span<const ChatMessage> msgs, bool ad
       if (add_generation_prompt) s += "<|im_start|>assistant\n";
       return s;
     case ChatFamily::kMistral: {
-      // <s>[INST] {system}\n\n{user} [/INST] {assistant}</s>[INST] ...
+      // Mixtral-Instruct: <s>[INST] {system}\n\n{user} [/INST]{assistant}</s>[INST] ...
       s += bos;
       std::string system;
       for (const auto& m : msgs) {
@@ -62,7 +62,7 @@ std::string render_chat(ChatFamily f, std::span<const ChatMessage> msgs, bool ad
           s += "[INST] " + (system.empty() ? "" : system + "\n\n") + m.content + " [/INST]";
           system.clear();
         } else {
-          s += " " + m.content + "</s>";
+          s += m.content + std::string(eos.empty() ? "</s>" : eos);
         }
       }
       return s;
@@ -73,8 +73,14 @@ std::string render_chat(ChatFamily f, std::span<const ChatMessage> msgs, bool ad
       if (add_generation_prompt) s += "<|start_of_role|>assistant<|end_of_role|>";
       return s;
     case ChatFamily::kTulu:
+      // OLMoE-Instruct / Tulu: an assistant turn ends with EOS, and a newline unless it is the last.
       s += bos;
-      for (const auto& m : msgs) s += "<|" + m.role + "|>\n" + m.content + "\n";
+      for (size_t i = 0; i < msgs.size(); ++i) {
+        const auto& m = msgs[i];
+        s += "<|" + m.role + "|>\n" + m.content;
+        if (m.role == "assistant") s += std::string(eos.empty() ? "<|endoftext|>" : eos);
+        if (m.role != "assistant" || i + 1 < msgs.size()) s += "\n";
+      }
       if (add_generation_prompt) s += "<|assistant|>\n";
       return s;
     case ChatFamily::kLlama3:
@@ -88,7 +94,7 @@ std::string render_chat(ChatFamily f, std::span<const ChatMessage> msgs, bool ad
       for (const auto& m : msgs) {
         if (m.role == "system") s += m.content + "\n\n";
         else if (m.role == "user") s += "User: " + m.content + "\n\n";
-        else s += "Assistant: " + m.content + "<｜end▁of▁sentence｜>";
+        else s += "Assistant: " + m.content + std::string(eos.empty() ? "<｜end▁of▁sentence｜>" : eos);
       }
       if (add_generation_prompt) s += "Assistant:";
       return s;

@@ -333,3 +333,22 @@ TEST(Tokenizer, InvalidUtf8IsRejectedAtItsByteOffset) {
     EXPECT_EQ((*tok)->decode(*r), ok);
   }
 }
+
+TEST(ChatTemplates, MultiTurnConversationsCloseAssistantTurnsWithEos) {
+  std::vector<ChatMessage> m = {{"user", "Hi"}, {"assistant", "Hello."}, {"user", "Bye"}};
+  // Mixtral-8x7B-Instruct: bos, then '[INST] ' + user + ' [/INST]', assistant + eos_token.
+  EXPECT_EQ(render_chat(ChatFamily::kMistral, m, true, "<s>"), "<s>[INST] Hi [/INST]Hello.</s>[INST] Bye [/INST]");
+  // OLMoE-Instruct (Tulu): assistant + eos_token + '\n' unless last; generation prompt '<|assistant|>\n'.
+  EXPECT_EQ(render_chat(ChatFamily::kTulu, m, true, "<|endoftext|>"),
+            "<|endoftext|><|user|>\nHi\n<|assistant|>\nHello.<|endoftext|>\n<|user|>\nBye\n<|assistant|>\n");
+  std::vector<ChatMessage> ends = {{"user", "Hi"}, {"assistant", "Hello."}};
+  EXPECT_EQ(render_chat(ChatFamily::kTulu, ends, false, "", "<eos>"), "<|user|>\nHi\n<|assistant|>\nHello.<eos>");
+  EXPECT_EQ(render_chat(ChatFamily::kChatML, m, false),
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n");
+  EXPECT_EQ(render_chat(ChatFamily::kDeepSeek, m, true, "<｜begin▁of▁sentence｜>"),
+            "<｜begin▁of▁sentence｜>User: Hi\n\nAssistant: Hello.<｜end▁of▁sentence｜>User: Bye\n\nAssistant:");
+  EXPECT_EQ(render_chat(ChatFamily::kLlama3, m, false),
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
+            "\n\nHello.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>");
+  EXPECT_EQ(render_chat(ChatFamily::kRaw, m, true), "HiHello.Bye");
+}
