@@ -11,8 +11,8 @@
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : std::string(WOBBLE_SOURCE_DIR) + "/../shared/fixtures/vocab";
   if (!std::filesystem::exists(dir)) {
-    std::fprintf(stderr, "vocabularies not found in %s\n", dir.c_str());
-    return 2;
+    std::printf("skipped: reference vocabularies not found in %s\n", dir.c_str());
+    return 0;
   }
   const char* pieces[] = {
       "The quick brown fox jumps over the lazy dog while the river runs quietly to the sea. ",
@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   std::string text;
   for (size_t i = 0; text.size() < (1u << 20); ++i) text += pieces[i % (sizeof pieces / sizeof *pieces)];
   std::printf("%-16s %-8s %-10s %-10s\n", "vocab", "kind", "MB/s", "tokens");
-  for (const char* name : {"llama-spm", "gpt-2", "deepseek-llm", "falcon"}) {
+  for (const char* name : {"llama-spm", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon"}) {
     auto tok = moe::Tokenizer::load(dir + "/ggml-vocab-" + name + ".gguf");
     if (!tok.ok()) {
       std::fprintf(stderr, "%s: %s\n", name, tok.status().ToString().c_str());
