@@ -352,3 +352,32 @@ TEST(ChatTemplates, MultiTurnConversationsCloseAssistantTurnsWithEos) {
             "\n\nHello.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>");
   EXPECT_EQ(render_chat(ChatFamily::kRaw, m, true), "HiHello.Bye");
 }
+
+TEST(Tokenizer, InconsistentVocabularyArraysNameTheKey) {
+  const std::string path = (fs::temp_directory_path() / ("tok-arr" + std::to_string(::getpid()) + ".gguf")).string();
+  auto load_error = [&](GgufWriter& w) {
+    EXPECT_TRUE(w.write(path).ok());
+    auto t = Tokenizer::load(path);
+    EXPECT_FALSE(t.ok());
+    return t.ok() ? std::string() : t.status().message();
+  };
+  GgufWriter w;
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_array_string("tokenizer.ggml.tokens", {"<unk>", "a", "b"});
+  w.set_array_f32("tokenizer.ggml.scores", {0.f, -1.f});  // one short
+  EXPECT_NE(load_error(w).find("tokenizer.ggml.scores"), std::string::npos);
+  w.set_array_f32("tokenizer.ggml.scores", {0.f, -1.f, -2.f});
+  w.set_array_i32("tokenizer.ggml.token_type", {2, 1, 1, 1});  // one too many
+  EXPECT_NE(load_error(w).find("tokenizer.ggml.token_type"), std::string::npos);
+  w.set_array_i32("tokenizer.ggml.token_type", {2, 1, 1});
+  w.set_u32("tokenizer.ggml.padding_token_id", 3);
+  EXPECT_NE(load_error(w).find("tokenizer.ggml.padding_token_id = 3 is outside the vocabulary"), std::string::npos);
+  w.set_u32("tokenizer.ggml.padding_token_id", 0);
+  w.set_array_f32("tokenizer.ggml.tokens", {1.f, 2.f, 3.f});  // tokens must be strings
+  EXPECT_NE(load_error(w).find("tokenizer.ggml.tokens"), std::string::npos);
+  w.set_array_string("tokenizer.ggml.tokens", {"<unk>", "a", "b"});
+  ASSERT_TRUE(w.write(path).ok());
+  auto ok = Tokenizer::load(path);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)->n_vocab(), 3);
+}
