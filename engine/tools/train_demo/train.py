@@ -24,6 +24,7 @@ import bpe  # noqa: E402
 import corpus  # noqa: E402
 import gguf_export  # noqa: E402
 import gguf_read  # noqa: E402
+import numpy_ref  # noqa: E402
 
 
 class Config:
@@ -207,7 +208,27 @@ PROMPTS = [
     ("code", None, "Write a Python function square that returns the square of x."),
     ("code-role", "Role: Python programmer", "Write a Python function add that returns the sum of a and b."),
     ("prose", None, "Write two sentences about the sea."),
+    ("prose-role", "Role: writer", "Describe the forest in a few words."),
 ]
+
+
+def verify_export(path, trained=None):
+    """Reads the GGUF back: the independent numpy forward must equal torch on the stored weights,
+    and the stored (F16) model must stay close to the trained one. Returns both max differences."""
+    kv, t = gguf_read.read(path)
+    stored, tok, _ = load_from_gguf(path)
+    worst = [0.0, 0.0]
+    for _, system, user in PROMPTS[:3]:
+        ids = tok.encode(corpus.chatml(system, user, "Answer: 68"))
+        with torch.no_grad():
+            a = stored(torch.tensor([ids]))[0][0].double().numpy()
+            b = trained(torch.tensor([ids]))[0][0].double().numpy() if trained is not None else a
+        ref = numpy_ref.forward(kv, t, ids)
+        worst[0] = max(worst[0], float(np.abs(ref - a).max()))
+        worst[1] = max(worst[1], float(np.abs(a - b).max()))
+    assert worst[0] < 1e-3, "numpy forward over the GGUF disagrees with torch: %g" % worst[0]
+    # No bound on worst[1]: F16 rounding may flip a near-tied expert choice, which moves logits visibly.
+    return worst
 
 
 def write_expectations(model, tok, path, gguf_name):
@@ -243,6 +264,8 @@ def main():
     args = ap.parse_args()
     if args.expectations_only:
         torch.set_num_threads(args.threads)
+        worst = verify_export(args.out)
+        print(f"export verified: max |logit diff| numpy(GGUF) vs torch(GGUF) {worst[0]:.2e}", flush=True)
         model, tok, _ = load_from_gguf(args.out)
         write_expectations(model, tok, args.expectations, os.path.basename(args.out))
         print("expectations written to", args.expectations)
@@ -308,26 +331,11 @@ def main():
     print(f"held-out arithmetic accuracy {acc:.3f} ({correct}/{n_eval})", flush=True)
 
     gguf_export.write(args.out, model, tok, c)
-    prompts = [
-        ("math-plain", None, "What is 23 + 45?"),
-        ("math-role", corpus.ROLE["math"], "What is 23 + 45?"),
-        ("math-mul", None, "Compute 7 * 8."),
-        ("code", None, "Write a Python function square that returns the square of x."),
-        ("code-role", corpus.ROLE["code"], "Write a Python function add that returns the sum of a and b."),
-        ("prose", None, "Write two sentences about the sea."),
-    ]
-    exp = {"model": os.path.basename(args.out), "steps": 32, "cases": []}
-    for name, system, user in prompts:
-        text = corpus.chatml(system, user, "").rsplit("<|im_end|>", 1)[0]
-        p = tok.encode(text)
-        out, first = greedy(model, tok, p, 32)
-        top = torch.topk(first, 5)
-        exp["cases"].append({"name": name, "prompt": text, "prompt_ids": p, "greedy_ids": out,
-                             "greedy_text": tok.decode(out), "top5_ids": [int(i) for i in top.indices],
-                             "top5_logits": [float(v) for v in top.values]})
-    os.makedirs(os.path.dirname(args.expectations), exist_ok=True)
-    with open(args.expectations, "w") as f:
-        json.dump(exp, f, indent=1)
+    worst = verify_export(args.out, model)
+    print(f"export verified: max |logit diff| numpy(GGUF) vs torch(GGUF) {worst[0]:.2e}, "
+          f"torch(F16 GGUF) vs torch(F32 trained) {worst[1]:.2e}", flush=True)
+    stored, tok, _ = load_from_gguf(args.out)
+    write_expectations(stored, tok, args.expectations, os.path.basename(args.out))
     card = {"name": "wobble-demo-moe", "architecture": "llama (Mixtral-style MoE)", "params_total": n_params,
             "params_active": n_active, "layers": c.n_layer, "d_model": c.d, "heads": c.n_head, "kv_heads": c.n_kv,
             "experts": c.n_expert, "experts_per_token": c.k, "expert_ffn": c.ff, "vocab": c.n_vocab, "context": c.ctx,
