@@ -129,12 +129,20 @@ TEST(DemoModel, TemperatureFlagsAnUnstableCriterion) {
 TEST(DemoModel, KilledRunResumesToExactlyAllSamples) {
   REQUIRE_DEMO_MODEL();
   std::string dir = make_temp_dir("demo-kill");
-  std::string suite = write_suite(dir, 0.7, 10, 48);
+  // Long prose answers and many repeats so the run outlives the first batched write (1 s).
+  std::string rubric = std::string(WOBBLE_SOURCE_DIR) + "/rubrics/demo-prose.yaml";
+  std::string suite = dir + "/suite.yaml";
+  write_text_file(suite, "name: demo-kill\nprovider: {kind: local, model_path: \"" + kModel +
+                             "\", threads: 1}\nsampling: {temperature: 0.9, max_tokens: 64, seed: 3}\nrepeats: 60\n"
+                             "variants:\n  - {id: plain, messages: [{user: \"{{q}}\"}]}\n  - {id: role, messages: "
+                             "[{system: \"Role: writer\"}, {user: \"{{q}}\"}]}\ncases:\n  - {id: sea, vars: {q: "
+                             "\"Write two sentences about the sea.\"}, rubric: \"" + rubric + "\"}\n  - {id: town, vars: "
+                             "{q: \"Tell a short story about the city.\"}, rubric: \"" + rubric + "\"}\n");
   std::string db = dir + "/w.db";
   int pid = spawn_process({WOBBLE_EXE, "run", suite, "--db", db, "--quiet", "--concurrency", "1"});
   size_t seen = 0;
   for (int i = 0; i < 400 && seen == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
     try {
       Store s = Store::open(db);
       auto runs = s.list_runs();
@@ -152,12 +160,12 @@ TEST(DemoModel, KilledRunResumesToExactlyAllSamples) {
     id = s.list_runs()[0].id;
     before = s.samples(id).size();
   }
-  ASSERT_LT(before, 40u) << "the run finished before it could be killed";
+  ASSERT_LT(before, 240u) << "the run finished before it could be killed";
   auto r = run_process({WOBBLE_EXE, "run", "--resume", std::to_string(id), "--db", db, "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Store s = Store::open(db);
   auto all = s.samples(id);
-  EXPECT_EQ(all.size(), 40u);  // 2 cases x 2 variants x 10 repeats
+  EXPECT_EQ(all.size(), 240u);  // 2 cases x 2 variants x 60 repeats
   std::set<std::tuple<std::string, std::string, int>> keys;
   for (const auto& x : all) EXPECT_TRUE(keys.insert({x.case_id, x.variant_id, x.repeat}).second);
   EXPECT_EQ(s.get_run(id)->status, "complete");
