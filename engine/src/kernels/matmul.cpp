@@ -134,7 +134,7 @@ __attribute__((target("avx2,fma,f16c"))) float dot_q8_0_avx2(const uint8_t* w, c
     std::memcpy(&dh, w, 2);
     __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
     __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32));
-    __m256 d = _mm256_set1_ps(fp16_to_fp32(dh) * x.d[b]);
+    __m256 d = _mm256_set1_ps(_cvtsh_ss(dh) * x.d[b]);  // inline F16C, no call per block
     acc = _mm256_fmadd_ps(d, mul_sum_i8(qw, qx), acc);
   }
   return hsum256(acc);
@@ -150,7 +150,7 @@ __attribute__((target("avx2,fma,f16c"))) float dot_q4_0_avx2(const uint8_t* w, c
     __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
     __m256i qw = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
     __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32));
-    __m256 d = _mm256_set1_ps(fp16_to_fp32(dh) * x.d[b]);
+    __m256 d = _mm256_set1_ps(_cvtsh_ss(dh) * x.d[b]);  // inline F16C, no call per block
     acc = _mm256_fmadd_ps(d, mul_sum_i8(qw, qx), acc);
   }
   return hsum256(acc);
@@ -209,16 +209,32 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
     qx.resize(size_t(n_tok));
     for (int64_t t = 0; t < n_tok; ++t) quantize_x(x + t * w.n_in, w.n_in, &qx[size_t(t)]);
   }
+  // Types without a direct dot kernel are dequantised once per row into scratch (n_in,) f32 and
+  // that row is reused for every token; the floats are the same as dequantising per token.
+  const bool avx2 = path == KernelPath::kAvx2;
+  const bool via_scratch = w.type != GgmlType::F32 && !(avx2 && (quant || w.type == GgmlType::F16 ||
+                                                                  w.type == GgmlType::BF16));
   run_rows(w.n_out, pool, [&](int64_t begin, int64_t end, int) {
     std::vector<float> scratch(size_t(w.n_in));
     // Row-outer, token-inner: each weight row is read from memory once and reused for all tokens.
-    for (int64_t r = begin; r < end; ++r)
+    for (int64_t r = begin; r < end; ++r) {
+      if (via_scratch) {
+        const uint8_t* row = static_cast<const uint8_t*>(w.data) + uint64_t(r) * w.row_bytes;
+        dequantize_row(w.type, row, scratch.data(), w.n_in);
+        for (int64_t t = 0; t < n_tok; ++t) {
+          const float* xt = x + t * w.n_in;
+          y[t * w.n_out + r] = avx2 ? dot_f32_avx2(scratch.data(), xt, w.n_in)
+                                    : dot_f32_scalar(scratch.data(), xt, w.n_in);
+        }
+        continue;
+      }
       for (int64_t t = 0; t < n_tok; ++t) {
         const float* xt = x + t * w.n_in;
         y[t * w.n_out + r] = path == KernelPath::kAvx2
                                  ? row_dot_avx2(w, r, xt, quant ? &qx[size_t(t)] : nullptr, scratch.data())
                                  : row_dot_scalar(w, r, xt, scratch.data());
       }
+    }
   });
 }
 
