@@ -1,0 +1,50 @@
+// Model comparison: two runs of the same suite (e.g. a hosted endpoint and the bundled engine, or
+// two model versions), paired by case, variant and criterion.
+//
+// Repeat r of both runs used the same derived seed, so outcomes are paired by repeat index: the
+// exact McNemar test on the discordant pairs (b = passed in A only, c = passed in B only) gives a
+// two-sided p-value for "the pass rates differ"; unpaired repeats (present in one run only) are
+// left out of the test but counted in the pass rates.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/routing_drift.h"
+#include "analysis/stability.h"
+
+namespace wobble {
+
+struct CriterionComparison {
+  std::string case_id, variant_id, criterion_id;
+  int64_t n_a = 0, passes_a = 0, n_b = 0, passes_b = 0;
+  double pass_rate_a = 0, pass_rate_b = 0, delta = 0;  // delta = b - a
+  int64_t pairs = 0, only_a = 0, only_b = 0;          // paired repeats and discordant counts
+  double mcnemar_p = 1;
+  std::string verdict_a, verdict_b;
+};
+
+struct GroupComparison {
+  std::string case_id, variant_id;
+  int64_t unique_a = 0, unique_b = 0;
+  bool tar_r_a = false, tar_r_b = false;
+};
+
+struct RunComparison {
+  RunRecord a, b;
+  std::vector<CriterionComparison> criteria;
+  std::vector<GroupComparison> groups;
+  int64_t verdict_changes = 0, significant = 0;
+  RoutingAnalysis routing;  // b against a as baseline, when both have traces
+};
+
+// Exact two-sided McNemar p-value for b and c discordant pairs (binomial, p = 1/2).
+double mcnemar_exact(int64_t b, int64_t c);
+
+RunComparison compare_runs(const RunAnalysis& a, const RunAnalysis& b);
+nlohmann::json comparison_json(const RunComparison& c);
+void render_comparison_markdown(const RunComparison& c, std::ostream& out);
+
+}  // namespace wobble

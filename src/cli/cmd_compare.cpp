@@ -1,0 +1,52 @@
+// wobble compare RUN_A RUN_B [--format md|json] [--out FILE]
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "analysis/compare.h"
+#include "cli/cli_util.h"
+#include "cli/command.h"
+#include "util/error.h"
+
+namespace po = boost::program_options;
+
+namespace wobble::cli {
+namespace {
+
+int compare_command(const std::vector<std::string>& args) {
+  po::options_description opts("wobble compare RUN_A RUN_B [options]");
+  std::vector<int64_t> ids;
+  std::string db = "wobble.db", format = "md", out;
+  opts.add_options()("help,h", "show this help")("runs", po::value(&ids)->multitoken(), "two run ids")
+      ("db", po::value(&db)->default_value(db), "SQLite database")
+      ("format,f", po::value(&format)->default_value(format), "md | json")("out,o", po::value(&out), "write to FILE");
+  po::positional_options_description pos;
+  pos.add("runs", 2);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return kExitOk;
+  }
+  if (ids.size() != 2) throw Error(kExitUsage, "give two run ids: wobble compare RUN_A RUN_B");
+  if (format != "md" && format != "json") throw Error(kExitUsage, "--format must be md or json");
+  Store store = Store::open(db);
+  RunAnalysis a = analyze_run(store, ids[0]), b = analyze_run(store, ids[1]);
+  if (a.run.suite_name != b.run.suite_name)
+    std::cerr << "note: comparing runs of different suites ('" << a.run.suite_name << "' and '" << b.run.suite_name
+              << "'); only matching (case, variant, criterion) triples are paired\n";
+  RunComparison c = compare_runs(a, b);
+  c.routing = analyze_routing(store, ids[1], ids[0]);
+  write_output(out, [&](std::ostream& os) {
+    if (format == "json") os << comparison_json(c).dump(2) << "\n";
+    else render_comparison_markdown(c, os);
+  });
+  return kExitOk;
+}
+
+}  // namespace
+
+WOBBLE_REGISTER_COMMAND("compare", "compare two runs: pass-rate deltas (McNemar), verdicts, outputs, routing", compare_command);
+
+}  // namespace wobble::cli
