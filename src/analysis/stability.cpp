@@ -101,8 +101,11 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
   std::set<std::string> has_extractor;
   if (run.suite_snapshot.contains("cases")) {
     for (const auto& c : run.suite_snapshot["cases"]) {
-      bool ex = !c["answer_extractor"].is_null() ||
-                (c.contains("rubric") && !c["rubric"]["answer_extractor"].is_null());
+      // const operator[] on a missing key is undefined in nlohmann::json: check with contains().
+      auto has = [](const nlohmann::json& o, const char* k) {
+        return o.is_object() && o.contains(k) && !o[k].is_null();
+      };
+      bool ex = has(c, "answer_extractor") || (has(c, "rubric") && has(c["rubric"], "answer_extractor"));
       if (ex) has_extractor.insert(c.value("id", ""));
     }
   }
