@@ -6,6 +6,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <random>
 
 #include "kernels/matmul.h"
@@ -124,15 +125,16 @@ TEST(Types, QuantiseDequantiseErrorBounds) {
   EXPECT_FALSE(quantize_row(GgmlType::Q4_K, x.data(), nullptr, 100).ok());
 }
 
-TEST(Kernels, EveryPathMatchesTheReferenceAndThreadsAreBitIdentical) {
+// W (n_out, n_in) in each type @ X (n_tok, n_in): every available path against the scalar reference,
+// and 1/2/3 threads bit-identical.
+static void check_kernels(int64_t n_in, std::initializer_list<GgmlType> types) {
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.f, 1.f);
-  const int64_t n_in = 512, n_out = 67, n_tok = 3;
+  const int64_t n_out = 67, n_tok = 3;
   std::vector<float> w(size_t(n_in * n_out)), x(size_t(n_in * n_tok));
   for (auto& v : w) v = dist(rng);
   for (auto& v : x) v = dist(rng);
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K,
-                     GgmlType::Q5_K, GgmlType::Q6_K}) {
+  for (GgmlType t : types) {
     uint64_t rb = *ggml_row_bytes(t, n_in);
     std::vector<uint8_t> q(rb * n_out);
     for (int64_t r = 0; r < n_out; ++r) ASSERT_TRUE(quantize_row(t, &w[r * n_in], &q[r * rb], n_in).ok());
@@ -159,4 +161,14 @@ TEST(Kernels, EveryPathMatchesTheReferenceAndThreadsAreBitIdentical) {
     matvec(wv, x.data(), y1.data(), &two);
     for (int64_t r = 0; r < n_out; ++r) EXPECT_EQ(y1[r], fast[size_t(r)]);
   }
+}
+
+TEST(Kernels, EveryPathMatchesTheReferenceAndThreadsAreBitIdentical) {
+  check_kernels(512, {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K,
+                      GgmlType::Q5_K, GgmlType::Q6_K});
+}
+
+// 288 = 9 blocks of 32: an odd block count exercises the tail of the unrolled int8 dots.
+TEST(Kernels, OddBlockCountsMatchTheReference) {
+  check_kernels(288, {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0});
 }
