@@ -177,6 +177,10 @@ Status GgufFile::parse(const GgufLimits& lim) {
   if (n_tensors > lim.max_tensors) return Status::Corruption("tensor count " + std::to_string(n_tensors) + " exceeds limit");
   if (n_kv > lim.max_kv) return Status::Corruption("metadata count " + std::to_string(n_kv) + " exceeds limit");
 
+  // A metadata pair takes at least 13 bytes (key length, type, one value byte): a count the file
+  // cannot hold is rejected before the loop (found by fuzzing: huge counts made slow inputs).
+  if (n_kv > c.remaining() / 13)
+    return Status::Corruption("metadata count " + std::to_string(n_kv) + " does not fit in the file");
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key;
     MOE_RETURN_IF_ERROR(c.read_string(&key, 65536, "metadata key #" + std::to_string(i)));
@@ -194,6 +198,10 @@ Status GgufFile::parse(const GgufLimits& lim) {
     alignment_ = uint32_t(*u);
   }
 
+  // A tensor info takes at least 24 bytes (name length, n_dims, type, offset); check before resize.
+  if (n_tensors > c.remaining() / 24)
+    return Status::Corruption("tensor count " + std::to_string(n_tensors) + " does not fit in the file at byte " +
+                              std::to_string(c.pos()));
   tensors_.resize(n_tensors);
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo& t = tensors_[i];

@@ -127,3 +127,22 @@ TEST(Gguf, BadAlignmentAndMissingFile) {
   auto f = GgufFile::open("/nonexistent/model.gguf");
   EXPECT_EQ(f.status().code(), Status::Code::kIOError);
 }
+
+// Fuzzer finding: a 27-byte header claiming 851,968 tensors allocated and looped before failing.
+TEST(Gguf, CountsTheFileCannotHoldAreRejectedUpFront) {
+  std::vector<uint8_t> b = {'G', 'G', 'U', 'F', 3, 0, 0, 0};
+  auto put64 = [&](uint64_t v) { for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i))); };
+  put64(851968);  // tensors
+  put64(0);       // metadata pairs
+  b.insert(b.end(), {0, 0x1b, 0x3c});
+  Status s = open_bytes(b);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("tensor count 851968 does not fit"), std::string::npos) << s.message();
+  b.resize(8);
+  put64(0);
+  put64(1000);  // metadata pairs, with 3 bytes left
+  b.insert(b.end(), {0, 0x1b, 0x3c});
+  s = open_bytes(b);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("metadata count 1000 does not fit"), std::string::npos) << s.message();
+}
