@@ -46,5 +46,6 @@ double mcnemar_exact(int64_t b, int64_t c);
 RunComparison compare_runs(const RunAnalysis& a, const RunAnalysis& b);
 nlohmann::json comparison_json(const RunComparison& c);
 void render_comparison_markdown(const RunComparison& c, std::ostream& out);
+void render_comparison_html(const RunComparison& c, std::ostream& out);  // self-contained page
 
 }  // namespace wobble

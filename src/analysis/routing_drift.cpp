@@ -113,6 +113,8 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
                                         const std::vector<SampleRecord>* baseline, double max_jsd,
                                         double min_overlap) {
   RoutingAnalysis out;
+  out.max_jsd_threshold = max_jsd;
+  out.min_overlap_threshold = min_overlap;
   auto decode_all = [&](const std::vector<SampleRecord>& ss, std::map<std::pair<std::string, std::string>, std::vector<Decoded>>& g,
                         std::vector<std::pair<std::string, std::string>>* order) {
     for (const auto& s : ss) {
@@ -254,7 +256,9 @@ RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optiona
   auto samples = store.samples(run_id, true);
   if (!baseline_run) return analyze_routing_samples(samples, nullptr, max_jsd, min_overlap);
   auto base = store.samples(*baseline_run, true);
-  return analyze_routing_samples(samples, &base, max_jsd, min_overlap);
+  RoutingAnalysis r = analyze_routing_samples(samples, &base, max_jsd, min_overlap);
+  r.baseline_run = *baseline_run;
+  return r;
 }
 
 }  // namespace wobble

@@ -63,7 +63,9 @@ struct RoutingAnalysis {
   std::vector<GroupRouting> groups;
   std::vector<VariantDrift> variants;
   std::vector<RunRoutingDrift> baseline;
-  double baseline_max_jsd = 0, baseline_min_overlap = 1;
+  double baseline_max_jsd = 0, baseline_min_overlap = 1;  // observed extremes
+  double max_jsd_threshold = 0.1, min_overlap_threshold = 0.8;  // the flagging thresholds used
+  int64_t baseline_run = 0;                                     // 0: none
 };
 
 double jensen_shannon(const std::vector<double>& p, const std::vector<double>& q);  // base 2

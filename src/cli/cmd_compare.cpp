@@ -1,4 +1,4 @@
-// wobble compare RUN_A RUN_B [--format md|json] [--out FILE]
+// wobble compare RUN_A RUN_B [--format md|json|html] [--out FILE]
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -19,7 +19,7 @@ int compare_command(const std::vector<std::string>& args) {
   std::string db = "wobble.db", format = "md", out;
   opts.add_options()("help,h", "show this help")("runs", po::value(&ids)->multitoken(), "two run ids")
       ("db", po::value(&db)->default_value(db), "SQLite database")
-      ("format,f", po::value(&format)->default_value(format), "md | json")("out,o", po::value(&out), "write to FILE");
+      ("format,f", po::value(&format)->default_value(format), "md | json | html")("out,o", po::value(&out), "write to FILE");
   po::positional_options_description pos;
   pos.add("runs", 2);
   po::variables_map vm;
@@ -30,7 +30,8 @@ int compare_command(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (ids.size() != 2) throw Error(kExitUsage, "give two run ids: wobble compare RUN_A RUN_B");
-  if (format != "md" && format != "json") throw Error(kExitUsage, "--format must be md or json");
+  if (format != "md" && format != "json" && format != "html")
+    throw Error(kExitUsage, "--format must be md, json or html, got '" + format + "'");
   Store store = Store::open(db);
   RunAnalysis a = analyze_run(store, ids[0]), b = analyze_run(store, ids[1]);
   if (a.run.suite_name != b.run.suite_name)
@@ -40,6 +41,7 @@ int compare_command(const std::vector<std::string>& args) {
   c.routing = analyze_routing(store, ids[1], ids[0]);
   write_output(out, [&](std::ostream& os) {
     if (format == "json") os << comparison_json(c).dump(2) << "\n";
+    else if (format == "html") render_comparison_html(c, os);
     else render_comparison_markdown(c, os);
   });
   return kExitOk;

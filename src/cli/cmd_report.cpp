@@ -1,4 +1,4 @@
-// wobble report RUN --format md|json [--out FILE]
+// wobble report RUN --format md|json|html|junit|summary [--out FILE]
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -24,7 +24,7 @@ int report_command(const std::vector<std::string>& args) {
   double max_jsd = 0.1, min_overlap = 0.8;
   opts.add_options()("help,h", "show this help")("run", po::value(&run_id), "run id (see 'wobble runs')")
       ("db", po::value(&db)->default_value(db), "SQLite database")
-      ("format,f", po::value(&format)->default_value(format), "md | json | junit | summary")
+      ("format,f", po::value(&format)->default_value(format), "md | json | html | junit | summary")
       ("out,o", po::value(&out), "write to FILE instead of stdout")
       ("k", po::value(&k)->default_value(k), "k for pass@k and pass^k (capped at n)")
       ("baseline", po::value(&baseline), "compare routing with this run (same cases and variants)")
@@ -41,8 +41,8 @@ int report_command(const std::vector<std::string>& args) {
   }
   if (run_id <= 0) throw Error(kExitUsage, "a run id is required (see 'wobble runs')");
   if (k < 1) throw Error(kExitUsage, "--k must be at least 1");
-  if (format != "md" && format != "json" && format != "junit" && format != "summary")
-    throw Error(kExitUsage, "--format must be md, json, junit or summary, got '" + format + "'");
+  if (format != "md" && format != "json" && format != "html" && format != "junit" && format != "summary")
+    throw Error(kExitUsage, "--format must be md, json, html, junit or summary, got '" + format + "'");
   Store store = Store::open(db);
   RunAnalysis a = analyze_run(store, run_id, k);
   if (baseline > 0 && !store.get_run(baseline)) throw Error(kExitUsage, "no baseline run " + std::to_string(baseline));
@@ -50,6 +50,7 @@ int report_command(const std::vector<std::string>& args) {
                                             max_jsd, min_overlap);
   write_output(out, [&](std::ostream& os) {
     if (format == "json") os << report_json(a, &routing).dump(2) << "\n";
+    else if (format == "html") render_html(a, os, &routing);
     else if (format == "junit") render_junit(a, os);
     else if (format == "summary") render_summary(a, os);
     else render_markdown(a, os, &routing);
@@ -60,6 +61,6 @@ int report_command(const std::vector<std::string>& args) {
 
 }  // namespace
 
-WOBBLE_REGISTER_COMMAND("report", "render a run's stability report (md, json)", report_command);
+WOBBLE_REGISTER_COMMAND("report", "render a run's stability report (md, json, html, junit, summary)", report_command);
 
 }  // namespace wobble::cli

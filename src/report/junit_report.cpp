@@ -4,11 +4,13 @@
 #include <map>
 
 #include "report/report.h"
+#include "util/utf8.h"
 
 namespace wobble {
 
-std::string xml_escape(const std::string& s) {
-  std::string o;
+std::string xml_escape(const std::string& raw) {
+  // Ill-formed UTF-8 would make the whole file unreadable to an XML parser.
+  std::string s = valid_utf8(raw), o;
   for (unsigned char c : s) {
     switch (c) {
       case '&': o += "&amp;"; break;
@@ -32,10 +34,19 @@ void render_junit(const RunAnalysis& a, std::ostream& out) {
     if (c.verdict == Verdict::kUnscored) ++skipped;
   }
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out << "<testsuites name=\"wobble\" tests=\"" << a.criteria.size() << "\" failures=\"" << failures << "\">\n";
+  // time: the summed provider latency of the run's samples, the closest thing to a test duration.
+  double seconds = 0;
+  for (const auto& s : a.samples) seconds += s.latency_s;
+  char time[32];
+  std::snprintf(time, sizeof time, "%.3f", seconds);
+  out << "<testsuites name=\"wobble\" tests=\"" << a.criteria.size() << "\" failures=\"" << failures
+      << "\" errors=\"0\" skipped=\"" << skipped << "\" time=\"" << time << "\">\n";
   out << "  <testsuite name=\"" << xml_escape(a.run.suite_name + " (run " + std::to_string(a.run.id) + ")")
       << "\" tests=\"" << a.criteria.size() << "\" failures=\"" << failures << "\" errors=\"0\" skipped=\"" << skipped
-      << "\">\n";
+      << "\" time=\"" << time << "\"";
+  // JUnit timestamps carry no zone designator; the run's start is UTC.
+  if (a.run.started_at.size() >= 19) out << " timestamp=\"" << xml_escape(a.run.started_at.substr(0, 19)) << "\"";
+  out << ">\n";
   // First failing evidence per (case, variant, criterion), from the samples.
   std::map<std::tuple<std::string, std::string, std::string>, std::string> evidence;
   for (const auto& s : a.samples)

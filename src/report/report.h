@@ -17,6 +17,12 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
 nlohmann::json routing_json(const RoutingAnalysis& r);
 void render_routing_markdown(const RoutingAnalysis& r, std::ostream& out);
 
+// One self-contained HTML page (inline CSS and SVG, no script, no external assets); all model and
+// suite text is escaped.
+void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing = nullptr);
+// The routing section alone (heatmaps, variant and baseline drift bars), for pages that embed it.
+void render_routing_html(const RoutingAnalysis& r, std::ostream& out);
+
 // JUnit XML: one testcase per (case, variant, criterion); unstable and stable-fail are failures.
 void render_junit(const RunAnalysis& a, std::ostream& out);
 // A short Markdown summary for a CI step summary (e.g. $GITHUB_STEP_SUMMARY).

@@ -162,6 +162,15 @@ std::vector<RunRecord> Store::list_runs(const std::string& suite_name, int limit
   return out;
 }
 
+bool Store::delete_run(int64_t run_id) {
+  Transaction tx(db_);
+  Stmt s(db_, "DELETE FROM runs WHERE id = ?");  // samples, scores and attempts cascade
+  s.bind(1, run_id).run();
+  bool deleted = sqlite3_changes(db_) > 0;
+  tx.commit();
+  return deleted;
+}
+
 void Store::insert_samples(const std::vector<SampleRecord>& batch) {
   if (batch.empty()) return;
   Transaction tx(db_);

@@ -77,6 +77,9 @@ class Store {
   void set_run_status(int64_t run_id, const std::string& status, bool finished);
   std::optional<RunRecord> get_run(int64_t run_id) const;
   std::vector<RunRecord> list_runs(const std::string& suite_name = "", int limit = 0) const;
+  // Deletes a run with its samples, scores and attempts (one transaction). Used to undo a merge
+  // that failed half-way; returns false when there was no such run.
+  bool delete_run(int64_t run_id);
 
   // Inserts samples with their scores and attempts in one transaction. A sample whose
   // (run, case, variant, repeat) already exists is rejected (UNIQUE constraint) and the batch

@@ -2,10 +2,12 @@
 // (tests/fixtures/reports/fixed_run.md). Set WOBBLE_UPDATE_FIXTURES=1 to rewrite the snapshot after
 // an intended format change, then review the diff.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
@@ -168,4 +170,80 @@ TEST(Report, JsonHoldsTheNumbersOfTheDatabase) {
     }
   }
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db + ext);
+}
+
+namespace {
+
+// Runs xmllint's XSD validation of `xml` against tests/fixtures/reports/junit.xsd; returns its
+// exit status and output, or nullopt when xmllint is not installed.
+std::optional<std::pair<int, std::string>> validate_junit(const std::string& xml) {
+  if (std::system("command -v xmllint >/dev/null 2>&1") != 0) return std::nullopt;
+  fs::path file = fs::temp_directory_path() / ("wobble-junit-" + std::to_string(::getpid()) + ".xml");
+  fs::path log = file.string() + ".log";
+  std::ofstream(file, std::ios::binary) << xml;
+  fs::path xsd = fs::path(WOBBLE_SOURCE_DIR) / "tests/fixtures/reports/junit.xsd";
+  std::string cmd = "xmllint --noout --schema '" + xsd.string() + "' '" + file.string() + "' >'" + log.string() + "' 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::string out = read_all(log);
+  fs::remove(file);
+  fs::remove(log);
+  return std::make_pair(WEXITSTATUS(rc), out);
+}
+
+}  // namespace
+
+TEST(Report, JUnitMatchesTheCommittedSnapshot) {
+  std::string db = temp_db();
+  std::string xml;
+  {
+    Store store = Store::open(db);
+    RunAnalysis a = analyze_run(store, build_fixed_run(store));
+    std::ostringstream os;
+    render_junit(a, os);
+    xml = os.str();
+  }
+  fs::path fixture = fs::path(WOBBLE_SOURCE_DIR) / "tests/fixtures/reports/fixed_run.junit.xml";
+  if (const char* u = std::getenv("WOBBLE_UPDATE_FIXTURES"); u && std::string(u) == "1")
+    std::ofstream(fixture, std::ios::binary) << xml;
+  ASSERT_TRUE(fs::exists(fixture)) << "missing " << fixture;
+  EXPECT_EQ(xml, read_all(fixture)) << "JUnit changed; rerun with WOBBLE_UPDATE_FIXTURES=1 if intended";
+  // 2 cases × 1 variant: capital/mentions, sum/answer, sum/polite.
+  EXPECT_NE(xml.find("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("timestamp=\"2026-01-02T03:04:05\""), std::string::npos) << xml;
+  for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db + ext);
+}
+
+TEST(Report, JUnitIsValidAgainstTheSchemaEvenWithHostileText) {
+  std::string db = temp_db();
+  std::vector<std::string> documents;
+  {
+    Store store = Store::open(db);
+    RunAnalysis a = analyze_run(store, build_fixed_run(store));
+    std::ostringstream os;
+    render_junit(a, os);
+    documents.push_back(os.str());
+    // Hostile names, reasons and evidence: markup, quotes, control bytes and ill-formed UTF-8.
+    for (auto& s : a.samples) {
+      s.case_id = "c<\"&'>\x01\xff" + s.case_id;
+      for (auto& r : s.scores) {
+        r.reason = "]]><![CDATA[ \x02 \xc3\x28 </failure>";
+        r.evidence.text = "\xed\xa0\x80<x/>";
+      }
+    }
+    RunAnalysis hostile = analyze_samples(a.run, a.samples);
+    std::ostringstream hs;
+    render_junit(hostile, hs);
+    documents.push_back(hs.str());
+  }
+  for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db + ext);
+  for (const auto& xml : documents) {
+    auto result = validate_junit(xml);
+    if (!result) GTEST_SKIP() << "xmllint not installed (Debian package libxml2-utils; .ci/install-deps installs it)";
+    EXPECT_EQ(result->first, 0) << result->second << "\n" << xml;
+  }
+  // The schema itself must reject what it should: a testcase without a name.
+  auto broken = validate_junit("<testsuites><testsuite name=\"s\" tests=\"1\" failures=\"0\" errors=\"0\">"
+                               "<testcase classname=\"c\"/></testsuite></testsuites>");
+  ASSERT_TRUE(broken);
+  EXPECT_NE(broken->first, 0) << "the schema accepted a testcase without a name";
 }

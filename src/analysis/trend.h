@@ -1,0 +1,41 @@
+// Nightly trend: one point per stored run of a suite, oldest first, with its pass rate, unstable
+// criteria and routing drift against the run before it. Everything is recomputed from the store.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "store/store.h"
+
+namespace wobble {
+
+struct TrendPoint {
+  RunRecord run;                 // without its suite snapshot's use; id, model, times, status
+  int64_t samples = 0, failed = 0;
+  int64_t scored = 0, passes = 0;
+  double pass_rate = 0;          // passes / scored over every criterion result; NaN when none scored
+  int64_t criteria = 0;          // (case, variant, criterion) triples
+  int64_t unstable = 0;
+  // Routing drift against the previous point (pooled expert usage per (case, variant) and layer);
+  // empty when either run has no traces or they share no (case, variant).
+  std::optional<double> mean_jsd, max_jsd;
+  int64_t drift_groups = 0;
+};
+
+struct Trend {
+  std::string suite;
+  std::vector<TrendPoint> points;  // oldest first
+};
+
+// The last `last` runs of `suite` (0: all). Throws Error (exit 2) when the suite has no runs.
+Trend compute_trend(const Store& store, const std::string& suite, int last);
+
+nlohmann::json trend_json(const Trend& t);
+void render_trend_markdown(const Trend& t, std::ostream& out);
+void render_trend_html(const Trend& t, std::ostream& out);
+
+}  // namespace wobble

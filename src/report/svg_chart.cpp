@@ -1,0 +1,195 @@
+#include "report/svg_chart.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "report/html_text.h"
+
+namespace wobble {
+namespace {
+
+std::string px(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", x);
+  return b;
+}
+
+double clamp01(double x) { return std::isfinite(x) ? std::clamp(x, 0.0, 1.0) : 0.0; }
+
+std::string open_svg(double w, double h, const std::string& title) {
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"" + px(w) + "\" height=\"" + px(h) +
+         "\" viewBox=\"0 0 " + px(w) + " " + px(h) + "\" role=\"img\" aria-label=\"" + html_escape(title) +
+         "\"><title>" + html_escape(title) + "</title>";
+}
+
+}  // namespace
+
+std::string svg_interval_bars(const std::vector<IntervalBar>& rows, const std::string& title) {
+  const double label_w = 300, plot_w = 400, row_h = 18, top = 22, right = 60;
+  const double h = top + row_h * double(rows.size()) + 6, w = label_w + plot_w + right;
+  std::string s = open_svg(w, h, title);
+  // Axis: 0, 0.25, ..., 1 with light grid lines.
+  for (int t = 0; t <= 4; ++t) {
+    double x = label_w + plot_w * t / 4.0;
+    s += "<line class=\"grid\" x1=\"" + px(x) + "\" y1=\"" + px(top - 4) + "\" x2=\"" + px(x) + "\" y2=\"" + px(h - 4) +
+         "\"/><text class=\"axis\" x=\"" + px(x) + "\" y=\"12\" text-anchor=\"middle\">" + html_number(t / 4.0) +
+         "</text>";
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    double y = top + row_h * double(i);
+    std::string row = "<g class=\"" + html_escape(r.css_class) + "\"><title>" + html_escape(r.tooltip) + "</title>";
+    std::string label = r.label.size() > 48 ? r.label.substr(0, 45) + "…" : r.label;
+    row += "<text class=\"label\" x=\"" + px(label_w - 6) + "\" y=\"" + px(y + 13) + "\" text-anchor=\"end\">" +
+           html_escape(label) + "</text>";
+    row += "<rect class=\"bar\" x=\"" + px(label_w) + "\" y=\"" + px(y + 3) + "\" width=\"" +
+           px(plot_w * clamp01(r.value)) + "\" height=\"" + px(row_h - 6) + "\"/>";
+    double lo = label_w + plot_w * clamp01(r.lo), hi = label_w + plot_w * clamp01(r.hi), mid = y + row_h / 2;
+    row += "<line class=\"whisker\" x1=\"" + px(lo) + "\" y1=\"" + px(mid) + "\" x2=\"" + px(hi) + "\" y2=\"" + px(mid) +
+           "\"/><line class=\"whisker\" x1=\"" + px(lo) + "\" y1=\"" + px(mid - 4) + "\" x2=\"" + px(lo) + "\" y2=\"" +
+           px(mid + 4) + "\"/><line class=\"whisker\" x1=\"" + px(hi) + "\" y1=\"" + px(mid - 4) + "\" x2=\"" + px(hi) +
+           "\" y2=\"" + px(mid + 4) + "\"/>";
+    row += "<text class=\"value\" x=\"" + px(label_w + plot_w + 6) + "\" y=\"" + px(y + 13) + "\">" +
+           html_number(r.value) + "</text></g>";
+    if (!r.href.empty()) row = "<a href=\"" + html_escape(r.href) + "\">" + row + "</a>";
+    s += row;
+  }
+  return s + "</svg>";
+}
+
+std::string svg_paired_rates(const std::vector<PairedRate>& rows, const std::string& title) {
+  const double label_w = 300, plot_w = 400, row_h = 18, top = 22, right = 90;
+  const double h = top + row_h * double(rows.size()) + 6, w = label_w + plot_w + right;
+  std::string s = open_svg(w, h, title);
+  for (int t = 0; t <= 4; ++t) {
+    double x = label_w + plot_w * t / 4.0;
+    s += "<line class=\"grid\" x1=\"" + px(x) + "\" y1=\"" + px(top - 4) + "\" x2=\"" + px(x) + "\" y2=\"" + px(h - 4) +
+         "\"/><text class=\"axis\" x=\"" + px(x) + "\" y=\"12\" text-anchor=\"middle\">" + html_number(t / 4.0) +
+         "</text>";
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    double y = top + row_h * double(i) + row_h / 2;
+    double xa = label_w + plot_w * clamp01(r.a), xb = label_w + plot_w * clamp01(r.b);
+    const char* dir = r.b > r.a ? "up" : r.b < r.a ? "down" : "same";
+    std::string label = r.label.size() > 48 ? r.label.substr(0, 45) + "…" : r.label;
+    std::string row = "<g class=\"" + std::string(dir) + "\"><title>" + html_escape(r.tooltip) + "</title><text class=\"label\" x=\"" +
+                      px(label_w - 6) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" + html_escape(label) +
+                      "</text><line class=\"delta\" x1=\"" + px(xa) + "\" y1=\"" + px(y) + "\" x2=\"" + px(xb) +
+                      "\" y2=\"" + px(y) + "\"/><circle class=\"dot-a\" cx=\"" + px(xa) + "\" cy=\"" + px(y) +
+                      "\" r=\"4\"/><circle class=\"dot-b\" cx=\"" + px(xb) + "\" cy=\"" + px(y) +
+                      "\" r=\"4\"/><text class=\"value\" x=\"" + px(label_w + plot_w + 8) + "\" y=\"" + px(y + 4) +
+                      "\">" + html_number(r.a) + " → " + html_number(r.b) + "</text></g>";
+    if (!r.href.empty()) row = "<a href=\"" + html_escape(r.href) + "\">" + row + "</a>";
+    s += row;
+  }
+  return s + "</svg>";
+}
+
+std::string svg_heatmap(const std::vector<std::vector<double>>& cells, const std::string& row_name,
+                        const std::string& col_name, const std::string& title) {
+  size_t n_rows = cells.size(), n_cols = 0;
+  double max = 0;
+  for (const auto& r : cells) {
+    n_cols = std::max(n_cols, r.size());
+    for (double v : r) max = std::max(max, clamp01(v));
+  }
+  const double cell = n_cols > 48 ? 8 : 16, left = 70, top = 30;
+  const double w = left + cell * double(n_cols) + 10, h = top + cell * double(n_rows) + 10;
+  std::string s = open_svg(w, h, title);
+  s += "<text class=\"axis\" x=\"" + px(left) + "\" y=\"12\">" + html_escape(col_name) + " →</text>";
+  for (size_t c = 0; c < n_cols; c += (n_cols > 16 ? 4 : 1))
+    s += "<text class=\"axis\" x=\"" + px(left + cell * (double(c) + 0.5)) + "\" y=\"" + px(top - 4) +
+         "\" text-anchor=\"middle\">" + std::to_string(c) + "</text>";
+  for (size_t r = 0; r < n_rows; ++r) {
+    s += "<text class=\"axis\" x=\"" + px(left - 6) + "\" y=\"" + px(top + cell * (double(r) + 0.75)) +
+         "\" text-anchor=\"end\">" + html_escape(row_name) + " " + std::to_string(r) + "</text>";
+    for (size_t c = 0; c < cells[r].size(); ++c) {
+      double v = clamp01(cells[r][c]);
+      double t = max > 0 ? v / max : 0;  // 0 white .. 1 dark blue
+      int red = int(std::lround(255 - t * (255 - 8))), green = int(std::lround(255 - t * (255 - 69))),
+          blue = int(std::lround(255 - t * (255 - 148)));
+      s += "<rect x=\"" + px(left + cell * double(c)) + "\" y=\"" + px(top + cell * double(r)) + "\" width=\"" +
+           px(cell - 1) + "\" height=\"" + px(cell - 1) + "\" fill=\"rgb(" + std::to_string(red) + "," +
+           std::to_string(green) + "," + std::to_string(blue) + ")\"><title>" + html_escape(row_name) + " " +
+           std::to_string(r) + ", " + html_escape(col_name) + " " + std::to_string(c) + ": " + html_number(v, 3) +
+           "</title></rect>";
+    }
+  }
+  return s + "</svg>";
+}
+
+std::string svg_index_bars(const std::vector<double>& values, double y_max, double threshold,
+                           const std::string& index_name, const std::string& title) {
+  const double bar = 22, left = 44, top = 10, plot_h = 90, bottom = 22;
+  const double w = left + bar * double(values.size()) + 10, h = top + plot_h + bottom;
+  if (!(y_max > 0)) y_max = 1;
+  auto y_of = [&](double v) { return top + plot_h * (1 - std::clamp(std::isfinite(v) ? v : 0.0, 0.0, y_max) / y_max); };
+  std::string s = open_svg(w, h, title);
+  s += "<text class=\"axis\" x=\"" + px(left - 4) + "\" y=\"" + px(top + 8) + "\" text-anchor=\"end\">" +
+       html_number(y_max, 2) + "</text><text class=\"axis\" x=\"" + px(left - 4) + "\" y=\"" + px(top + plot_h) +
+       "\" text-anchor=\"end\">0</text><line class=\"grid\" x1=\"" + px(left) + "\" y1=\"" + px(top + plot_h) +
+       "\" x2=\"" + px(w - 10) + "\" y2=\"" + px(top + plot_h) + "\"/>";
+  for (size_t i = 0; i < values.size(); ++i) {
+    double v = values[i], y = y_of(v);
+    bool over = threshold >= 0 && std::isfinite(v) && v > threshold;
+    s += "<rect class=\"bar" + std::string(over ? " over" : "") + "\" x=\"" + px(left + bar * double(i) + 2) +
+         "\" y=\"" + px(y) + "\" width=\"" + px(bar - 4) + "\" height=\"" + px(top + plot_h - y) + "\"><title>" +
+         html_escape(index_name) + " " + std::to_string(i) + ": " + html_number(v, 4) + "</title></rect>";
+    s += "<text class=\"axis\" x=\"" + px(left + bar * (double(i) + 0.5)) + "\" y=\"" + px(top + plot_h + 14) +
+         "\" text-anchor=\"middle\">" + std::to_string(i) + "</text>";
+  }
+  if (threshold >= 0 && threshold <= y_max)
+    s += "<line class=\"threshold\" x1=\"" + px(left) + "\" y1=\"" + px(y_of(threshold)) + "\" x2=\"" + px(w - 10) +
+         "\" y2=\"" + px(y_of(threshold)) + "\"><title>threshold " + html_number(threshold, 3) + "</title></line>";
+  return s + "</svg>";
+}
+
+std::string svg_line_chart(const std::vector<std::string>& x_labels, const std::vector<Series>& series, double y_min,
+                           double y_max, const std::string& title) {
+  const double left = 50, top = 24, plot_w = std::max<double>(300, 60.0 * double(x_labels.size())), plot_h = 160,
+               bottom = 30;
+  const double w = left + plot_w + 20, h = top + plot_h + bottom;
+  if (!(y_max > y_min)) y_max = y_min + 1;
+  auto x_of = [&](size_t i) {
+    return x_labels.size() <= 1 ? left + plot_w / 2 : left + plot_w * double(i) / double(x_labels.size() - 1);
+  };
+  auto y_of = [&](double v) { return top + plot_h * (1 - (std::clamp(v, y_min, y_max) - y_min) / (y_max - y_min)); };
+  std::string s = open_svg(w, h, title);
+  for (int t = 0; t <= 4; ++t) {
+    double v = y_min + (y_max - y_min) * t / 4.0;
+    s += "<line class=\"grid\" x1=\"" + px(left) + "\" y1=\"" + px(y_of(v)) + "\" x2=\"" + px(left + plot_w) +
+         "\" y2=\"" + px(y_of(v)) + "\"/><text class=\"axis\" x=\"" + px(left - 4) + "\" y=\"" + px(y_of(v) + 4) +
+         "\" text-anchor=\"end\">" + html_number(v, 2) + "</text>";
+  }
+  for (size_t i = 0; i < x_labels.size(); ++i)
+    s += "<text class=\"axis\" x=\"" + px(x_of(i)) + "\" y=\"" + px(top + plot_h + 16) + "\" text-anchor=\"middle\">" +
+         html_escape(x_labels[i]) + "</text>";
+  double legend_x = left;
+  for (const auto& se : series) {
+    std::string path;
+    bool pen_down = false;
+    for (size_t i = 0; i < se.y.size() && i < x_labels.size(); ++i) {
+      if (!std::isfinite(se.y[i])) {
+        pen_down = false;
+        continue;
+      }
+      path += (pen_down ? " L" : " M") + px(x_of(i)) + " " + px(y_of(se.y[i]));
+      pen_down = true;
+    }
+    s += "<g class=\"" + html_escape(se.css_class) + "\">";
+    if (!path.empty()) s += "<path class=\"line\" d=\"" + path + "\"/>";
+    for (size_t i = 0; i < se.y.size() && i < x_labels.size(); ++i)
+      if (std::isfinite(se.y[i]))
+        s += "<circle class=\"dot\" cx=\"" + px(x_of(i)) + "\" cy=\"" + px(y_of(se.y[i])) + "\" r=\"3\"><title>" +
+             html_escape(se.name) + " @ " + html_escape(x_labels[i]) + ": " + html_number(se.y[i], 3) +
+             "</title></circle>";
+    s += "<rect class=\"swatch\" x=\"" + px(legend_x) + "\" y=\"4\" width=\"10\" height=\"10\"/><text class=\"axis\" x=\"" +
+         px(legend_x + 14) + "\" y=\"13\">" + html_escape(se.name) + "</text></g>";
+    legend_x += 20 + 7.0 * double(se.name.size());
+  }
+  return s + "</svg>";
+}
+
+}  // namespace wobble
