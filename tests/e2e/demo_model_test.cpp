@@ -170,3 +170,61 @@ TEST(DemoModel, KilledRunResumesToExactlyAllSamples) {
   for (const auto& x : all) EXPECT_TRUE(keys.insert({x.case_id, x.variant_id, x.repeat}).second);
   EXPECT_EQ(s.get_run(id)->status, "complete");
 }
+
+TEST(DemoModel, ShardsMergedEqualTheUnshardedRunAndEveryReportRenders) {
+  REQUIRE_DEMO_MODEL();
+  std::string dir = make_temp_dir("demo-shards");
+  std::string suite = write_suite(dir, 0.8, 3);
+  std::string whole = dir + "/whole.db", merged = dir + "/merged.db";
+  auto full = run_process({WOBBLE_EXE, "run", suite, "--db", whole, "--quiet"});
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  std::vector<std::string> merge_args = {WOBBLE_EXE, "merge", merged};
+  for (int i = 0; i < 3; ++i) {
+    std::string db = dir + "/shard" + std::to_string(i) + ".db";
+    auto r = run_process({WOBBLE_EXE, "run", suite, "--db", db, "--quiet", "--shard", std::to_string(i) + "/3"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    merge_args.push_back(db);
+  }
+  merge_args.push_back(dir + "/shard1.db");  // given twice: its samples are duplicates, left out
+  merge_args.push_back("--json");
+  auto m = run_process(merge_args);
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  auto mj = nlohmann::json::parse(m.out);
+  EXPECT_EQ(mj["samples"], 12);
+  EXPECT_EQ(mj["expected"], 12);
+  EXPECT_EQ(mj["status"], "complete");
+  EXPECT_GT(mj["duplicates"].get<int>(), 0);
+  EXPECT_EQ(mj["conflicts"], 0);
+  // Same seeds per (case, variant, repeat): the merged run is the unsharded run, sample for sample.
+  Store a = Store::open(whole), b = Store::open(merged);
+  auto sa = a.samples(run_id_of(full), true), sb = b.samples(mj["run_id"].get<int64_t>(), true);
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_EQ(sa[i].output, sb[i].output);
+    EXPECT_EQ(sa[i].routing_trace, sb[i].routing_trace);
+  }
+  // A run of another suite in the inputs is refused with exit code 2.
+  std::string other = dir + "/other.db";
+  write_text_file(dir + "/other.yaml", read_text_file(suite).replace(0, 14, "name: other-e2e"));
+  ASSERT_EQ(run_process({WOBBLE_EXE, "run", dir + "/other.yaml", "--db", other, "--quiet", "--shard", "0/3"}).exit_code, 0);
+  auto refused = run_process({WOBBLE_EXE, "merge", dir + "/refused.db", dir + "/shard0.db", other});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("refusing to merge"), std::string::npos) << refused.err;
+  // HTML run report (with routing), comparison and trend render from the merged database.
+  std::string id = std::to_string(mj["run_id"].get<int64_t>());
+  auto html = run_process({WOBBLE_EXE, "report", id, "--db", merged, "--format", "html"});
+  ASSERT_EQ(html.exit_code, 0) << html.err;
+  EXPECT_NE(html.out.find("<section id=\"routing\">"), std::string::npos);
+  EXPECT_NE(html.out.find("Expert usage: add / plain"), std::string::npos);
+  auto again = run_process({WOBBLE_EXE, "run", suite, "--db", merged, "--quiet"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  auto cmp = run_process({WOBBLE_EXE, "compare", id, again.out.substr(0, again.out.find('\n')), "--db", merged, "--format", "html"});
+  ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
+  EXPECT_NE(cmp.out.find("0 verdict changes"), std::string::npos);
+  auto trend = run_process({WOBBLE_EXE, "trend", "--suite", "demo-e2e", "--db", merged, "--format", "json"});
+  ASSERT_EQ(trend.exit_code, 0) << trend.err;
+  auto tj = nlohmann::json::parse(trend.out);
+  ASSERT_EQ(tj["points"].size(), 2u);
+  EXPECT_DOUBLE_EQ(tj["points"][1]["routing_max_jsd_vs_previous"].get<double>(), 0.0);  // same seeds, same routing
+  EXPECT_EQ(tj["points"][0]["pass_rate"], tj["points"][1]["pass_rate"]);
+}
