@@ -23,19 +23,25 @@ std::string open_svg(double w, double h, const std::string& title) {
          "\"><title>" + html_escape(title) + "</title>";
 }
 
+// Ticks 0, 0.25, ..., 1 along the top of a plot spanning [left, left + width], with grid lines.
+std::string unit_axis(double left, double width, double top, double bottom) {
+  std::string s;
+  for (int t = 0; t <= 4; ++t) {
+    double x = left + width * t / 4.0;
+    s += "<line class=\"grid\" x1=\"" + px(x) + "\" y1=\"" + px(top - 4) + "\" x2=\"" + px(x) + "\" y2=\"" +
+         px(bottom - 4) + "\"/><text class=\"axis\" x=\"" + px(x) + "\" y=\"12\" text-anchor=\"middle\">" +
+         html_number(t / 4.0) + "</text>";
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string svg_interval_bars(const std::vector<IntervalBar>& rows, const std::string& title) {
   const double label_w = 300, plot_w = 400, row_h = 18, top = 22, right = 60;
   const double h = top + row_h * double(rows.size()) + 6, w = label_w + plot_w + right;
   std::string s = open_svg(w, h, title);
-  // Axis: 0, 0.25, ..., 1 with light grid lines.
-  for (int t = 0; t <= 4; ++t) {
-    double x = label_w + plot_w * t / 4.0;
-    s += "<line class=\"grid\" x1=\"" + px(x) + "\" y1=\"" + px(top - 4) + "\" x2=\"" + px(x) + "\" y2=\"" + px(h - 4) +
-         "\"/><text class=\"axis\" x=\"" + px(x) + "\" y=\"12\" text-anchor=\"middle\">" + html_number(t / 4.0) +
-         "</text>";
-  }
+  s += unit_axis(label_w, plot_w, top, h);
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     double y = top + row_h * double(i);
@@ -62,12 +68,7 @@ std::string svg_paired_rates(const std::vector<PairedRate>& rows, const std::str
   const double label_w = 300, plot_w = 400, row_h = 18, top = 22, right = 90;
   const double h = top + row_h * double(rows.size()) + 6, w = label_w + plot_w + right;
   std::string s = open_svg(w, h, title);
-  for (int t = 0; t <= 4; ++t) {
-    double x = label_w + plot_w * t / 4.0;
-    s += "<line class=\"grid\" x1=\"" + px(x) + "\" y1=\"" + px(top - 4) + "\" x2=\"" + px(x) + "\" y2=\"" + px(h - 4) +
-         "\"/><text class=\"axis\" x=\"" + px(x) + "\" y=\"12\" text-anchor=\"middle\">" + html_number(t / 4.0) +
-         "</text>";
-  }
+  s += unit_axis(label_w, plot_w, top, h);
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     double y = top + row_h * double(i) + row_h / 2;
