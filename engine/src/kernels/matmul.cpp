@@ -113,7 +113,9 @@ void quantize_x(const float* x, int64_t n, QuantX* out) {
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
     float d = amax / 127.f;
     float id = d > 0 ? 1.f / d : 0.f;
-    out->d[b] = d;
+    // The scale is kept at fp16 precision, as GGUF's Q8_0 blocks store it, so products match
+    // other GGUF engines' int8 paths to rounding.
+    out->d[b] = fp16_to_fp32(fp32_to_fp16(d));
     for (int j = 0; j < 32; ++j) out->q[b * 32 + j] = int8_t(std::nearbyint(x[b * 32 + j] * id));
   }
 }
