@@ -186,7 +186,7 @@ float row_dot_avx2(const WeightView& w, int64_t r, const float* x, const QuantX*
 }
 
 // Rows are handed to threads in chunks; each row's arithmetic is independent of the chunking.
-void run_rows(int64_t n_rows, ThreadPool* pool, const std::function<void(int64_t, int64_t, int)>& fn) {
+void run_rows(int64_t n_rows, ThreadPool* pool, RangeFn fn) {
   if (pool && pool->size() > 1 && n_rows >= 64) pool->parallel_for(n_rows, fn);
   else fn(0, n_rows, 0);
 }
