@@ -2,9 +2,11 @@
 // model shaped like granite-3.x-1b-a400m (24 layers, d 1024, 16 heads / 8 KV heads, 32 experts
 // top-8, expert FFN 512, vocab 49155) in Q8_0 and Q4_K, with the active weight bytes per token and
 // the implied fraction of this machine's measured read bandwidth.
-//   bench_engine [TYPE...]   (default: Q8_0 Q4_K)
+//   bench_engine [TYPE...]   (default: Q8_0 Q4_K; also Q4_0, F16)
+// WOBBLE_BENCH_KEEP_MODELS=1 keeps the generated models in the temp directory and reuses them.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -44,7 +46,18 @@ std::vector<uint8_t> random_tensor(GgmlType t, uint64_t n_in, uint64_t rows, std
   return b;
 }
 
+std::string model_path(GgmlType t) {
+  return (std::filesystem::temp_directory_path() / (std::string("bench-granite-") + ggml_type_name(t) + ".gguf")).string();
+}
+
+// WOBBLE_BENCH_KEEP_MODELS=1 keeps the generated files and reuses them (profiling runs).
+bool keep_models() {
+  const char* k = std::getenv("WOBBLE_BENCH_KEEP_MODELS");
+  return k && std::string(k) == "1";
+}
+
 std::string build(GgmlType t) {
+  if (keep_models() && std::filesystem::exists(model_path(t))) return model_path(t);
   std::mt19937_64 rng(42);
   GgufWriter w;
   const std::string a = "granitemoe";
@@ -80,7 +93,7 @@ std::string build(GgmlType t) {
     (void)w.add_tensor_raw(p + "ffn_down_exps.weight", {kFf, kD, kExperts}, t, random_tensor(t, kFf, uint64_t(kD) * kExperts, rng));
   }
   ones("output_norm.weight");
-  std::string path = (std::filesystem::temp_directory_path() / (std::string("bench-granite-") + ggml_type_name(t) + ".gguf")).string();
+  std::string path = model_path(t);
   Status s = w.write(path);
   if (!s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
@@ -130,6 +143,13 @@ int main(int argc, char** argv) {
       return 3;
     }
     double active_mb = double((*m)->info().bytes_active) / 1e6;
+    {
+      // Warm-up, as llama-bench does: the first pass pays the page faults of the mapped weights.
+      std::vector<int32_t> warm(32);
+      for (int i = 0; i < 32; ++i) warm[size_t(i)] = (i * 104729) % int(kVocab);
+      auto s = Session::create(*m, SessionOptions{64, 2, false});
+      (void)(*s)->prefill(warm);
+    }
     for (int threads : {1, 2}) {
       std::vector<int32_t> prompt(128);
       for (int i = 0; i < 128; ++i) prompt[size_t(i)] = (i * 7919) % int(kVocab);
@@ -145,7 +165,7 @@ int main(int argc, char** argv) {
                   tg * active_mb / 1e3 / bw);
       std::fflush(stdout);
     }
-    std::filesystem::remove(path);
+    if (!keep_models()) std::filesystem::remove(path);
   }
   return 0;
 }

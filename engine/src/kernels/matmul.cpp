@@ -1,11 +1,14 @@
 // Matrix-vector and matrix-matrix products over quantised weights.
 //
-// Two paths: a scalar reference (dequantise a row, then a plain f32 dot product in index order)
-// and an AVX2+FMA path chosen at run time. The AVX2 path quantises the activations once per call to
-// 8-bit blocks of 32 (scale = max|x| / 127, like GGML's Q8_0) and does integer dot products for
-// Q8_0 and Q4_0 weights; F32/F16/BF16 use FMA on floats; K-quants dequantise one row into a
-// scratch buffer and use the float dot. Each output row is produced by exactly one thread with a
-// fixed operation order, so results are bit-identical for any thread count.
+// Three paths: a scalar reference (dequantise a row, then a plain f32 dot product in index order),
+// AVX2+FMA+F16C, and AVX-512 (VNNI on 256-bit registers), chosen at run time from CPUID. The vector
+// paths quantise the activations once per call to 8-bit blocks of 32 (scale = max|x| / 127 at fp16
+// precision, like GGML's Q8_0) and do integer dot products for Q8_0 and Q4_0 weights, four tokens
+// per weight-row pass in prefill; the AVX-512 path computes the same exact int32 sums with one
+// instruction, so both vector paths give identical floats. F32/F16/BF16 use FMA on floats;
+// K-quants dequantise one row into a scratch buffer and use the float dot. Each output row is
+// produced by exactly one thread with a fixed operation order, so results are bit-identical for any
+// thread count, and a token's result does not depend on how many tokens share the call.
 #include "kernels/matmul.h"
 
 #include <cpuid.h>
@@ -29,8 +32,13 @@ KernelPath detect() {
   unsigned eax, ebx, ecx, edx;
   // F16C is CPUID.1:ECX bit 29 (not every compiler's __builtin_cpu_supports knows "f16c").
   bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29));
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) return KernelPath::kAvx2;
-  return KernelPath::kScalar;
+  if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c)) return KernelPath::kScalar;
+  // The AVX-512 path needs VNNI on 256-bit registers (AVX512_VNNI + AVX512VL) and an OS that saves
+  // the AVX-512 state (XCR0 bits 5-7, checked by the compiler's cpu model).
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512vnni"))
+    return KernelPath::kAvx512;
+  return KernelPath::kAvx2;
 }
 
 const KernelPath kDetected = detect();
@@ -99,86 +107,117 @@ __attribute__((target("avx2,fma"))) float dot_bf16_avx2(const uint16_t* a, const
   return s;
 }
 
-// Activations quantised to blocks of 32: q (n,) int8, d (n/32,) f32 scales.
-struct QuantX {
-  std::vector<int8_t> q;
-  std::vector<float> d;
+// Activations of n_tok tokens quantised to blocks of 32, like GGML's Q8_0: q (n_tok, n_in) int8,
+// d (n_tok, n_in / 32) f32 scales kept at fp16 precision. Built once per matmul call.
+struct QuantActs {
+  const int8_t* q = nullptr;
+  const float* d = nullptr;
+  int64_t n_in = 0;
+  const int8_t* q_tok(int64_t t) const { return q + t * n_in; }
+  const float* d_tok(int64_t t) const { return d + t * (n_in / 32); }
 };
 
-void quantize_x(const float* x, int64_t n, QuantX* out) {
-  out->q.resize(size_t(n));
-  out->d.resize(size_t(n / 32));
-  for (int64_t b = 0; b < n / 32; ++b) {
-    float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
-    float d = amax / 127.f;
-    float id = d > 0 ? 1.f / d : 0.f;
-    // The scale is kept at fp16 precision, as GGUF's Q8_0 blocks store it, so products match
-    // other GGUF engines' int8 paths to rounding.
-    out->d[b] = fp16_to_fp32(fp32_to_fp16(d));
-    for (int j = 0; j < 32; ++j) out->q[b * 32 + j] = int8_t(std::nearbyint(x[b * 32 + j] * id));
+void quantize_block32(const float* x, int8_t* q, float* d) {
+  float amax = 0;
+  for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+  float scale = amax / 127.f;
+  float inv = scale > 0 ? 1.f / scale : 0.f;
+  // The scale is kept at fp16 precision, as GGUF's Q8_0 blocks store it, so products match
+  // other GGUF engines' int8 paths to rounding.
+  *d = fp16_to_fp32(fp32_to_fp16(scale));
+  for (int j = 0; j < 32; ++j) q[j] = int8_t(std::nearbyint(x[j] * inv));
+}
+
+// Reused per calling thread: matmul is called a few hundred times per token.
+QuantActs quantize_acts(const float* x, int64_t n_tok, int64_t n_in) {
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> d;
+  q.resize(size_t(n_tok * n_in));
+  d.resize(size_t(n_tok * (n_in / 32)));
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t b = 0; b < n_in / 32; ++b)
+      quantize_block32(x + t * n_in + b * 32, &q[size_t(t * n_in + b * 32)], &d[size_t(t * (n_in / 32) + b)]);
+  return {q.data(), d.data(), n_in};
+}
+
+// 32 products of int8 pairs summed into 8 int32 lanes, via the sign trick: |w| (unsigned) times
+// x carrying w's sign. maddubs cannot saturate here: |w| <= 128 and |x| <= 127, so a pair sums to at
+// most 32,512. ax = |w| is shared by every token of a tile.
+__attribute__((target("avx2,fma"))) inline __m256i dot_i8_avx2(__m256i ax, __m256i qw, __m256i qx) {
+  __m256i sy = _mm256_sign_epi8(qx, qw);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+// The same sums with AVX-512 VNNI (vpdpbusd: one instruction instead of two, exact int32 sums), so
+// both paths give bit-identical results.
+__attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) inline __m256i dot_i8_vnni(__m256i ax, __m256i qw,
+                                                                                           __m256i qx) {
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, _mm256_sign_epi8(qx, qw));
+}
+
+// One Q8_0 or Q4_0 weight row times C tokens: out[c] = sum over blocks b of dw_b * dx_{c,b} * <qw_b, qx_{c,b}>,
+// one accumulator per token in block order (so a token's result does not depend on C).
+#define WOBBLE_INT8_TILE(NAME, TARGET, DOT)                                                                     \
+  template <GgmlType kType, int C>                                                                           \
+  __attribute__((target(TARGET))) void NAME(const uint8_t* w, const QuantActs& x, int64_t t0, float* out) {   \
+    constexpr int64_t kBlockBytes = kType == GgmlType::Q8_0 ? 34 : 18;                                       \
+    __m256 acc[C];                                                                                           \
+    for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();                                                \
+    const int64_t nb = x.n_in / 32;                                                                          \
+    const int8_t* q[C];                                                                                      \
+    const float* d[C];                                                                                       \
+    for (int c = 0; c < C; ++c) q[c] = x.q_tok(t0 + c), d[c] = x.d_tok(t0 + c);                              \
+    for (int64_t b = 0; b < nb; ++b, w += kBlockBytes) {                                                     \
+      uint16_t dh;                                                                                           \
+      std::memcpy(&dh, w, 2);                                                                                \
+      const float dw = _cvtsh_ss(dh);                                                                        \
+      __m256i qw;                                                                                            \
+      if constexpr (kType == GgmlType::Q8_0) {                                                               \
+        qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));                                    \
+      } else {                                                                                               \
+        const __m128i mask = _mm_set1_epi8(0xF);                                                             \
+        __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2));                              \
+        __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);             \
+        qw = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));                                 \
+      }                                                                                                      \
+      const __m256i ax = _mm256_sign_epi8(qw, qw);                                                           \
+      for (int c = 0; c < C; ++c) {                                                                          \
+        __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[c] + b * 32));                    \
+        __m256 dot = _mm256_cvtepi32_ps(DOT(ax, qw, qx));                                                    \
+        acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * d[c][b]), dot, acc[c]);                                 \
+      }                                                                                                      \
+    }                                                                                                        \
+    for (int c = 0; c < C; ++c) out[c] = hsum256(acc[c]);                                                    \
   }
-}
 
-// Sum of 32 int8 products as 8 int32 lanes: a signed, b signed.
-__attribute__((target("avx2,fma"))) inline __m256 mul_sum_i8(__m256i a, __m256i b) {
-  __m256i ax = _mm256_sign_epi8(a, a);
-  __m256i sy = _mm256_sign_epi8(b, a);
-  __m256i dot16 = _mm256_maddubs_epi16(ax, sy);
-  __m256i dot32 = _mm256_madd_epi16(dot16, _mm256_set1_epi16(1));
-  return _mm256_cvtepi32_ps(dot32);
-}
+WOBBLE_INT8_TILE(int8_tile_avx2, "avx2,fma,f16c", dot_i8_avx2)
+WOBBLE_INT8_TILE(int8_tile_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", dot_i8_vnni)
+#undef WOBBLE_INT8_TILE
 
-// One Q8_0 weight block (34 bytes: fp16 scale, 32 int8) times activation block b, added to acc.
-__attribute__((target("avx2,fma,f16c"))) inline __m256 q8_0_block(const uint8_t* w, const QuantX& x, int64_t b,
-                                                                   __m256 acc) {
-  uint16_t dh;
-  std::memcpy(&dh, w, 2);
-  __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
-  __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32));
-  __m256 d = _mm256_set1_ps(_cvtsh_ss(dh) * x.d[b]);  // inline F16C, no call per block
-  return _mm256_fmadd_ps(d, mul_sum_i8(qw, qx), acc);
-}
-
-// Two accumulators (even / odd blocks) hide the FMA latency; the order is fixed, so deterministic.
-__attribute__((target("avx2,fma,f16c"))) float dot_q8_0_avx2(const uint8_t* w, const QuantX& x, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  const int64_t nb = n / 32;
-  int64_t b = 0;
-  for (; b + 1 < nb; b += 2, w += 68) {
-    acc0 = q8_0_block(w, x, b, acc0);
-    acc1 = q8_0_block(w + 34, x, b + 1, acc1);
+// Row r of an int8-path weight times every token, four tokens per tile.
+template <GgmlType kType>
+void int8_row(bool vnni, const uint8_t* row, const QuantActs& x, int64_t n_tok, float* y, int64_t n_out, int64_t r) {
+  float out[4];
+  int64_t t = 0;
+  for (; t + 4 <= n_tok; t += 4) {
+    vnni ? int8_tile_vnni<kType, 4>(row, x, t, out) : int8_tile_avx2<kType, 4>(row, x, t, out);
+    for (int c = 0; c < 4; ++c) y[(t + c) * n_out + r] = out[c];
   }
-  if (b < nb) acc0 = q8_0_block(w, x, b, acc0);
-  return hsum256(_mm256_add_ps(acc0, acc1));
-}
-
-__attribute__((target("avx2,fma,f16c"))) float dot_q4_0_avx2(const uint8_t* w, const QuantX& x, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  const __m128i mask = _mm_set1_epi8(0xF);
-  for (int64_t b = 0; b < n / 32; ++b, w += 18) {
-    uint16_t dh;
-    std::memcpy(&dh, w, 2);
-    __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2));
-    __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
-    __m256i qw = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
-    __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32));
-    __m256 d = _mm256_set1_ps(_cvtsh_ss(dh) * x.d[b]);  // inline F16C, no call per block
-    acc = _mm256_fmadd_ps(d, mul_sum_i8(qw, qx), acc);
+  for (; t < n_tok; ++t) {
+    vnni ? int8_tile_vnni<kType, 1>(row, x, t, out) : int8_tile_avx2<kType, 1>(row, x, t, out);
+    y[t * n_out + r] = out[0];
   }
-  return hsum256(acc);
 }
 
 bool uses_quantized_x(GgmlType t) { return t == GgmlType::Q8_0 || t == GgmlType::Q4_0; }
 
-float row_dot_avx2(const WeightView& w, int64_t r, const float* x, const QuantX* qx, float* scratch) {
+// Float-activation types on the vector paths.
+float row_dot_avx2(const WeightView& w, int64_t r, const float* x, float* scratch) {
   const uint8_t* row = static_cast<const uint8_t*>(w.data) + uint64_t(r) * w.row_bytes;
   switch (w.type) {
     case GgmlType::F32: return dot_f32_avx2(reinterpret_cast<const float*>(row), x, w.n_in);
     case GgmlType::F16: return dot_f16_avx2(reinterpret_cast<const uint16_t*>(row), x, w.n_in);
     case GgmlType::BF16: return dot_bf16_avx2(reinterpret_cast<const uint16_t*>(row), x, w.n_in);
-    case GgmlType::Q8_0: return dot_q8_0_avx2(row, *qx, w.n_in);
-    case GgmlType::Q4_0: return dot_q4_0_avx2(row, *qx, w.n_in);
     default:
       dequantize_row(w.type, row, scratch, w.n_in);
       return dot_f32_avx2(scratch, x, w.n_in);
@@ -198,7 +237,8 @@ void set_kernel_path(KernelPath p) { g_forced.store(p); }
 KernelPath active_kernel_path() {
   KernelPath f = g_forced.load();
   if (f == KernelPath::kAuto) return kDetected;
-  if (f == KernelPath::kAvx512 || (f == KernelPath::kAvx2 && kDetected == KernelPath::kScalar)) return kDetected;
+  // A forced path the CPU lacks falls back to the best one it has.
+  if (int(f) > int(kDetected)) return kDetected;
   return f;
 }
 
@@ -215,37 +255,38 @@ const char* kernel_path_name(KernelPath p) {
 void matvec(const WeightView& w, const float* x, float* y, ThreadPool* pool) { matmul(w, x, 1, y, pool); }
 
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {
-  KernelPath path = active_kernel_path();
-  std::vector<QuantX> qx;
-  bool quant = path == KernelPath::kAvx2 && uses_quantized_x(w.type) && w.n_in % 32 == 0;
-  if (quant) {
-    qx.resize(size_t(n_tok));
-    for (int64_t t = 0; t < n_tok; ++t) quantize_x(x + t * w.n_in, w.n_in, &qx[size_t(t)]);
-  }
+  const KernelPath path = active_kernel_path();
+  const bool vec = path == KernelPath::kAvx2 || path == KernelPath::kAvx512;
+  const bool vnni = path == KernelPath::kAvx512;
+  const bool quant = vec && uses_quantized_x(w.type) && w.n_in % 32 == 0;
+  QuantActs qx;
+  if (quant) qx = quantize_acts(x, n_tok, w.n_in);
   // Types without a direct dot kernel are dequantised once per row into scratch (n_in,) f32 and
   // that row is reused for every token; the floats are the same as dequantising per token.
-  const bool avx2 = path == KernelPath::kAvx2;
-  const bool via_scratch = w.type != GgmlType::F32 && !(avx2 && (quant || w.type == GgmlType::F16 ||
-                                                                  w.type == GgmlType::BF16));
+  const bool via_scratch =
+      w.type != GgmlType::F32 && !quant && !(vec && (w.type == GgmlType::F16 || w.type == GgmlType::BF16));
   run_rows(w.n_out, pool, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> scratch(size_t(w.n_in));
+    thread_local std::vector<float> scratch;
+    scratch.resize(size_t(w.n_in));
     // Row-outer, token-inner: each weight row is read from memory once and reused for all tokens.
     for (int64_t r = begin; r < end; ++r) {
+      const uint8_t* row = static_cast<const uint8_t*>(w.data) + uint64_t(r) * w.row_bytes;
+      if (quant) {
+        if (w.type == GgmlType::Q8_0) int8_row<GgmlType::Q8_0>(vnni, row, qx, n_tok, y, w.n_out, r);
+        else int8_row<GgmlType::Q4_0>(vnni, row, qx, n_tok, y, w.n_out, r);
+        continue;
+      }
       if (via_scratch) {
-        const uint8_t* row = static_cast<const uint8_t*>(w.data) + uint64_t(r) * w.row_bytes;
         dequantize_row(w.type, row, scratch.data(), w.n_in);
         for (int64_t t = 0; t < n_tok; ++t) {
           const float* xt = x + t * w.n_in;
-          y[t * w.n_out + r] = avx2 ? dot_f32_avx2(scratch.data(), xt, w.n_in)
-                                    : dot_f32_scalar(scratch.data(), xt, w.n_in);
+          y[t * w.n_out + r] = vec ? dot_f32_avx2(scratch.data(), xt, w.n_in) : dot_f32_scalar(scratch.data(), xt, w.n_in);
         }
         continue;
       }
       for (int64_t t = 0; t < n_tok; ++t) {
         const float* xt = x + t * w.n_in;
-        y[t * w.n_out + r] = path == KernelPath::kAvx2
-                                 ? row_dot_avx2(w, r, xt, quant ? &qx[size_t(t)] : nullptr, scratch.data())
-                                 : row_dot_scalar(w, r, xt, scratch.data());
+        y[t * w.n_out + r] = vec ? row_dot_avx2(w, r, xt, scratch.data()) : row_dot_scalar(w, r, xt, scratch.data());
       }
     }
   });

@@ -3,6 +3,8 @@
 // scalar reference for every type, with bit-identical results across thread counts.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <cmath>
 #include <algorithm>
 #include <cstring>
@@ -125,41 +127,60 @@ TEST(Types, QuantiseDequantiseErrorBounds) {
   EXPECT_FALSE(quantize_row(GgmlType::Q4_K, x.data(), nullptr, 100).ok());
 }
 
-// W (n_out, n_in) in each type @ X (n_tok, n_in): every available path against the scalar reference,
-// and 1/2/3 threads bit-identical.
+// W (n_out, n_in) in each type @ X (n_tok, n_in): every available vector path against the scalar
+// reference, 1/2/3 threads bit-identical, AVX2 and AVX-512 bit-identical (both compute exact int32
+// sums), and a token's result independent of how many tokens share the call (7 = a tile of 4 and a
+// tail of 3; matvec of token 0 alone).
 static void check_kernels(int64_t n_in, std::initializer_list<GgmlType> types) {
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.f, 1.f);
-  const int64_t n_out = 67, n_tok = 3;
+  const int64_t n_out = 67, n_tok = 7;
   std::vector<float> w(size_t(n_in * n_out)), x(size_t(n_in * n_tok));
   for (auto& v : w) v = dist(rng);
   for (auto& v : x) v = dist(rng);
+  set_kernel_path(KernelPath::kAvx512);
+  const bool have_avx512 = active_kernel_path() == KernelPath::kAvx512;
+  set_kernel_path(KernelPath::kAuto);
+  if (!have_avx512) std::printf("note: this CPU has no AVX-512 VNNI; only the AVX2 path is checked\n");
   for (GgmlType t : types) {
     uint64_t rb = *ggml_row_bytes(t, n_in);
     std::vector<uint8_t> q(rb * n_out);
     for (int64_t r = 0; r < n_out; ++r) ASSERT_TRUE(quantize_row(t, &w[r * n_in], &q[r * rb], n_in).ok());
     WeightView wv{q.data(), t, n_in, n_out, rb};
-    std::vector<float> ref(size_t(n_tok * n_out)), fast(ref.size()), fast2(ref.size()), fast3(ref.size());
+    std::vector<float> ref(size_t(n_tok * n_out));
     set_kernel_path(KernelPath::kScalar);
     matmul(wv, x.data(), n_tok, ref.data(), nullptr);
-    set_kernel_path(KernelPath::kAuto);
-    ThreadPool one(1), two(2), three(3);
-    matmul(wv, x.data(), n_tok, fast.data(), &one);
-    matmul(wv, x.data(), n_tok, fast2.data(), &two);
-    matmul(wv, x.data(), n_tok, fast3.data(), &three);
-    for (size_t i = 0; i < ref.size(); ++i) {
-      // Q8_0/Q4_0 quantise activations to 8 bits (per-element error ~ max|x|/254): with unit-variance
-      // data that is ~0.16 standard deviation over 512 terms, so allow 0.03 * sqrt(n_in) = 0.68.
-      // Float and K-quant paths differ from the reference only in summation order.
-      bool int8_path = t == GgmlType::Q8_0 || t == GgmlType::Q4_0;
-      float tol = int8_path ? 0.03f * std::sqrt(float(n_in)) : 1e-3f * std::max(1.f, std::fabs(ref[i]));
-      EXPECT_NEAR(fast[i], ref[i], tol) << ggml_type_name(t) << " @" << i;
-      EXPECT_EQ(fast[i], fast2[i]) << ggml_type_name(t);
-      EXPECT_EQ(fast[i], fast3[i]) << ggml_type_name(t);
+    std::vector<float> avx2_result;
+    for (KernelPath path : {KernelPath::kAvx2, KernelPath::kAvx512}) {
+      if (path == KernelPath::kAvx512 && !have_avx512) continue;
+      set_kernel_path(path);
+      std::vector<float> fast(ref.size()), fast2(ref.size()), fast3(ref.size());
+      ThreadPool one(1), two(2), three(3);
+      matmul(wv, x.data(), n_tok, fast.data(), &one);
+      matmul(wv, x.data(), n_tok, fast2.data(), &two);
+      matmul(wv, x.data(), n_tok, fast3.data(), &three);
+      for (size_t i = 0; i < ref.size(); ++i) {
+        // Q8_0/Q4_0 quantise activations to 8 bits (per-element error ~ max|x|/254): with unit-variance
+        // data that is ~0.16 standard deviation over 512 terms, so allow 0.03 * sqrt(n_in) = 0.68.
+        // Float and K-quant paths differ from the reference only in summation order.
+        bool int8_path = t == GgmlType::Q8_0 || t == GgmlType::Q4_0;
+        float tol = int8_path ? 0.03f * std::sqrt(float(n_in)) : 1e-3f * std::max(1.f, std::fabs(ref[i]));
+        EXPECT_NEAR(fast[i], ref[i], tol) << ggml_type_name(t) << " " << kernel_path_name(path) << " @" << i;
+        EXPECT_EQ(fast[i], fast2[i]) << ggml_type_name(t) << " " << kernel_path_name(path);
+        EXPECT_EQ(fast[i], fast3[i]) << ggml_type_name(t) << " " << kernel_path_name(path);
+      }
+      // Token 3 alone (outside the first tile's position) and token 0 via matvec give the same floats.
+      std::vector<float> y1(static_cast<size_t>(n_out)), y3(static_cast<size_t>(n_out));
+      matvec(wv, x.data(), y1.data(), &two);
+      matmul(wv, x.data() + 3 * n_in, 1, y3.data(), &one);
+      for (int64_t r = 0; r < n_out; ++r) {
+        EXPECT_EQ(y1[r], fast[size_t(r)]) << ggml_type_name(t) << " " << kernel_path_name(path);
+        EXPECT_EQ(y3[r], fast[size_t(3 * n_out + r)]) << ggml_type_name(t) << " " << kernel_path_name(path);
+      }
+      if (path == KernelPath::kAvx2) avx2_result = fast;
+      else EXPECT_EQ(fast, avx2_result) << ggml_type_name(t) << ": AVX-512 and AVX2 paths differ";
     }
-    std::vector<float> y1(static_cast<size_t>(n_out));
-    matvec(wv, x.data(), y1.data(), &two);
-    for (int64_t r = 0; r < n_out; ++r) EXPECT_EQ(y1[r], fast[size_t(r)]);
+    set_kernel_path(KernelPath::kAuto);
   }
 }
 
