@@ -5,11 +5,14 @@
 // paths quantise the activations once per call to 8-bit blocks of 32 (scale = max|x| / 127 at fp16
 // precision, like GGML's Q8_0) and do integer dot products for Q8_0 and Q4_0 weights, four tokens
 // per weight-row pass in prefill; the AVX-512 path computes the same exact int32 sums with one
-// instruction, so both vector paths give identical floats. F32/F16/BF16 use FMA on floats;
-// K-quants dequantise one row into a scratch buffer and use the float dot. Each output row is
+// instruction, so both vector paths give identical floats. K-quants (Q4_K, Q5_K, Q6_K) do integer
+// dots against activations quantised to blocks of 256 (kquant_dot.h). F32/F16/BF16 use FMA on
+// floats; other types dequantise one row into a scratch buffer and use the float dot. Each output row is
 // produced by exactly one thread with a fixed operation order, so results are bit-identical for any
 // thread count, and a token's result does not depend on how many tokens share the call.
 #include "kernels/matmul.h"
+
+#include "kernels/kquant_dot.h"
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -261,10 +264,13 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
   const bool quant = vec && uses_quantized_x(w.type) && w.n_in % 32 == 0;
   QuantActs qx;
   if (quant) qx = quantize_acts(x, n_tok, w.n_in);
+  const bool kquant = vec && has_kquant_dot(w.type) && w.n_in % 256 == 0;
+  QuantActsK qk;
+  if (kquant) qk = quantize_acts_k(x, n_tok, w.n_in);
   // Types without a direct dot kernel are dequantised once per row into scratch (n_in,) f32 and
   // that row is reused for every token; the floats are the same as dequantising per token.
-  const bool via_scratch =
-      w.type != GgmlType::F32 && !quant && !(vec && (w.type == GgmlType::F16 || w.type == GgmlType::BF16));
+  const bool via_scratch = w.type != GgmlType::F32 && !quant && !kquant &&
+                           !(vec && (w.type == GgmlType::F16 || w.type == GgmlType::BF16));
   run_rows(w.n_out, pool, [&](int64_t begin, int64_t end, int) {
     thread_local std::vector<float> scratch;
     scratch.resize(size_t(w.n_in));
@@ -274,6 +280,10 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
       if (quant) {
         if (w.type == GgmlType::Q8_0) int8_row<GgmlType::Q8_0>(vnni, row, qx, n_tok, y, w.n_out, r);
         else int8_row<GgmlType::Q4_0>(vnni, row, qx, n_tok, y, w.n_out, r);
+        continue;
+      }
+      if (kquant) {
+        kquant_row(w.type, vnni, row, qk, n_tok, y, w.n_out, r);
         continue;
       }
       if (via_scratch) {

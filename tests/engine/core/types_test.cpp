@@ -160,11 +160,16 @@ static void check_kernels(int64_t n_in, std::initializer_list<GgmlType> types) {
       matmul(wv, x.data(), n_tok, fast2.data(), &two);
       matmul(wv, x.data(), n_tok, fast3.data(), &three);
       for (size_t i = 0; i < ref.size(); ++i) {
-        // Q8_0/Q4_0 quantise activations to 8 bits (per-element error ~ max|x|/254): with unit-variance
-        // data that is ~0.16 standard deviation over 512 terms, so allow 0.03 * sqrt(n_in) = 0.68.
-        // Float and K-quant paths differ from the reference only in summation order.
+        // Q8_0/Q4_0 quantise activations to 8 bits in blocks of 32 (per-element error ~ max|x|/254):
+        // with unit-variance data that is ~0.16 standard deviation over 512 terms, so allow
+        // 0.03 * sqrt(n_in) = 0.68. K-quants quantise activations in blocks of 256, whose larger
+        // max|x| (~2.9 vs ~2.2) gives ~1.3x that (measured RMS 0.165, max 0.75): 0.045 * sqrt(n_in).
+        // Float paths differ from the reference only in summation order.
         bool int8_path = t == GgmlType::Q8_0 || t == GgmlType::Q4_0;
-        float tol = int8_path ? 0.03f * std::sqrt(float(n_in)) : 1e-3f * std::max(1.f, std::fabs(ref[i]));
+        bool k_path = t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K;
+        float tol = int8_path ? 0.03f * std::sqrt(float(n_in))
+                    : k_path  ? 0.045f * std::sqrt(float(n_in))
+                              : 1e-3f * std::max(1.f, std::fabs(ref[i]));
         EXPECT_NEAR(fast[i], ref[i], tol) << ggml_type_name(t) << " " << kernel_path_name(path) << " @" << i;
         EXPECT_EQ(fast[i], fast2[i]) << ggml_type_name(t) << " " << kernel_path_name(path);
         EXPECT_EQ(fast[i], fast3[i]) << ggml_type_name(t) << " " << kernel_path_name(path);

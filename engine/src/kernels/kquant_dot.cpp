@@ -1,0 +1,338 @@
+// K-quant × Q8_K integer dots; see kquant_dot.h. Block layouts (bytes):
+//   Q4_K (144): fp16 d, fp16 dmin, scales[12] (8 × 6-bit scale and min), qs[128]: chunk c of 64
+//               values = 32 bytes, low nibbles sub-block 2c, high nibbles sub-block 2c+1.
+//   Q5_K (176): as Q4_K plus qh[32] before qs: bit 2c / 2c+1 of qh[l] is the 5th bit of value l of
+//               sub-block 2c / 2c+1.
+//   Q6_K (210): ql[128], qh[64], int8 scales[16], fp16 d; per half of 128 values, value
+//               l + 32k (k < 4) = low nibble of ql[l + 32 (k & 1)] (k < 2) or its high nibble,
+//               with 2 high bits from qh[l] >> 2k; one scale per 16 values; value offset -32.
+// A weight is d·sc·q − dmin·m (Q4_K/Q5_K) or d·sc·(q − 32) (Q6_K); activations are dx·qx.
+#include "kernels/kquant_dot.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace moe {
+namespace {
+
+uint16_t rd16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// 6-bit scale and min of sub-block j from the 12 packed bytes.
+inline void scale_min(int j, const uint8_t* s, int* sc, int* m) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *m = s[j + 4] & 63;
+  } else {
+    *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+    *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+// Per super-block constants, unpacked once and shared by every token of a tile.
+struct SuperBlock {
+  float d = 0, dmin = 0;
+  int sc[8] = {}, m[8] = {};    // Q4_K/Q5_K sub-block scales and mins
+  const int8_t* sc6 = nullptr;  // Q6_K: 16 scales
+};
+
+inline SuperBlock unpack_superblock(GgmlType t, const uint8_t* b) {
+  SuperBlock s;
+  if (t == GgmlType::Q6_K) {
+    s.d = fp16_to_fp32(rd16(b + 208));
+    s.sc6 = reinterpret_cast<const int8_t*>(b + 192);
+    return s;
+  }
+  s.d = fp16_to_fp32(rd16(b));
+  s.dmin = fp16_to_fp32(rd16(b + 2));
+  for (int j = 0; j < 8; ++j) scale_min(j, b + 4, &s.sc[j], &s.m[j]);
+  return s;
+}
+
+// The integer part that does not depend on the weights' quants: Σ_j m_j · (activation sum of
+// sub-block j) for Q4_K/Q5_K, 32 · Σ_g sc_g · (sum of group g) for Q6_K's offset.
+inline int32_t activation_correction(GgmlType t, const SuperBlock& s, const int16_t* bsums) {
+  int32_t c = 0;
+  if (t == GgmlType::Q6_K) {
+    for (int g = 0; g < 16; ++g) c += int32_t(s.sc6[g]) * bsums[g];
+    return 32 * c;
+  }
+  for (int j = 0; j < 8; ++j) c += s.m[j] * (int32_t(bsums[2 * j]) + bsums[2 * j + 1]);
+  return c;
+}
+
+// The float step. This file is compiled with -ffp-contract=off, so every path (both vector targets
+// and the reference) rounds it identically.
+inline float finish_q45k(float dx, float d, float dmin, int32_t sumi, int32_t corr) {
+  return dx * (d * float(sumi) - dmin * float(corr));
+}
+inline float finish_q6k(float dx, float d, int32_t sumi, int32_t corr) { return dx * (d * float(sumi - corr)); }
+
+inline float superblock_value(GgmlType t, const SuperBlock& s, int32_t sumi, const int16_t* bsums, float dx) {
+  int32_t corr = activation_correction(t, s, bsums);
+  return t == GgmlType::Q6_K ? finish_q6k(dx, s.d, sumi, corr) : finish_q45k(dx, s.d, s.dmin, sumi, corr);
+}
+
+constexpr int64_t block_bytes(GgmlType t) { return t == GgmlType::Q4_K ? 144 : t == GgmlType::Q5_K ? 176 : 210; }
+
+// ------------------------------------------------------------------ plain reference
+
+int32_t superblock_sum_reference(GgmlType t, const uint8_t* b, const int8_t* qx) {
+  int32_t sum = 0;
+  if (t == GgmlType::Q4_K || t == GgmlType::Q5_K) {
+    const uint8_t* scales = b + 4;
+    const uint8_t* qh = t == GgmlType::Q5_K ? b + 16 : nullptr;
+    const uint8_t* qs = b + (t == GgmlType::Q5_K ? 48 : 16);
+    for (int c = 0; c < 4; ++c) {
+      int sc1, m1, sc2, m2;
+      scale_min(2 * c, scales, &sc1, &m1);
+      scale_min(2 * c + 1, scales, &sc2, &m2);
+      int32_t s1 = 0, s2 = 0;
+      for (int l = 0; l < 32; ++l) {
+        int q1 = qs[32 * c + l] & 0xF, q2 = qs[32 * c + l] >> 4;
+        if (qh) {
+          q1 |= ((qh[l] >> (2 * c)) & 1) << 4;
+          q2 |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
+        }
+        s1 += q1 * qx[64 * c + l];
+        s2 += q2 * qx[64 * c + 32 + l];
+      }
+      sum += sc1 * s1 + sc2 * s2;
+    }
+    return sum;
+  }
+  const uint8_t* ql = b;
+  const uint8_t* qh = b + 128;
+  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+  for (int h = 0; h < 2; ++h, ql += 64, qh += 32, qx += 128, sc += 8) {
+    for (int k = 0; k < 4; ++k) {
+      for (int g = 0; g < 2; ++g) {
+        int32_t s = 0;
+        for (int l = 16 * g; l < 16 * g + 16; ++l) {
+          uint8_t low = ql[l + 32 * (k & 1)];
+          int q = (k < 2 ? (low & 0xF) : (low >> 4)) | (((qh[l] >> (2 * k)) & 3) << 4);
+          s += q * qx[32 * k + l];
+        }
+        sum += sc[2 * k + g] * s;
+      }
+    }
+  }
+  return sum;
+}
+
+// ------------------------------------------------------------------ AVX2 / AVX-512 VNNI
+
+__attribute__((target("avx2"))) inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// acc + Σ pairs of (u8 q × s8 x) weighted by the int16 scales in `scale` (per 16-bit lane).
+__attribute__((target("avx2"))) inline __m256i scaled_dot_avx2(__m256i acc, __m256i q, __m256i x, __m256i scale) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), scale));
+}
+__attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) inline __m256i scaled_dot_vnni(__m256i acc, __m256i q,
+                                                                                          __m256i x, __m256i scale) {
+  return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(q, x), scale);
+}
+
+// Unpacked quants (u8, 32 per register) of one 64-value chunk (Q4_K/Q5_K) or one 128-value half (Q6_K).
+#define WOBBLE_KQUANT_TILE(NAME, TARGET, SCALED_DOT)                                                          \
+  template <GgmlType kType, int C>                                                                          \
+  __attribute__((target(TARGET))) void NAME(const uint8_t* row, const QuantActsK& x, int64_t t0, float* out) { \
+    const int64_t nsb = x.n_in / 256;                                                                       \
+    float acc[C] = {};                                                                                      \
+    const __m256i low4 = _mm256_set1_epi8(0x0F);                                                            \
+    for (int64_t sb = 0; sb < nsb; ++sb) {                                                                  \
+      const uint8_t* b = row + sb * block_bytes(kType);                                                     \
+      const SuperBlock sbk = unpack_superblock(kType, b);                                                   \
+      __m256i isum[C];                                                                                      \
+      for (int c = 0; c < C; ++c) isum[c] = _mm256_setzero_si256();                                         \
+      if constexpr (kType == GgmlType::Q6_K) {                                                              \
+        const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);                                        \
+        const __m256i three = _mm256_set1_epi8(3);                                                          \
+        for (int h = 0; h < 2; ++h) {                                                                       \
+          const uint8_t* ql = b + 64 * h;                                                                   \
+          __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));              \
+          __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));                            \
+          __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));                       \
+          __m256i q[4] = {                                                                                  \
+              _mm256_or_si256(_mm256_and_si256(la, low4), _mm256_slli_epi16(_mm256_and_si256(qh, three), 4)), \
+              _mm256_or_si256(_mm256_and_si256(lb, low4),                                                   \
+                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4)),     \
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), low4),                             \
+                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4)),     \
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), low4),                             \
+                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4))};    \
+          for (int k = 0; k < 4; ++k) {                                                                     \
+            /* 16-bit lanes 0-7 hold values 0-15 (first scale), lanes 8-15 values 16-31. */               \
+            __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]),                         \
+                                             _mm_set1_epi16(sc[8 * h + 2 * k]));                            \
+            for (int c = 0; c < C; ++c) {                                                                   \
+              __m256i xv = _mm256_loadu_si256(                                                              \
+                  reinterpret_cast<const __m256i*>(x.q_tok(t0 + c) + sb * 256 + 128 * h + 32 * k));         \
+              isum[c] = SCALED_DOT(isum[c], q[k], xv, scale);                                               \
+            }                                                                                               \
+          }                                                                                                 \
+        }                                                                                                   \
+      } else {                                                                                              \
+        const uint8_t* qs = b + (kType == GgmlType::Q5_K ? 48 : 16);                                        \
+        __m256i qh = kType == GgmlType::Q5_K ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)) \
+                                             : _mm256_setzero_si256();                                      \
+        const __m256i one = _mm256_set1_epi8(1);                                                            \
+        for (int ch = 0; ch < 4; ++ch) {                                                                    \
+          __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * ch));                 \
+          __m256i q1 = _mm256_and_si256(raw, low4), q2 = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4); \
+          if constexpr (kType == GgmlType::Q5_K) {                                                          \
+            q1 = _mm256_or_si256(q1, _mm256_slli_epi16(                                                     \
+                                         _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * ch)), one), 4)); \
+            q2 = _mm256_or_si256(q2, _mm256_slli_epi16(                                                     \
+                                         _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * ch + 1)), one), 4)); \
+          }                                                                                                 \
+          const __m256i s1 = _mm256_set1_epi16(int16_t(sbk.sc[2 * ch])),                                  \
+                        s2 = _mm256_set1_epi16(int16_t(sbk.sc[2 * ch + 1]));                                \
+          for (int c = 0; c < C; ++c) {                                                                     \
+            const int8_t* xq = x.q_tok(t0 + c) + sb * 256 + 64 * ch;                                       \
+            isum[c] = SCALED_DOT(isum[c], q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)), s1); \
+            isum[c] = SCALED_DOT(isum[c], q2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32)), s2); \
+          }                                                                                                 \
+        }                                                                                                   \
+      }                                                                                                     \
+      for (int c = 0; c < C; ++c)                                                                           \
+        acc[c] += superblock_value(kType, sbk, hsum_i32(isum[c]), x.bsums_tok(t0 + c) + sb * 16,            \
+                                   x.d_tok(t0 + c)[sb]);                                                    \
+    }                                                                                                       \
+    for (int c = 0; c < C; ++c) out[c] = acc[c];                                                            \
+  }
+
+WOBBLE_KQUANT_TILE(kquant_tile_avx2, "avx2,f16c", scaled_dot_avx2)
+WOBBLE_KQUANT_TILE(kquant_tile_vnni, "avx2,f16c,avx512f,avx512vl,avx512vnni", scaled_dot_vnni)
+#undef WOBBLE_KQUANT_TILE
+
+template <GgmlType kType>
+void row_tiles(bool vnni, const uint8_t* row, const QuantActsK& x, int64_t n_tok, float* y, int64_t n_out, int64_t r) {
+  float out[4];
+  int64_t t = 0;
+  for (; t + 4 <= n_tok; t += 4) {
+    vnni ? kquant_tile_vnni<kType, 4>(row, x, t, out) : kquant_tile_avx2<kType, 4>(row, x, t, out);
+    for (int c = 0; c < 4; ++c) y[(t + c) * n_out + r] = out[c];
+  }
+  for (; t < n_tok; ++t) {
+    vnni ? kquant_tile_vnni<kType, 1>(row, x, t, out) : kquant_tile_avx2<kType, 1>(row, x, t, out);
+    y[t * n_out + r] = out[0];
+  }
+}
+
+// One block of 256: the value of largest magnitude maps to -127 (its sign flipped), the rest scale
+// with it; d = 1 / iscale. Rounding is to nearest even, as nearbyint in the default mode.
+void quantize_block256(const float* x, int8_t* q, int16_t* bsums, float* d) {
+  float amax = 0, vmax = 0;
+  for (int j = 0; j < 256; ++j)
+    if (std::fabs(x[j]) > amax) amax = std::fabs(x[j]), vmax = x[j];
+  if (amax == 0) {
+    *d = 0;
+    std::fill(q, q + 256, int8_t(0));
+    std::fill(bsums, bsums + 16, int16_t(0));
+    return;
+  }
+  const float iscale = -127.f / vmax;
+  for (int j = 0; j < 256; ++j) q[j] = int8_t(std::min(127, int(std::nearbyint(iscale * x[j]))));
+  for (int g = 0; g < 16; ++g) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) s += q[16 * g + j];
+    bsums[g] = int16_t(s);
+  }
+  *d = 1.f / iscale;
+}
+
+// The same with AVX2 rounding (vroundps to nearest even equals nearbyint): identical output.
+__attribute__((target("avx2"))) void quantize_block256_avx2(const float* x, int8_t* q, int16_t* bsums, float* d) {
+  float amax = 0, vmax = 0;
+  for (int j = 0; j < 256; ++j)
+    if (std::fabs(x[j]) > amax) amax = std::fabs(x[j]), vmax = x[j];
+  if (amax == 0) {
+    *d = 0;
+    std::fill(q, q + 256, int8_t(0));
+    std::fill(bsums, bsums + 16, int16_t(0));
+    return;
+  }
+  const float iscale = -127.f / vmax;
+  const __m256 is = _mm256_set1_ps(iscale);
+  const __m256i hi = _mm256_set1_epi32(127);
+  for (int j = 0; j < 256; j += 8) {
+    __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j), is), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256i i = _mm256_min_epi32(_mm256_cvtps_epi32(v), hi);
+    alignas(32) int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), i);
+    for (int k = 0; k < 8; ++k) q[j + k] = int8_t(lanes[k]);
+  }
+  for (int g = 0; g < 16; ++g) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) s += q[16 * g + j];
+    bsums[g] = int16_t(s);
+  }
+  *d = 1.f / iscale;
+}
+
+bool cpu_has_avx2() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+  }();
+  return has;
+}
+
+}  // namespace
+
+QuantActsK quantize_acts_k(const float* x, int64_t n_tok, int64_t n_in) {
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> d;
+  thread_local std::vector<int16_t> bsums;
+  q.resize(size_t(n_tok * n_in));
+  d.resize(size_t(n_tok * (n_in / 256)));
+  bsums.resize(size_t(n_tok * (n_in / 16)));
+  const bool avx2 = cpu_has_avx2();
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t b = 0; b < n_in / 256; ++b) {
+      const float* xb = x + t * n_in + b * 256;
+      int8_t* qb = &q[size_t(t * n_in + b * 256)];
+      int16_t* sb = &bsums[size_t(t * (n_in / 16) + b * 16)];
+      float* db = &d[size_t(t * (n_in / 256) + b)];
+      if (avx2) quantize_block256_avx2(xb, qb, sb, db);
+      else quantize_block256(xb, qb, sb, db);
+    }
+  return {q.data(), d.data(), bsums.data(), n_in};
+}
+
+bool has_kquant_dot(GgmlType t) { return t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K; }
+
+void kquant_row(GgmlType t, bool vnni, const uint8_t* row, const QuantActsK& x, int64_t n_tok, float* y, int64_t n_out,
+                int64_t r) {
+  switch (t) {
+    case GgmlType::Q4_K: return row_tiles<GgmlType::Q4_K>(vnni, row, x, n_tok, y, n_out, r);
+    case GgmlType::Q5_K: return row_tiles<GgmlType::Q5_K>(vnni, row, x, n_tok, y, n_out, r);
+    case GgmlType::Q6_K: return row_tiles<GgmlType::Q6_K>(vnni, row, x, n_tok, y, n_out, r);
+    default: return;
+  }
+}
+
+float kquant_dot_reference(GgmlType t, const uint8_t* row, const QuantActsK& x, int64_t token) {
+  float acc = 0;
+  for (int64_t sb = 0; sb < x.n_in / 256; ++sb) {
+    const uint8_t* b = row + sb * block_bytes(t);
+    int32_t sumi = superblock_sum_reference(t, b, x.q_tok(token) + sb * 256);
+    acc += superblock_value(t, unpack_superblock(t, b), sumi, x.bsums_tok(token) + sb * 16, x.d_tok(token)[sb]);
+  }
+  return acc;
+}
+
+}  // namespace moe
