@@ -48,7 +48,7 @@ int run_command(const std::vector<std::string>& args) {
   po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
   po::notify(vm);
   if (vm.count("help")) {
-    std::cout << opts << "\nExit codes: 0 run complete, 2 bad suite or options, 3 interrupted or provider setup "
+    std::cout << opts << "\nPrints the run id on stdout; progress goes to stderr.\nExit codes: 0 run complete, 2 bad suite or options, 3 interrupted or provider setup "
                          "failure, 4 database error.\n";
     return kExitOk;
   }
