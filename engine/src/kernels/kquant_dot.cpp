@@ -129,13 +129,6 @@ int32_t superblock_sum_reference(GgmlType t, const uint8_t* b, const int8_t* qx)
 
 // ------------------------------------------------------------------ AVX2 / AVX-512 VNNI
 
-__attribute__((target("avx2"))) inline int32_t hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
-
 // acc + Σ pairs of (u8 q × s8 x) weighted by the int16 scales in `scale` (per 16-bit lane).
 __attribute__((target("avx2"))) inline __m256i scaled_dot_avx2(__m256i acc, __m256i q, __m256i x, __m256i scale) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), scale));
@@ -145,7 +138,48 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) inline __m256i scale
   return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(q, x), scale);
 }
 
-// Unpacked quants (u8, 32 per register) of one 64-value chunk (Q4_K/Q5_K) or one 128-value half (Q6_K).
+// Sub-block scales and mins of a Q4_K/Q5_K super-block, unpacked in registers: the 12 packed bytes
+// are read as three little-endian words u0, u1, u2, where byte j of u0 / u1 is scale / min j < 4
+// (low 6 bits) and byte j of u2 gives the low 4 bits of scale / min j + 4, whose top 2 bits are
+// the spare bits 6-7 of byte j of u0 / u1.
+struct Q45Scales {
+  __m256i scales;     // int16: sc0..sc7 in each 128-bit half (for per-sub-block broadcasts)
+  __m256i mins_dup;   // int16: m0, m0, m1, m1, ..., m7, m7 (one per 16-value activation sum)
+};
+__attribute__((target("avx2"))) inline Q45Scales unpack_q45_scales(const uint8_t* packed) {
+  uint32_t u[3];
+  std::memcpy(u, packed, 12);
+  const uint32_t sc_lo = u[0] & 0x3f3f3f3fu;
+  const uint32_t m_lo = u[1] & 0x3f3f3f3fu;
+  const uint32_t sc_hi = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+  const uint32_t m_hi = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+  const __m128i bytes = _mm_set_epi32(int(m_hi), int(m_lo), int(sc_hi), int(sc_lo));  // sc0..7, m0..7
+  Q45Scales s;
+  s.scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(bytes));
+  s.mins_dup = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(bytes, bytes));
+  return s;
+}
+
+// int16 lane pattern that broadcasts lane j of a 128-bit half to all 8 lanes of it (pshufb mask).
+__attribute__((target("avx2"))) inline __m256i lane16_mask(int lo, int hi) {
+  return _mm256_set_m128i(_mm_set1_epi16(int16_t(0x0100 + 0x0202 * hi)), _mm_set1_epi16(int16_t(0x0100 + 0x0202 * lo)));
+}
+
+// Σ of the int32 lanes of a and of b, as (sum a, sum b).
+__attribute__((target("avx2"))) inline void hsum2_i32(__m256i a, __m256i b, int32_t* sa, int32_t* sb) {
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  __m128i y = _mm_add_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+  __m128i h = _mm_hadd_epi32(x, y);  // a01 a23 b01 b23
+  h = _mm_hadd_epi32(h, h);          // a b a b
+  *sa = _mm_cvtsi128_si32(h);
+  *sb = _mm_extract_epi32(h, 1);
+}
+
+// Unpacked quants (u8, 32 per register) of one 64-value chunk (Q4_K/Q5_K) or one 128-value half
+// (Q6_K), multiplied with the int8 activations of up to C tokens. The scale-weighted integer sums
+// (isum) and the activation correction (corr: mins × 16-value activation sums, or Q6_K's offset of
+// 32) are accumulated in int32 lanes and reduced once per super-block; the float step is the
+// reference's.
 #define WOBBLE_KQUANT_TILE(NAME, TARGET, SCALED_DOT)                                                          \
   template <GgmlType kType, int C>                                                                          \
   __attribute__((target(TARGET))) void NAME(const uint8_t* row, const QuantActsK& x, int64_t t0, float* out) { \
@@ -154,13 +188,20 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) inline __m256i scale
     const __m256i low4 = _mm256_set1_epi8(0x0F);                                                            \
     for (int64_t sb = 0; sb < nsb; ++sb) {                                                                  \
       const uint8_t* b = row + sb * block_bytes(kType);                                                     \
-      const SuperBlock sbk = unpack_superblock(kType, b);                                                   \
-      __m256i isum[C];                                                                                      \
+      __m256i isum[C], corr[C];                                                                             \
       for (int c = 0; c < C; ++c) isum[c] = _mm256_setzero_si256();                                         \
+      float d, dmin = 0;                                                                                    \
       if constexpr (kType == GgmlType::Q6_K) {                                                              \
-        const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);                                        \
+        d = _cvtsh_ss(rd16(b + 208));                                                                       \
+        /* 16 int8 scales as int16: both halves of sc_h hold the 8 scales of half h. */                    \
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192))); \
+        for (int c = 0; c < C; ++c)                                                                         \
+          corr[c] = _mm256_madd_epi16(                                                                      \
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums_tok(t0 + c) + sb * 16)), sc16);   \
         const __m256i three = _mm256_set1_epi8(3);                                                          \
         for (int h = 0; h < 2; ++h) {                                                                       \
+          const __m256i sc_h = _mm256_broadcastsi128_si256(                                                 \
+              h == 0 ? _mm256_castsi256_si128(sc16) : _mm256_extracti128_si256(sc16, 1));                   \
           const uint8_t* ql = b + 64 * h;                                                                   \
           __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));              \
           __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));                            \
@@ -174,9 +215,8 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) inline __m256i scale
               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), low4),                             \
                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4))};    \
           for (int k = 0; k < 4; ++k) {                                                                     \
-            /* 16-bit lanes 0-7 hold values 0-15 (first scale), lanes 8-15 values 16-31. */               \
-            __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]),                         \
-                                             _mm_set1_epi16(sc[8 * h + 2 * k]));                            \
+            /* 16-bit lanes 0-7 hold values 0-15 (scale 2k), lanes 8-15 values 16-31 (scale 2k+1). */      \
+            const __m256i scale = _mm256_shuffle_epi8(sc_h, lane16_mask(2 * k, 2 * k + 1));                 \
             for (int c = 0; c < C; ++c) {                                                                   \
               __m256i xv = _mm256_loadu_si256(                                                              \
                   reinterpret_cast<const __m256i*>(x.q_tok(t0 + c) + sb * 256 + 128 * h + 32 * k));         \
@@ -185,6 +225,12 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) inline __m256i scale
           }                                                                                                 \
         }                                                                                                   \
       } else {                                                                                              \
+        d = _cvtsh_ss(rd16(b));                                                                             \
+        dmin = _cvtsh_ss(rd16(b + 2));                                                                      \
+        const Q45Scales scm = unpack_q45_scales(b + 4);                                                     \
+        for (int c = 0; c < C; ++c)                                                                         \
+          corr[c] = _mm256_madd_epi16(                                                                      \
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums_tok(t0 + c) + sb * 16)), scm.mins_dup); \
         const uint8_t* qs = b + (kType == GgmlType::Q5_K ? 48 : 16);                                        \
         __m256i qh = kType == GgmlType::Q5_K ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)) \
                                              : _mm256_setzero_si256();                                      \
@@ -193,13 +239,13 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) inline __m256i scale
           __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * ch));                 \
           __m256i q1 = _mm256_and_si256(raw, low4), q2 = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4); \
           if constexpr (kType == GgmlType::Q5_K) {                                                          \
-            q1 = _mm256_or_si256(q1, _mm256_slli_epi16(                                                     \
-                                         _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * ch)), one), 4)); \
-            q2 = _mm256_or_si256(q2, _mm256_slli_epi16(                                                     \
-                                         _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * ch + 1)), one), 4)); \
+            /* bit 0 of each qh byte is the 5th bit of sub-block 2ch, then shifted out for the next. */    \
+            q1 = _mm256_or_si256(q1, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));                      \
+            q2 = _mm256_or_si256(q2, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4)); \
+            qh = _mm256_srli_epi16(qh, 2);                                                                  \
           }                                                                                                 \
-          const __m256i s1 = _mm256_set1_epi16(int16_t(sbk.sc[2 * ch])),                                  \
-                        s2 = _mm256_set1_epi16(int16_t(sbk.sc[2 * ch + 1]));                                \
+          const __m256i s1 = _mm256_shuffle_epi8(scm.scales, lane16_mask(2 * ch, 2 * ch)),                  \
+                        s2 = _mm256_shuffle_epi8(scm.scales, lane16_mask(2 * ch + 1, 2 * ch + 1));          \
           for (int c = 0; c < C; ++c) {                                                                     \
             const int8_t* xq = x.q_tok(t0 + c) + sb * 256 + 64 * ch;                                       \
             isum[c] = SCALED_DOT(isum[c], q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)), s1); \
@@ -207,9 +253,12 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) inline __m256i scale
           }                                                                                                 \
         }                                                                                                   \
       }                                                                                                     \
-      for (int c = 0; c < C; ++c)                                                                           \
-        acc[c] += superblock_value(kType, sbk, hsum_i32(isum[c]), x.bsums_tok(t0 + c) + sb * 16,            \
-                                   x.d_tok(t0 + c)[sb]);                                                    \
+      for (int c = 0; c < C; ++c) {                                                                         \
+        int32_t sumi, ci;                                                                                   \
+        hsum2_i32(isum[c], corr[c], &sumi, &ci);                                                            \
+        const float dx = x.d_tok(t0 + c)[sb];                                                               \
+        acc[c] += kType == GgmlType::Q6_K ? finish_q6k(dx, d, sumi, 32 * ci) : finish_q45k(dx, d, dmin, sumi, ci); \
+      }                                                                                                     \
     }                                                                                                       \
     for (int c = 0; c < C; ++c) out[c] = acc[c];                                                            \
   }

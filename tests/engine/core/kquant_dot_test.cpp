@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -98,6 +99,55 @@ TEST(KQuantDot, VectorCodeEqualsTheIntegerReferenceWhichTracksTheFloatDot) {
         double exact = 0;
         for (int64_t i = 0; i < n_in; ++i) exact += double(deq[size_t(i)]) * x[size_t(tok * n_in + i)];
         EXPECT_NEAR(ref, exact, 0.25) << ggml_type_name(t);
+      }
+    }
+  }
+}
+
+// Quantised rows only use the scale patterns their quantiser happens to produce; raw random block
+// bytes reach every bit of the packed 6-bit scales and mins, the Q5_K high bits and Q6_K's signed
+// scales, at the extremes (scale 63, min 63, quant 15/31/63). Only the fp16 factors are pinned to
+// finite values.
+TEST(KQuantDot, RandomBlockBytesEqualTheReference) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU: the K-quant integer kernels are not used";
+  const int64_t n_in = 512, n_tok = 5;
+  auto x = normal(size_t(n_in * n_tok), 21, 3.f);
+  QuantActsK qx = quantize_acts_k(x.data(), n_tok, n_in);
+  std::mt19937 rng(22);
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    const uint64_t rb = *ggml_row_bytes(t, n_in);
+    const uint64_t bb = rb / uint64_t(n_in / 256);
+    for (int trial = 0; trial < 50; ++trial) {
+      std::vector<uint8_t> row(rb);
+      for (auto& byte : row) byte = uint8_t(rng());
+      if (trial == 0) std::fill(row.begin(), row.end(), uint8_t(0xFF));  // every scale/min/quant at its maximum
+      for (int64_t sb = 0; sb < n_in / 256; ++sb) {
+        uint8_t* b = &row[size_t(sb) * bb];
+        const uint16_t d = 0x2E66, dmin = 0x2A00;  // about 0.1 and 0.047 in fp16
+        if (t == GgmlType::Q6_K) {
+          std::memcpy(b + 208, &d, 2);
+        } else {
+          std::memcpy(b, &d, 2);
+          std::memcpy(b + 2, &dmin, 2);
+        }
+      }
+      std::vector<float> y2(static_cast<size_t>(n_tok)), y5(static_cast<size_t>(n_tok));
+      kquant_row(t, false, row.data(), qx, n_tok, y2.data(), 1, 0);
+      if (cpu_has_vnni()) kquant_row(t, true, row.data(), qx, n_tok, y5.data(), 1, 0);
+      std::vector<float> deq(static_cast<size_t>(n_in));
+      dequantize_row(t, row.data(), deq.data(), n_in);
+      for (int64_t tok = 0; tok < n_tok; ++tok) {
+        const float ref = kquant_dot_reference(t, row.data(), qx, tok);
+        ASSERT_EQ(y2[size_t(tok)], ref) << ggml_type_name(t) << " trial " << trial << " token " << tok;
+        if (cpu_has_vnni()) ASSERT_EQ(y5[size_t(tok)], ref) << ggml_type_name(t) << " trial " << trial;
+        // The reference itself is the dequantised dot up to activation rounding (|x| ≤ ~12 here,
+        // so steps of ~0.1; relative to the dot's magnitude this stays within a few percent).
+        double exact = 0, mag = 0;
+        for (int64_t i = 0; i < n_in; ++i) {
+          exact += double(deq[size_t(i)]) * x[size_t(tok * n_in + i)];
+          mag += std::fabs(double(deq[size_t(i)]) * x[size_t(tok * n_in + i)]);
+        }
+        ASSERT_NEAR(ref, exact, 0.02 * mag + 1e-3) << ggml_type_name(t) << " trial " << trial;
       }
     }
   }
