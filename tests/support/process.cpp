@@ -1,4 +1,5 @@
 #include "support/process.h"
+#include "support/scratch.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -61,8 +62,8 @@ int spawn_process(const std::vector<std::string>& argv, const std::map<std::stri
 }
 
 std::string make_temp_dir(const std::string& tag) {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/wobble-test-" + tag + "-XXXXXX";
+  // Inside the process's scratch directory, so it is removed when the test process exits.
+  std::string tmpl = testsupport::scratch_path("wobble-test-" + tag + "-XXXXXX");
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");

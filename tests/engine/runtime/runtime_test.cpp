@@ -13,6 +13,7 @@
 #include "moe/routing.h"
 #include "moe/sampler.h"
 #include "moe/session.h"
+#include "support/scratch.h"
 
 using namespace moe;
 using moe::testing::TinySpec;
@@ -20,8 +21,7 @@ using moe::testing::TinySpec;
 namespace {
 
 std::string write_model(const TinySpec& s, const std::string& tag) {
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("moe-tiny-" + std::to_string(::getpid()) + "-" + tag + ".gguf")).string();
+  std::string path = testsupport::scratch_path("moe-tiny-" + tag + ".gguf");
   EXPECT_TRUE(moe::testing::tiny_model(s).write(path).ok());
   return path;
 }
@@ -153,7 +153,7 @@ TEST(Runtime, TiedEmbeddingsAndDenseLlama) {
 
 TEST(Runtime, BadModelsAreClearErrors) {
   auto expect_error = [](GgufWriter w, const std::string& needle) {
-    std::string path = (std::filesystem::temp_directory_path() / ("moe-bad-" + std::to_string(::getpid()) + ".gguf")).string();
+    std::string path = testsupport::scratch_path("moe-bad.gguf");
     ASSERT_TRUE(w.write(path).ok());
     auto m = Model::load(path);
     ASSERT_FALSE(m.ok());
@@ -186,7 +186,7 @@ TEST(Runtime, BadModelsAreClearErrors) {
   expect_error(w, "expert_used_count 9 does not fit expert_count 4");
   // Truncated file.
   auto bytes = moe::testing::tiny_model(s).to_bytes();
-  std::string path = (std::filesystem::temp_directory_path() / ("moe-trunc-" + std::to_string(::getpid()) + ".gguf")).string();
+  std::string path = testsupport::scratch_path("moe-trunc.gguf");
   FILE* f = fopen(path.c_str(), "wb");
   fwrite(bytes.data(), 1, bytes.size() / 2, f);
   fclose(f);

@@ -10,6 +10,7 @@
 #include "gguf/gguf_writer.h"
 #include "moe/chat_template.h"
 #include "moe/tokenizer.h"
+#include "support/scratch.h"
 
 using namespace moe;
 namespace fs = std::filesystem;
@@ -94,7 +95,7 @@ std::string tiny_bpe(const std::string& tag) {
   w.set_array_i32("tokenizer.ggml.token_type", types);
   w.set_array_string("tokenizer.ggml.merges", merges);
   w.set_u32("tokenizer.ggml.eos_token_id", uint32_t(toks.size() - 1));
-  std::string path = (fs::temp_directory_path() / ("tok-" + tag + std::to_string(::getpid()) + ".gguf")).string();
+  std::string path = testsupport::scratch_path("tok-" + tag + ".gguf");
   EXPECT_TRUE(w.write(path).ok());
   return path;
 }
@@ -185,7 +186,7 @@ TEST(Tokenizer, BadVocabularyIsAClearError) {
   w.set_string("tokenizer.ggml.model", "gpt2");
   w.set_array_string("tokenizer.ggml.tokens", {"a", "b"});
   w.set_array_string("tokenizer.ggml.merges", {"ab"});
-  std::string path = (fs::temp_directory_path() / ("tok-bad" + std::to_string(::getpid()) + ".gguf")).string();
+  std::string path = testsupport::scratch_path("tok-bad.gguf");
   ASSERT_TRUE(w.write(path).ok());
   auto t = Tokenizer::load(path);
   ASSERT_FALSE(t.ok());
@@ -256,7 +257,7 @@ std::string tiny_spm() {
   w.set_u32("tokenizer.ggml.bos_token_id", 1);
   w.set_u32("tokenizer.ggml.eos_token_id", 2);
   w.set_u32("tokenizer.ggml.unknown_token_id", 0);
-  std::string path = (fs::temp_directory_path() / ("tok-spm" + std::to_string(::getpid()) + ".gguf")).string();
+  std::string path = testsupport::scratch_path("tok-spm.gguf");
   EXPECT_TRUE(w.write(path).ok());
   return path;
 }
@@ -354,7 +355,7 @@ TEST(ChatTemplates, MultiTurnConversationsCloseAssistantTurnsWithEos) {
 }
 
 TEST(Tokenizer, InconsistentVocabularyArraysNameTheKey) {
-  const std::string path = (fs::temp_directory_path() / ("tok-arr" + std::to_string(::getpid()) + ".gguf")).string();
+  const std::string path = testsupport::scratch_path("tok-arr.gguf");
   auto load_error = [&](GgufWriter& w) {
     EXPECT_TRUE(w.write(path).ok());
     auto t = Tokenizer::load(path);

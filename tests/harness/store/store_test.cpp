@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "store/store.h"
+#include "support/scratch.h"
 #include "util/error.h"
 
 using namespace wobble;
@@ -13,7 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string temp_db(const std::string& tag) {
-  fs::path p = fs::temp_directory_path() / ("wobble-store-" + std::to_string(::getpid()) + "-" + tag + ".db");
+  fs::path p = testsupport::scratch_path("wobble-store-" + tag + ".db");
   fs::remove(p);
   fs::remove(p.string() + "-wal");
   fs::remove(p.string() + "-shm");
