@@ -3,6 +3,7 @@
 // itself behaves like Q8_K.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -53,12 +54,32 @@ TEST(KQuantDot, ActivationsQuantiseLikeQ8K) {
     EXPECT_FLOAT_EQ(q.d[b], -vmax / 127.f);
     for (int j = 0; j < 256; ++j) {
       EXPECT_NEAR(q.d[b] * q.q[b * 256 + j], x[size_t(b * 256 + j)], std::fabs(q.d[b]) * 0.5f + 1e-6f);
-      if (x[size_t(b * 256 + j)] == vmax) EXPECT_EQ(q.q[b * 256 + j], -127);
+      if (x[size_t(b * 256 + j)] == vmax) {
+        EXPECT_EQ(q.q[b * 256 + j], -127);
+      }
     }
     for (int g = 0; g < 16; ++g) {
       int s = 0;
       for (int j = 0; j < 16; ++j) s += q.q[b * 256 + 16 * g + j];
       EXPECT_EQ(q.bsums[b * 16 + g], s);
+    }
+  }
+  // Exactly the scalar formula (one multiply, round to nearest even, clamp at 127), in value
+  // order; with two values of the largest magnitude the first one sets the sign.
+  auto y = normal(n, 4);
+  y[7] = 5.f;
+  y[200] = -5.f;
+  y[256 + 3] = -6.f;
+  y[256 + 100] = 6.f;
+  QuantActsK qy = quantize_acts_k(y.data(), 1, n);
+  EXPECT_FLOAT_EQ(qy.d[0], -5.f / 127.f);
+  EXPECT_FLOAT_EQ(qy.d[1], 6.f / 127.f);
+  for (int64_t b = 0; b < 2; ++b) {
+    const float vmax = b == 0 ? 5.f : -6.f;
+    const float iscale = -127.f / vmax;
+    for (int j = 0; j < 256; ++j) {
+      const int expect = std::min(127, int(std::nearbyint(iscale * y[size_t(b * 256 + j)])));
+      ASSERT_EQ(qy.q[b * 256 + j], expect) << "block " << b << " value " << j;
     }
   }
   std::vector<float> zeros(256, 0.f);
@@ -139,7 +160,9 @@ TEST(KQuantDot, RandomBlockBytesEqualTheReference) {
       for (int64_t tok = 0; tok < n_tok; ++tok) {
         const float ref = kquant_dot_reference(t, row.data(), qx, tok);
         ASSERT_EQ(y2[size_t(tok)], ref) << ggml_type_name(t) << " trial " << trial << " token " << tok;
-        if (cpu_has_vnni()) ASSERT_EQ(y5[size_t(tok)], ref) << ggml_type_name(t) << " trial " << trial;
+        if (cpu_has_vnni()) {
+          ASSERT_EQ(y5[size_t(tok)], ref) << ggml_type_name(t) << " trial " << trial;
+        }
         // The reference itself is the dequantised dot up to activation rounding (|x| ≤ ~12 here,
         // so steps of ~0.1; relative to the dot's magnitude this stays within a few percent).
         double exact = 0, mag = 0;
