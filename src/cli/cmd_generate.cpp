@@ -51,7 +51,7 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 
 int generate_command(const std::vector<std::string>& args) {
   po::options_description opts("wobble generate -m MODEL.gguf (-p TEXT | --tokens IDS) [options]");
-  std::string model_path, prompt, tokens, trace_file, chat = "raw";
+  std::string model_path, prompt, tokens, trace_file, chat = "auto";
   int n = 64, threads = 0, top_k = 0;
   float temp = 0, top_p = 1, min_p = 0;
   uint64_t seed = 0;
@@ -65,7 +65,7 @@ int generate_command(const std::vector<std::string>& args) {
       ("min-p", po::value(&min_p)->default_value(min_p), "min-p (0 = off)")
       ("seed", po::value(&seed)->default_value(seed), "sampler seed")
       ("threads", po::value(&threads)->default_value(threads), "threads (0 = all cores)")
-      ("chat-template", po::value(&chat)->default_value(chat), "wrap -p as a user message: raw|auto|chatml|mistral|granite|tulu|llama3|deepseek")
+      ("chat-template", po::value(&chat)->default_value(chat), "how -p is wrapped: auto (the model's own chat template as a user turn; raw if it has none), raw (as is), or chatml|mistral|granite|tulu|llama3|deepseek")
       ("trace", po::value(&trace_file), "write the routing trace (binary MOERT1) to FILE");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -81,6 +81,7 @@ int generate_command(const std::vector<std::string>& args) {
   auto model = load_model(model_path);
   std::vector<int32_t> ids;
   bool text_mode = !prompt.empty();
+  bool chat_applied = false;
   if (text_mode) {
     if (!model->has_tokenizer()) throw RuntimeError("the model has no tokenizer metadata; use --tokens");
     const auto& tok = model->tokenizer();
@@ -93,6 +94,7 @@ int generate_command(const std::vector<std::string>& args) {
       fam = *f;
     }
     if (fam != moe::ChatFamily::kRaw) {
+      chat_applied = true;
       std::vector<moe::ChatMessage> msgs = {{"user", prompt}};
       text = moe::render_chat(fam, msgs, true, tok.bos() >= 0 ? tok.piece(tok.bos()) : "");
     }
@@ -111,7 +113,10 @@ int generate_command(const std::vector<std::string>& args) {
   moe::GenerateOptions go;
   go.max_tokens = n;
   go.sampling = {temp, top_k, top_p, min_p, seed};
-  if (text_mode) std::cout << prompt << std::flush;
+  if (text_mode) {
+    // A raw prompt is continued in place; a chat answer starts on its own line.
+    std::cout << prompt << (chat_applied ? "\n" : "") << std::flush;
+  }
   auto res = moe::generate(**session, ids, go, [&](std::string_view s) {
     if (text_mode) std::cout << s << std::flush;
   });
