@@ -8,6 +8,23 @@
 
 namespace wobble::cli {
 
+bool parse_or_help(const boost::program_options::options_description& opts,
+                   const boost::program_options::positional_options_description* positional,
+                   const std::vector<std::string>& args, boost::program_options::variables_map& vm,
+                   std::string_view help_epilogue) {
+  namespace po = boost::program_options;
+  po::command_line_parser parser(args);
+  parser.options(opts);
+  if (positional) parser.positional(*positional);
+  po::store(parser.run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts << help_epilogue;
+    return true;
+  }
+  po::notify(vm);
+  return false;
+}
+
 void write_output(const std::string& path, const std::function<void(std::ostream&)>& write) {
   if (path.empty() || path == "-") {
     write(std::cout);

@@ -23,12 +23,7 @@ int compare_command(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("runs", 2);
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return kExitOk;
-  }
+  if (parse_or_help(opts, &pos, args, vm)) return kExitOk;
   if (ids.size() != 2) throw Error(kExitUsage, "give two run ids: wobble compare RUN_A RUN_B");
   if (format != "md" && format != "json" && format != "html")
     throw Error(kExitUsage, "--format must be md, json or html, got '" + format + "'");

@@ -6,6 +6,7 @@
 #include "analysis/gate.h"
 #include "analysis/routing_drift.h"
 #include <cstdio>
+#include "cli/cli_util.h"
 #include "cli/command.h"
 #include "util/error.h"
 
@@ -34,13 +35,10 @@ int gate_command(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\nThresholds default to the suite's gate: block. Exit codes: 0 pass, 1 gate failed, "
-                         "2 usage or configuration error, 4 database error.\n";
-    return kExitOk;
-  }
+  constexpr const char* kHelpTail =
+      "\nThresholds default to the suite's gate: block. Exit codes: 0 pass, 1 gate failed, "
+      "2 usage or configuration error, 4 database error.\n";
+  if (parse_or_help(opts, &pos, args, vm, kHelpTail)) return kExitOk;
   if (run_id <= 0) throw Error(kExitUsage, "a run id is required");
   if (vm.count("max-unstable")) {
     if (max_unstable < 0) throw Error(kExitUsage, "--max-unstable must be >= 0");

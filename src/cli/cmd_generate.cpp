@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "cli/cli_util.h"
 #include "cli/command.h"
 #include "moe/chat_template.h"
 #include "moe/model.h"
@@ -68,12 +69,7 @@ int generate_command(const std::vector<std::string>& args) {
       ("chat-template", po::value(&chat)->default_value(chat), "how -p is wrapped: auto (the model's own chat template as a user turn; raw if it has none), raw (as is), or chatml|mistral|granite|tulu|llama3|deepseek")
       ("trace", po::value(&trace_file), "write the routing trace (binary MOERT1) to FILE");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return kExitOk;
-  }
+  if (parse_or_help(opts, nullptr, args, vm)) return kExitOk;
   if (model_path.empty()) throw Error(kExitUsage, "-m MODEL.gguf is required");
   if (prompt.empty() == tokens.empty()) throw Error(kExitUsage, "give exactly one of -p TEXT or --tokens IDS");
   if (n < 0 || temp < 0 || top_p <= 0 || top_p > 1 || min_p < 0 || min_p > 1 || top_k < 0)
@@ -148,12 +144,8 @@ int inspect_command(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("model", 1);
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help") || path.empty()) {
-    std::cout << opts;
-    return path.empty() && !vm.count("help") ? kExitUsage : kExitOk;
-  }
+  if (parse_or_help(opts, &pos, args, vm)) return kExitOk;
+  if (path.empty()) throw Error(kExitUsage, "a model file is required: wobble inspect MODEL.gguf");
   auto model = load_model(path);
   const auto& i = model->info();
   std::printf("file:          %s\narchitecture:  %s\nname:          %s\n", path.c_str(), i.architecture.c_str(), i.name.c_str());

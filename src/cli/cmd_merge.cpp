@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_util.h"
 #include "cli/command.h"
 #include "store/merge.h"
 #include "util/error.h"
@@ -21,15 +22,11 @@ int merge_command(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("paths", -1);
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts
-              << "\nEvery run in the inputs must come from the same suite and configuration (e.g. the shards of\n"
-                 "'wobble run --shard i/N'). The merged run holds each (case, variant, repeat) once; when\n"
-                 "shards are missing it is left 'interrupted' and 'wobble run --resume ID --db OUT.db' runs the rest.\n";
-    return kExitOk;
-  }
+  constexpr const char* kHelpTail =
+      "\nEvery run in the inputs must come from the same suite and configuration (e.g. the shards of\n"
+      "'wobble run --shard i/N'). The merged run holds each (case, variant, repeat) once; when\n"
+      "shards are missing it is left 'interrupted' and 'wobble run --resume ID --db OUT.db' runs the rest.\n";
+  if (parse_or_help(opts, &pos, args, vm, kHelpTail)) return kExitOk;
   if (paths.size() < 2) throw Error(kExitUsage, "give an output database and at least one input: wobble merge OUT.db IN.db...");
   std::vector<std::string> inputs(paths.begin() + 1, paths.end());
   MergeResult r = merge_databases(paths[0], inputs);

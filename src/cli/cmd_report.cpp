@@ -33,12 +33,7 @@ int report_command(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return kExitOk;
-  }
+  if (parse_or_help(opts, &pos, args, vm)) return kExitOk;
   if (run_id <= 0) throw Error(kExitUsage, "a run id is required (see 'wobble runs')");
   if (k < 1) throw Error(kExitUsage, "--k must be at least 1");
   if (format != "md" && format != "json" && format != "html" && format != "junit" && format != "summary")

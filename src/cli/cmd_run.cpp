@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_util.h"
 #include "cli/command.h"
 #include "provider/provider.h"
 #include "runner/runner.h"
@@ -45,13 +46,10 @@ int run_command(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("suite", 1);
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\nPrints the run id on stdout; progress goes to stderr.\nExit codes: 0 run complete, 2 bad suite or options, 3 interrupted or provider setup "
-                         "failure, 4 database error.\n";
-    return kExitOk;
-  }
+  constexpr const char* kHelpTail =
+      "\nPrints the run id on stdout; progress goes to stderr.\nExit codes: 0 run complete, 2 bad suite or options, "
+      "3 interrupted or provider setup failure, 4 database error.\n";
+  if (parse_or_help(opts, &pos, args, vm, kHelpTail)) return kExitOk;
   RunOptions ro;
   ro.db_path = db;
   ro.concurrency = concurrency;

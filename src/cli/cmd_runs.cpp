@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "cli/cli_util.h"
 #include "cli/command.h"
 #include "report/report.h"
 #include "store/store.h"
@@ -25,12 +26,7 @@ int runs_command(const std::vector<std::string>& args) {
       ("id-only", "print run ids only")
       ("json", "print JSON");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return kExitOk;
-  }
+  if (parse_or_help(opts, nullptr, args, vm)) return kExitOk;
   if (vm.count("last")) limit = 1;
   Store store = Store::open(db);
   auto runs = store.list_runs(suite, limit);
@@ -66,12 +62,7 @@ int show_command(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return kExitOk;
-  }
+  if (parse_or_help(opts, &pos, args, vm)) return kExitOk;
   if (run_id <= 0) throw Error(kExitUsage, "a run id is required");
   Store store = Store::open(db);
   if (!store.get_run(run_id)) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in " + db);

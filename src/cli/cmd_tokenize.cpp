@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_util.h"
 #include "cli/command.h"
 #include "moe/tokenizer.h"
 #include "util/error.h"
@@ -41,16 +42,7 @@ int tokenize_command(const std::vector<std::string>& args) {
       ("parse-special", "turn control-token texts such as <|im_start|> into their ids")
       ("json", "print {\"ids\": [...], \"pieces\": [...]} instead of one 'id<TAB>piece' line per token");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw Error(kExitUsage, e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << opts;
-    return kExitOk;
-  }
+  if (parse_or_help(opts, nullptr, args, vm)) return kExitOk;
   if (path.empty()) throw Error(kExitUsage, "-m MODEL.gguf is required");
   if (vm.count("text") == vm.count("file")) throw Error(kExitUsage, "give exactly one of --text and --file");
   if (!file.empty()) text = read_text_file(file);

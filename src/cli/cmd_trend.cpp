@@ -23,12 +23,7 @@ int trend_command(const std::vector<std::string>& args) {
       ("format,f", po::value(&format)->default_value(format), "md | json | html")
       ("out,o", po::value(&out), "write to FILE instead of stdout");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return kExitOk;
-  }
+  if (parse_or_help(opts, nullptr, args, vm)) return kExitOk;
   if (suite.empty()) throw Error(kExitUsage, "--suite NAME is required (see 'wobble runs')");
   if (last < 0) throw Error(kExitUsage, "--last must be 0 (all) or positive");
   if (format != "md" && format != "json" && format != "html")
