@@ -1,4 +1,5 @@
 #include "analysis/gate.h"
+#include "util/fixed.h"
 
 #include <cstdio>
 #include <map>
@@ -6,11 +7,7 @@
 namespace wobble {
 namespace {
 
-std::string f2(double x) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.3f", x);
-  return b;
-}
+std::string f2(double x) { return fixed(x, 3); }
 
 }  // namespace
 

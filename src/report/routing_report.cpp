@@ -4,15 +4,12 @@
 #include <cstdio>
 
 #include "report/report.h"
+#include "util/fixed.h"
 
 namespace wobble {
 namespace {
 
-std::string f3(double x) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.3f", x);
-  return b;
-}
+std::string f3(double x) { return fixed(x, 3); }
 
 std::string top_experts(const std::vector<double>& usage, int n) {
   std::vector<std::pair<double, int>> v;

@@ -5,15 +5,12 @@
 #include <cstdio>
 
 #include "report/html_text.h"
+#include "util/fixed.h"
 
 namespace wobble {
 namespace {
 
-std::string px(double x) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.1f", x);
-  return b;
-}
+std::string px(double x) { return fixed(x, 1); }
 
 double clamp01(double x) { return std::isfinite(x) ? std::clamp(x, 0.0, 1.0) : 0.0; }
 

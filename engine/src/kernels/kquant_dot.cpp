@@ -8,6 +8,7 @@
 //               with 2 high bits from qh[l] >> 2k; one scale per 16 values; value offset -32.
 // A weight is d·sc·q − dmin·m (Q4_K/Q5_K) or d·sc·(q − 32) (Q6_K); activations are dx·qx.
 #include "kernels/kquant_dot.h"
+#include "kernels/token_tiles.h"
 
 #include <immintrin.h>
 
@@ -269,16 +270,10 @@ WOBBLE_KQUANT_TILE(kquant_tile_vnni, "avx2,f16c,avx512f,avx512vl,avx512vnni", sc
 
 template <GgmlType kType>
 void row_tiles(bool vnni, const uint8_t* row, const QuantActsK& x, int64_t n_tok, float* y, int64_t n_out, int64_t r) {
-  float out[4];
-  int64_t t = 0;
-  for (; t + 4 <= n_tok; t += 4) {
-    vnni ? kquant_tile_vnni<kType, 4>(row, x, t, out) : kquant_tile_avx2<kType, 4>(row, x, t, out);
-    for (int c = 0; c < 4; ++c) y[(t + c) * n_out + r] = out[c];
-  }
-  for (; t < n_tok; ++t) {
-    vnni ? kquant_tile_vnni<kType, 1>(row, x, t, out) : kquant_tile_avx2<kType, 1>(row, x, t, out);
-    y[t * n_out + r] = out[0];
-  }
+  for_token_tiles(n_tok, y, n_out, r, [&](int64_t t, auto width, float* out) {
+    constexpr int C = decltype(width)::value;
+    vnni ? kquant_tile_vnni<kType, C>(row, x, t, out) : kquant_tile_avx2<kType, C>(row, x, t, out);
+  });
 }
 
 // One block of 256: the value of largest magnitude maps to -127 (its sign flipped), the rest scale

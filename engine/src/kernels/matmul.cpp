@@ -13,6 +13,7 @@
 #include "kernels/matmul.h"
 
 #include "kernels/kquant_dot.h"
+#include "kernels/token_tiles.h"
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -200,16 +201,10 @@ WOBBLE_INT8_TILE(int8_tile_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", do
 // Row r of an int8-path weight times every token, four tokens per tile.
 template <GgmlType kType>
 void int8_row(bool vnni, const uint8_t* row, const QuantActs& x, int64_t n_tok, float* y, int64_t n_out, int64_t r) {
-  float out[4];
-  int64_t t = 0;
-  for (; t + 4 <= n_tok; t += 4) {
-    vnni ? int8_tile_vnni<kType, 4>(row, x, t, out) : int8_tile_avx2<kType, 4>(row, x, t, out);
-    for (int c = 0; c < 4; ++c) y[(t + c) * n_out + r] = out[c];
-  }
-  for (; t < n_tok; ++t) {
-    vnni ? int8_tile_vnni<kType, 1>(row, x, t, out) : int8_tile_avx2<kType, 1>(row, x, t, out);
-    y[t * n_out + r] = out[0];
-  }
+  for_token_tiles(n_tok, y, n_out, r, [&](int64_t t, auto width, float* out) {
+    constexpr int C = decltype(width)::value;
+    vnni ? int8_tile_vnni<kType, C>(row, x, t, out) : int8_tile_avx2<kType, C>(row, x, t, out);
+  });
 }
 
 bool uses_quantized_x(GgmlType t) { return t == GgmlType::Q8_0 || t == GgmlType::Q4_0; }
