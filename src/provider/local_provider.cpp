@@ -147,7 +147,8 @@ class LocalProvider : public Provider {
     out.text = res->text;
     out.finish_reason = res->finish_reason;
     out.prompt_tokens = int64_t(ids->size());
-    out.completion_tokens = int64_t(res->tokens.size());
+    // Counted like llama.cpp's and vLLM's usage: every sampled token, the end-of-turn one included.
+    out.completion_tokens = int64_t(res->tokens.size()) + (res->eog_token >= 0 ? 1 : 0);
     out.latency_s = a.latency_s;
     out.model_reported = id_;
     out.prompt_token_ids = *ids;

@@ -75,7 +75,9 @@ TEST(DemoModel, EngineReproducesTorchGreedyTokens) {
       ++total;
       if (best != want[i]) break;
       ++matched;
-      if (i + 1 < want.size()) ASSERT_TRUE((*s)->step(best).ok());
+      if (i + 1 < want.size()) {
+        ASSERT_TRUE((*s)->step(best).ok());
+      }
     }
   }
   EXPECT_EQ(matched, total) << "greedy tokens matching the training framework";
@@ -100,6 +102,16 @@ TEST(DemoModel, SameSuiteAndSeedTwiceGivesIdenticalSamplesAndRouting) {
     EXPECT_EQ(sa[i].token_ids, sb[i].token_ids);
     EXPECT_EQ(sa[i].routing_trace, sb[i].routing_trace);
     EXPECT_FALSE(sa[i].routing_trace.empty());
+    // Usage counts every sampled token, the end-of-turn one included (as llama.cpp and vLLM
+    // report it); the stored ids are the generated text's.
+    const int64_t n_ids = int64_t(sa[i].token_ids.size());
+    if (sa[i].finish_reason == "stop") {
+      EXPECT_EQ(sa[i].completion_tokens, n_ids + 1) << sa[i].case_id;
+    } else {
+      EXPECT_EQ(sa[i].finish_reason, "length");
+      EXPECT_EQ(sa[i].completion_tokens, n_ids);
+      EXPECT_EQ(n_ids, 24);
+    }
     distinct.insert(sa[i].case_id + sa[i].variant_id + sa[i].output);
   }
   // Temperature 0.8: the 3 repeats of a (case, variant) are not all the same text everywhere.

@@ -57,7 +57,8 @@ struct GenerateOptions {
 
 struct GenerateResult {
   std::vector<int32_t> prompt_tokens;
-  std::vector<int32_t> tokens;  // generated
+  std::vector<int32_t> tokens;  // generated, without the end-of-generation token
+  int32_t eog_token = -1;       // the sampled end-of-generation token that ended it, else -1
   std::string text;             // decoded generated text (stop string excluded)
   std::string finish_reason;    // "stop" (EOG or stop string), "length", "context"
   double prefill_seconds = 0, decode_seconds = 0;

@@ -30,6 +30,7 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
     int32_t id = sampler.sample(session.logits());
     if (tok && tok->is_eog(id)) {
       r.finish_reason = "stop";
+      r.eog_token = id;
       break;
     }
     r.tokens.push_back(id);

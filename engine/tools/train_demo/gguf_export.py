@@ -65,7 +65,7 @@ def write(path, model, tok, c):
         ("llama.expert_used_count", T_U32, c.k),
         ("llama.vocab_size", T_U32, c.n_vocab),
         ("tokenizer.ggml.model", T_STR, "gpt2"),
-        ("tokenizer.ggml.pre", T_STR, "gpt2"),
+        ("tokenizer.ggml.pre", T_STR, "gpt-2"),  # the name GGUF runtimes use for the GPT-2 split
         ("tokenizer.ggml.tokens", T_ARR, (T_STR, tok.tokens)),
         ("tokenizer.ggml.token_type", T_ARR, (T_I32, [TOKEN_CONTROL if t in tok.special_ids else TOKEN_NORMAL for t in tok.tokens])),
         ("tokenizer.ggml.merges", T_ARR, (T_STR, [a + " " + b for a, b in tok.merges])),
