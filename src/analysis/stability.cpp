@@ -87,7 +87,7 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
   a.samples = std::move(samples);
   a.total_samples = int64_t(a.samples.size());
 
-  // Group samples by (case, variant); they arrive ordered by case, variant, repeat.
+  // Group samples by (case, variant), keeping the order they arrive in (the suite's).
   std::map<std::pair<std::string, std::string>, std::vector<const SampleRecord*>> groups;
   std::vector<std::pair<std::string, std::string>> order;
   for (const auto& s : a.samples) {

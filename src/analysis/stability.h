@@ -62,7 +62,7 @@ struct CriterionAcross {
 
 struct RunAnalysis {
   RunRecord run;
-  std::vector<SampleRecord> samples;  // ordered by case, variant, repeat (no traces)
+  std::vector<SampleRecord> samples;  // in the suite's case and variant order, then repeat (no traces)
   std::vector<CriterionStability> criteria;
   std::vector<GroupStability> groups;
   std::vector<CriterionAcross> across;

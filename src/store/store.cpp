@@ -2,8 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
+#include <tuple>
 
 #include "store/schema.h"
 #include "store/sqlite_util.h"
@@ -228,6 +230,35 @@ std::set<Triple> Store::completed_triples(int64_t run_id) const {
   return out;
 }
 
+namespace {
+
+// Sorts samples into the order the suite lists its cases and variants (from the run's snapshot),
+// then by repeat. Ids the snapshot does not name (an old or hand-edited database) come after the
+// named ones, alphabetically.
+void order_as_suite(std::vector<SampleRecord>& samples, const nlohmann::json& snapshot) {
+  auto ranks = [&](const char* key) {
+    std::map<std::string, size_t> rank;
+    if (!snapshot.is_object() || !snapshot.contains(key) || !snapshot[key].is_array()) return rank;
+    for (const auto& item : snapshot[key])
+      if (item.is_object() && item.contains("id") && item["id"].is_string())
+        rank.emplace(item["id"].get<std::string>(), rank.size());
+    return rank;
+  };
+  const auto case_rank = ranks("cases"), variant_rank = ranks("variants");
+  auto rank_of = [](const std::map<std::string, size_t>& rank, const std::string& id) {
+    auto it = rank.find(id);
+    return it == rank.end() ? rank.size() : it->second;
+  };
+  std::stable_sort(samples.begin(), samples.end(), [&](const SampleRecord& a, const SampleRecord& b) {
+    return std::forward_as_tuple(rank_of(case_rank, a.case_id), a.case_id, rank_of(variant_rank, a.variant_id),
+                                 a.variant_id, a.repeat) <
+           std::forward_as_tuple(rank_of(case_rank, b.case_id), b.case_id, rank_of(variant_rank, b.variant_id),
+                                 b.variant_id, b.repeat);
+  });
+}
+
+}  // namespace
+
 std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const {
   std::string sql =
       "SELECT id, run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, prompt_tokens, "
@@ -297,6 +328,7 @@ std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const 
     a.retry_after_s = at.real(6);
     out[it->second].attempts.push_back(std::move(a));
   }
+  if (auto run = get_run(run_id)) order_as_suite(out, run->suite_snapshot);
   return out;
 }
 

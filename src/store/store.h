@@ -86,7 +86,8 @@ class Store {
   // rolled back: repeats are never collapsed or duplicated.
   void insert_samples(const std::vector<SampleRecord>& batch);
   std::set<Triple> completed_triples(int64_t run_id) const;
-  // Loads samples of a run ordered by case, variant, repeat; with_trace=false skips trace blobs.
+  // Loads samples of a run in the suite's order of cases and variants (its snapshot), then by
+  // repeat; with_trace=false skips trace blobs.
   std::vector<SampleRecord> samples(int64_t run_id, bool with_trace = false) const;
 
   sqlite3* handle() const { return db_; }

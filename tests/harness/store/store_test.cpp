@@ -101,6 +101,36 @@ TEST(Store, CreatesSchemaAndRoundTripsEveryField) {
   EXPECT_FALSE(st.get_run(id + 1));
 }
 
+TEST(Store, SamplesComeInTheSuitesOrderOfCasesAndVariants) {
+  Store st = Store::open(temp_db("order"));
+  RunRecord r = run_record();
+  // The suite lists case "zeta" before "alpha" and variant "y" before "x"; "stray" is not in it.
+  r.suite_snapshot = {{"name", "s"},
+                      {"cases", {{{"id", "zeta"}}, {{"id", "alpha"}}}},
+                      {"variants", {{{"id", "y"}}, {{"id", "x"}}}}};
+  int64_t id = st.create_run(r);
+  std::vector<SampleRecord> batch;
+  for (const char* c : {"alpha", "stray", "zeta"})
+    for (const char* v : {"x", "y"})
+      for (int rep : {1, 0}) {
+        SampleRecord s = sample(id, c, rep);
+        s.variant_id = v;
+        batch.push_back(s);
+      }
+  st.insert_samples(batch);
+  std::vector<std::string> got;
+  for (const auto& s : st.samples(id)) got.push_back(s.case_id + "/" + s.variant_id + "#" + std::to_string(s.repeat));
+  EXPECT_EQ(got, (std::vector<std::string>{"zeta/y#0", "zeta/y#1", "zeta/x#0", "zeta/x#1", "alpha/y#0", "alpha/y#1",
+                                           "alpha/x#0", "alpha/x#1", "stray/y#0", "stray/y#1", "stray/x#0",
+                                           "stray/x#1"}));
+  // A snapshot without case and variant lists (older databases) keeps the alphabetical order.
+  int64_t plain = st.create_run(run_record());
+  st.insert_samples({sample(plain, "b", 0), sample(plain, "a", 1), sample(plain, "a", 0)});
+  got.clear();
+  for (const auto& s : st.samples(plain)) got.push_back(s.case_id + "#" + std::to_string(s.repeat));
+  EXPECT_EQ(got, (std::vector<std::string>{"a#0", "a#1", "b#0"}));
+}
+
 TEST(Store, DuplicateTripleRollsBackTheWholeBatch) {
   std::string path = temp_db("dup");
   Store st = Store::open(path);
