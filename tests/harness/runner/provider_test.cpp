@@ -89,8 +89,16 @@ TEST(Seeds, DeterministicDistinctAndShardsPartitionTheWork) {
   EXPECT_EQ(seen.size(), 102u);
   Suite s;
   s.repeats = 7;
-  for (const char* c : {"a", "b", "c"}) s.cases.push_back(Case{c});
-  for (const char* v : {"x", "y"}) s.variants.push_back(Variant{v});
+  for (const char* c : {"a", "b", "c"}) {
+    Case cs;
+    cs.id = c;
+    s.cases.push_back(cs);
+  }
+  for (const char* v : {"x", "y"}) {
+    Variant var;
+    var.id = v;
+    s.variants.push_back(var);
+  }
   auto all = plan_triples(s, 0, 1);
   EXPECT_EQ(all.size(), 42u);
   std::set<Triple> merged;
