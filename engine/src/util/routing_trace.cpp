@@ -58,9 +58,10 @@ std::vector<uint8_t> RoutingTrace::serialize() const {
   uint64_t n = n_tokens();
   std::vector<uint8_t> out;
   out.reserve(28 + size_t(n * n_layers_ * (k_ * (id_bytes + 2) + 4)));
-  auto put = [&](const void* p, size_t len) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    out.insert(out.end(), b, b + len);
+  auto put = [&](const void* p, size_t len) {  // resize + memcpy: see gguf_writer.cpp's put_bytes
+    const size_t at = out.size();
+    out.resize(at + len);
+    std::memcpy(out.data() + at, p, len);
   };
   put("MOERT1", 6);
   out.push_back(id_bytes);
