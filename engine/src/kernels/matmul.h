@@ -33,4 +33,10 @@ void matvec(const WeightView& w, const float* x, float* y, ThreadPool* pool);
 // W (n_out, n_in) @ X^T: X (n_tok, n_in) row-major -> Y (n_tok, n_out) row-major.
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
 
+// The activation quantisation of the Q8_0/Q4_0 int8 paths, exposed so tests can hold the vector
+// code to the scalar formula: per block of 32, d = max|x| / 127 rounded to fp16 precision and
+// q = x · (1/d) rounded to nearest even. x (n,), q (n,), d (n / 32,); n a multiple of 32;
+// vector = true needs AVX2.
+void quantize_acts_q8_for_test(const float* x, int64_t n, int8_t* q, float* d, bool vector);
+
 }  // namespace moe

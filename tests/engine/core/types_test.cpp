@@ -198,3 +198,42 @@ TEST(Kernels, EveryPathMatchesTheReferenceAndThreadsAreBitIdentical) {
 TEST(Kernels, OddBlockCountsMatchTheReference) {
   check_kernels(288, {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0});
 }
+
+// The int8 paths' activation quantisation: the AVX2 routine gives exactly the scalar formula's
+// scales and quants (in value order), including all-zero blocks, ties at .5 (nearest even), the
+// extreme value in any lane and NaN inputs left out of the maximum.
+TEST(Kernels, ActivationQuantisationVectorEqualsScalar) {
+  set_kernel_path(KernelPath::kAvx2);
+  const bool avx2 = active_kernel_path() == KernelPath::kAvx2;
+  set_kernel_path(KernelPath::kAuto);
+  if (!avx2) GTEST_SKIP() << "no AVX2 on this CPU: activations are only quantised on the vector paths";
+  const int64_t n = 32 * 40;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.f, 2.f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = nd(rng);
+  for (int b = 0; b < 32; ++b) x[size_t(b * 32 + b)] = (b % 2 ? 1 : -1) * 40.f;  // extreme in lane b
+  std::fill(x.begin() + 32 * 33, x.begin() + 32 * 34, 0.f);                       // all-zero block
+  // max|x| = 127/8 makes 1/d exactly 8, so x = (2m + 1)/16 lands exactly on m + 0.5: a tie.
+  for (int j = 0; j < 31; ++j) x[size_t(32 * 34 + j)] = float(2 * (j - 16) + 1) / 16.f;
+  x[32 * 34 + 31] = 127.f / 8.f;
+  x[32 * 35 + 5] = std::nanf("");                                                   // NaN left out of max|x|
+  std::vector<int8_t> qs(static_cast<size_t>(n)), qv(static_cast<size_t>(n));
+  std::vector<float> ds(static_cast<size_t>(n / 32)), dv(static_cast<size_t>(n / 32));
+  quantize_acts_q8_for_test(x.data(), n, qs.data(), ds.data(), false);
+  quantize_acts_q8_for_test(x.data(), n, qv.data(), dv.data(), true);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    EXPECT_EQ(dv[size_t(b)], ds[size_t(b)]) << "block " << b;
+    for (int j = 0; j < 32; ++j) {
+      if (b == 35 && j == 5) continue;  // the NaN's own quant is unspecified
+      ASSERT_EQ(qv[size_t(b * 32 + j)], qs[size_t(b * 32 + j)]) << "block " << b << " value " << j;
+    }
+  }
+  EXPECT_EQ(ds[33], 0.f);
+  // Ties go to the even neighbour: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> 0, -1.5 -> -2.
+  EXPECT_EQ(qs[32 * 34 + 16], 0);
+  EXPECT_EQ(qs[32 * 34 + 17], 2);
+  EXPECT_EQ(qs[32 * 34 + 18], 2);
+  EXPECT_EQ(qs[32 * 34 + 15], 0);
+  EXPECT_EQ(qs[32 * 34 + 14], -2);
+}
