@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   }
   if (types.empty()) types = {GgmlType::Q8_0, GgmlType::Q4_K};
   double bw = read_bandwidth();
-  std::printf("machine read bandwidth: %.1f GB/s\n", bw);
+  std::printf("read bandwidth of one core: %.1f GB/s (bw frac below is relative to it)\n", bw);
   std::printf("%-6s %-8s %-18s %-18s %-14s %-10s\n", "type", "threads", "pp128 t/s", "tg t/s", "active MB/tok", "bw frac");
   for (GgmlType t : types) {
     std::string path = build(t);
