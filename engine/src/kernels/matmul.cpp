@@ -281,48 +281,83 @@ const char* kernel_path_name(KernelPath p) {
 
 void matvec(const WeightView& w, const float* x, float* y, ThreadPool* pool) { matmul(w, x, 1, y, pool); }
 
-void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {
-  const KernelPath path = active_kernel_path();
-  const bool vec = path == KernelPath::kAvx2 || path == KernelPath::kAvx512;
-  const bool vnni = path == KernelPath::kAvx512;
-  const bool quant = vec && uses_quantized_x(w.type) && w.n_in % 32 == 0;
+namespace {
+
+// What one matmul call prepares before its rows run: the kernel choice and, for the integer
+// paths, the activations quantised once (in the calling thread's reused buffers).
+struct PreparedActs {
+  bool vec = false, vnni = false, quant = false, kquant = false, via_scratch = false;
   QuantActs qx;
-  if (quant) qx = quantize_acts(x, n_tok, w.n_in);
-  const bool kquant = vec && has_kquant_dot(w.type) && w.n_in % 256 == 0;
   QuantActsK qk;
-  if (kquant) qk = quantize_acts_k(x, n_tok, w.n_in);
+};
+
+PreparedActs prepare_acts(const WeightView& w, const float* x, int64_t n_tok) {
+  PreparedActs p;
+  const KernelPath path = active_kernel_path();
+  p.vec = path == KernelPath::kAvx2 || path == KernelPath::kAvx512;
+  p.vnni = path == KernelPath::kAvx512;
+  p.quant = p.vec && uses_quantized_x(w.type) && w.n_in % 32 == 0;
+  if (p.quant) p.qx = quantize_acts(x, n_tok, w.n_in);
+  p.kquant = p.vec && has_kquant_dot(w.type) && w.n_in % 256 == 0;
+  if (p.kquant) p.qk = quantize_acts_k(x, n_tok, w.n_in);
   // Types without a direct dot kernel are dequantised once per row into scratch (n_in,) f32 and
   // that row is reused for every token; the floats are the same as dequantising per token.
-  const bool via_scratch = w.type != GgmlType::F32 && !quant && !kquant &&
-                           !(vec && (w.type == GgmlType::F16 || w.type == GgmlType::BF16));
-  run_rows(w.n_out, pool, [&](int64_t begin, int64_t end, int) {
-    thread_local std::vector<float> scratch;
-    scratch.resize(size_t(w.n_in));
-    // Row-outer, token-inner: each weight row is read from memory once and reused for all tokens.
-    for (int64_t r = begin; r < end; ++r) {
-      const uint8_t* row = static_cast<const uint8_t*>(w.data) + uint64_t(r) * w.row_bytes;
-      if (quant) {
-        if (w.type == GgmlType::Q8_0) int8_row<GgmlType::Q8_0>(vnni, row, qx, n_tok, y, w.n_out, r);
-        else int8_row<GgmlType::Q4_0>(vnni, row, qx, n_tok, y, w.n_out, r);
-        continue;
-      }
-      if (kquant) {
-        kquant_row(w.type, vnni, row, qk, n_tok, y, w.n_out, r);
-        continue;
-      }
-      if (via_scratch) {
-        dequantize_row(w.type, row, scratch.data(), w.n_in);
-        for (int64_t t = 0; t < n_tok; ++t) {
-          const float* xt = x + t * w.n_in;
-          y[t * w.n_out + r] = vec ? dot_f32_avx2(scratch.data(), xt, w.n_in) : dot_f32_scalar(scratch.data(), xt, w.n_in);
-        }
-        continue;
-      }
+  p.via_scratch = w.type != GgmlType::F32 && !p.quant && !p.kquant &&
+                  !(p.vec && (w.type == GgmlType::F16 || w.type == GgmlType::BF16));
+  return p;
+}
+
+// Rows [begin, end) of W times every token of x into y (n_tok, n_out). Row-outer, token-inner:
+// each weight row is read from memory once and reused for all tokens.
+void matmul_rows(const WeightView& w, const PreparedActs& p, const float* x, int64_t n_tok, float* y, int64_t begin,
+                 int64_t end) {
+  thread_local std::vector<float> scratch;
+  scratch.resize(size_t(w.n_in));
+  for (int64_t r = begin; r < end; ++r) {
+    const uint8_t* row = static_cast<const uint8_t*>(w.data) + uint64_t(r) * w.row_bytes;
+    if (p.quant) {
+      if (w.type == GgmlType::Q8_0) int8_row<GgmlType::Q8_0>(p.vnni, row, p.qx, n_tok, y, w.n_out, r);
+      else int8_row<GgmlType::Q4_0>(p.vnni, row, p.qx, n_tok, y, w.n_out, r);
+      continue;
+    }
+    if (p.kquant) {
+      kquant_row(w.type, p.vnni, row, p.qk, n_tok, y, w.n_out, r);
+      continue;
+    }
+    if (p.via_scratch) {
+      dequantize_row(w.type, row, scratch.data(), w.n_in);
       for (int64_t t = 0; t < n_tok; ++t) {
         const float* xt = x + t * w.n_in;
-        y[t * w.n_out + r] = vec ? row_dot_avx2(w, r, xt, scratch.data()) : row_dot_scalar(w, r, xt, scratch.data());
+        y[t * w.n_out + r] = p.vec ? dot_f32_avx2(scratch.data(), xt, w.n_in) : dot_f32_scalar(scratch.data(), xt, w.n_in);
       }
+      continue;
     }
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const float* xt = x + t * w.n_in;
+      y[t * w.n_out + r] = p.vec ? row_dot_avx2(w, r, xt, scratch.data()) : row_dot_scalar(w, r, xt, scratch.data());
+    }
+  }
+}
+
+}  // namespace
+
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {
+  const PreparedActs p = prepare_acts(w, x, n_tok);
+  run_rows(w.n_out, pool, [&](int64_t begin, int64_t end, int) { matmul_rows(w, p, x, n_tok, y, begin, end); });
+}
+
+void matmul_pair(const WeightView& a, const WeightView& b, const float* x, int64_t n_tok, float* ya, float* yb,
+                 ThreadPool* pool) {
+  if (a.type != b.type || a.n_in != b.n_in) {
+    matmul(a, x, n_tok, ya, pool);
+    matmul(b, x, n_tok, yb, pool);
+    return;
+  }
+  // Same type and row length: one activation quantisation and one dispatch over the rows of both.
+  const PreparedActs p = prepare_acts(a, x, n_tok);
+  run_rows(a.n_out + b.n_out, pool, [&](int64_t begin, int64_t end, int) {
+    if (begin < a.n_out) matmul_rows(a, p, x, n_tok, ya, begin, std::min(end, a.n_out));
+    if (end > a.n_out) matmul_rows(b, p, x, n_tok, yb, std::max(begin, a.n_out) - a.n_out, end - a.n_out);
   });
 }
 

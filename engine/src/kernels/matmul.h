@@ -32,6 +32,10 @@ struct WeightView {
 void matvec(const WeightView& w, const float* x, float* y, ThreadPool* pool);
 // W (n_out, n_in) @ X^T: X (n_tok, n_in) row-major -> Y (n_tok, n_out) row-major.
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
+// Two products of the same X in one dispatch (e.g. an FFN's gate and up projections):
+// Ya = A @ X^T, Yb = B @ X^T, each exactly what matmul() gives.
+void matmul_pair(const WeightView& a, const WeightView& b, const float* x, int64_t n_tok, float* ya, float* yb,
+                 ThreadPool* pool);
 
 // The activation quantisation of the Q8_0/Q4_0 int8 paths, exposed so tests can hold the vector
 // code to the scalar formula: per block of 32, d = max|x| / 127 rounded to fp16 precision and

@@ -60,8 +60,7 @@ void swiglu(const WeightView& gate, const WeightView& up, const WeightView& down
             float* y, ThreadPool* pool) {
   const int64_t ff = gate.n_out;
   std::vector<float> g(size_t(T * ff)), u(size_t(T * ff));
-  matmul(gate, x, T, g.data(), pool);  // (T, ff)
-  matmul(up, x, T, u.data(), pool);    // (T, ff)
+  matmul_pair(gate, up, x, T, g.data(), u.data(), pool);  // (T, ff) each
   for (size_t i = 0; i < g.size(); ++i) g[i] = silu(g[i]) * u[i];
   matmul(down, g.data(), T, y, pool);  // (T, d)
 }

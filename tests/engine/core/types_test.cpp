@@ -174,6 +174,18 @@ static void check_kernels(int64_t n_in, std::initializer_list<GgmlType> types) {
         EXPECT_EQ(fast[i], fast2[i]) << ggml_type_name(t) << " " << kernel_path_name(path);
         EXPECT_EQ(fast[i], fast3[i]) << ggml_type_name(t) << " " << kernel_path_name(path);
       }
+      // The fused pair (one dispatch over the rows of both, shared activation quantisation) gives
+      // exactly the separate products: here W and W without its first 5 rows.
+      {
+        WeightView tail{q.data() + rb * 5, t, n_in, n_out - 5, rb};
+        std::vector<float> ya(ref.size()), yb(size_t(n_tok * (n_out - 5)));
+        matmul_pair(wv, tail, x.data(), n_tok, ya.data(), yb.data(), &two);
+        EXPECT_EQ(ya, fast) << ggml_type_name(t) << " pair, first";
+        for (int64_t tok = 0; tok < n_tok; ++tok)
+          for (int64_t r = 0; r < n_out - 5; ++r)
+            ASSERT_EQ(yb[size_t(tok * (n_out - 5) + r)], fast[size_t(tok * n_out + r + 5)])
+                << ggml_type_name(t) << " pair, second, token " << tok << " row " << r;
+      }
       // Token 3 alone (outside the first tile's position) and token 0 via matvec give the same floats.
       std::vector<float> y1(static_cast<size_t>(n_out)), y3(static_cast<size_t>(n_out));
       matvec(wv, x.data(), y1.data(), &two);
