@@ -8,6 +8,7 @@
 //               with 2 high bits from qh[l] >> 2k; one scale per 16 values; value offset -32.
 // A weight is d·sc·q − dmin·m (Q4_K/Q5_K) or d·sc·(q − 32) (Q6_K); activations are dx·qx.
 #include "kernels/kquant_dot.h"
+#include "kernels/act_quant_avx2.h"
 #include "kernels/token_tiles.h"
 
 #include <immintrin.h>
@@ -276,39 +277,11 @@ void row_tiles(bool vnni, const uint8_t* row, const QuantActsK& x, int64_t n_tok
   });
 }
 
-// One block of 256: the value of largest magnitude maps to -127 (its sign flipped), the rest scale
-// with it; d = 1 / iscale. Rounding is to nearest even, as nearbyint in the default mode.
-void quantize_block256(const float* x, int8_t* q, int16_t* bsums, float* d) {
-  float amax = 0, vmax = 0;
-  for (int j = 0; j < 256; ++j)
-    if (std::fabs(x[j]) > amax) amax = std::fabs(x[j]), vmax = x[j];
-  if (amax == 0) {
-    *d = 0;
-    std::fill(q, q + 256, int8_t(0));
-    std::fill(bsums, bsums + 16, int16_t(0));
-    return;
-  }
-  const float iscale = -127.f / vmax;
-  for (int j = 0; j < 256; ++j) q[j] = int8_t(std::min(127, int(std::nearbyint(iscale * x[j]))));
-  for (int g = 0; g < 16; ++g) {
-    int s = 0;
-    for (int j = 0; j < 16; ++j) s += q[16 * g + j];
-    bsums[g] = int16_t(s);
-  }
-  *d = 1.f / iscale;
-}
-
-// The same with AVX2 (vroundps to nearest even equals nearbyint; the extreme value is the first
-// of largest magnitude, as in the scalar loop): identical output.
+// One block of 256 (AVX2): the value of largest magnitude (the first, if several) maps to -127 with
+// its sign flipped and the rest scale with it, d = 1 / iscale; q = min(127, x · iscale rounded to
+// nearest even), exactly the scalar formula the tests hold it to. bsums are the 16-value sums of q.
 __attribute__((target("avx2"))) void quantize_block256_avx2(const float* x, int8_t* q, int16_t* bsums, float* d) {
-  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  __m256 vmaxabs = _mm256_setzero_ps();
-  // max_ps returns its second operand when either is NaN: NaN inputs are skipped, as in the scalar loop.
-  for (int j = 0; j < 256; j += 8) vmaxabs = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), abs_mask), vmaxabs);
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmaxabs), _mm256_extractf128_ps(vmaxabs, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-  const float amax = _mm_cvtss_f32(m4);
+  const float amax = max_abs_avx2(x, 256);
   if (amax == 0) {
     *d = 0;
     std::fill(q, q + 256, int8_t(0));
@@ -325,37 +298,21 @@ __attribute__((target("avx2"))) void quantize_block256_avx2(const float* x, int8
   const __m256 is = _mm256_set1_ps(iscale);
   const __m256i hi = _mm256_set1_epi32(127);
   const __m256i ones = _mm256_set1_epi16(1);
-  // 32 values per pass: four int32 vectors packed (saturation never triggers: |q| <= 127) to int8
-  // in order, then the two 16-value sums from the int16 stage.
+  // 32 values per pass, and their two 16-value sums from the int16 stage of the pack.
   for (int j = 0; j < 256; j += 32) {
-    __m256i i32[4];
+    __m256i i32[4], i16[2];
     for (int k = 0; k < 4; ++k) {
       __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), is),
                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       i32[k] = _mm256_min_epi32(_mm256_cvtps_epi32(v), hi);
     }
-    // packs works per 128-bit lane; the permute restores value order.
-    __m256i i16a = _mm256_permute4x64_epi64(_mm256_packs_epi32(i32[0], i32[1]), 0xD8);  // values 0-15
-    __m256i i16b = _mm256_permute4x64_epi64(_mm256_packs_epi32(i32[2], i32[3]), 0xD8);  // values 16-31
-    __m256i i8 = _mm256_permute4x64_epi64(_mm256_packs_epi16(i16a, i16b), 0xD8);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + j), i8);
-    __m256i sa = _mm256_madd_epi16(i16a, ones), sb = _mm256_madd_epi16(i16b, ones);
-    __m128i ha = _mm_add_epi32(_mm256_castsi256_si128(sa), _mm256_extracti128_si256(sa, 1));
-    __m128i hb = _mm_add_epi32(_mm256_castsi256_si128(sb), _mm256_extracti128_si256(sb, 1));
-    __m128i h = _mm_hadd_epi32(ha, hb);
-    h = _mm_hadd_epi32(h, h);
-    bsums[j / 16] = int16_t(_mm_cvtsi128_si32(h));
-    bsums[j / 16 + 1] = int16_t(_mm_extract_epi32(h, 1));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + j), pack_i32_to_i8_avx2(i32, i16));
+    int32_t s0, s1;
+    hsum2_i32(_mm256_madd_epi16(i16[0], ones), _mm256_madd_epi16(i16[1], ones), &s0, &s1);
+    bsums[j / 16] = int16_t(s0);
+    bsums[j / 16 + 1] = int16_t(s1);
   }
   *d = 1.f / iscale;
-}
-
-bool cpu_has_avx2() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
-  }();
-  return has;
 }
 
 }  // namespace
@@ -367,16 +324,10 @@ QuantActsK quantize_acts_k(const float* x, int64_t n_tok, int64_t n_in) {
   q.resize(size_t(n_tok * n_in));
   d.resize(size_t(n_tok * (n_in / 256)));
   bsums.resize(size_t(n_tok * (n_in / 16)));
-  const bool avx2 = cpu_has_avx2();
   for (int64_t t = 0; t < n_tok; ++t)
-    for (int64_t b = 0; b < n_in / 256; ++b) {
-      const float* xb = x + t * n_in + b * 256;
-      int8_t* qb = &q[size_t(t * n_in + b * 256)];
-      int16_t* sb = &bsums[size_t(t * (n_in / 16) + b * 16)];
-      float* db = &d[size_t(t * (n_in / 256) + b)];
-      if (avx2) quantize_block256_avx2(xb, qb, sb, db);
-      else quantize_block256(xb, qb, sb, db);
-    }
+    for (int64_t b = 0; b < n_in / 256; ++b)
+      quantize_block256_avx2(x + t * n_in + b * 256, &q[size_t(t * n_in + b * 256)],
+                             &bsums[size_t(t * (n_in / 16) + b * 16)], &d[size_t(t * (n_in / 256) + b)]);
   return {q.data(), d.data(), bsums.data(), n_in};
 }
 

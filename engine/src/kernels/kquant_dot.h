@@ -24,8 +24,8 @@ struct QuantActsK {
   const int16_t* bsums_tok(int64_t t) const { return bsums + t * (n_in / 16); }
 };
 
-// n_in must be a multiple of 256. The buffers belong to the calling thread and stay valid until
-// its next call.
+// n_in must be a multiple of 256 and the CPU must have AVX2 (only the vector paths quantise
+// activations). The buffers belong to the calling thread and stay valid until its next call.
 QuantActsK quantize_acts_k(const float* x, int64_t n_tok, int64_t n_in);
 
 bool has_kquant_dot(GgmlType t);  // Q4_K, Q5_K, Q6_K

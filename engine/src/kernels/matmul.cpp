@@ -12,6 +12,7 @@
 // thread count, and a token's result does not depend on how many tokens share the call.
 #include "kernels/matmul.h"
 
+#include "kernels/act_quant_avx2.h"
 #include "kernels/kquant_dot.h"
 #include "kernels/token_tiles.h"
 
@@ -136,28 +137,15 @@ void quantize_block32(const float* x, int8_t* q, float* d) {
 // left out of the maximum as std::max leaves them out above). The scale goes through the same
 // fp16 conversion functions.
 __attribute__((target("avx2,fma"))) void quantize_block32_avx2(const float* x, int8_t* q, float* d) {
-  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  __m256 v[4], m = _mm256_setzero_ps();
-  for (int k = 0; k < 4; ++k) {
-    v[k] = _mm256_loadu_ps(x + 8 * k);
-    m = _mm256_max_ps(_mm256_and_ps(v[k], abs_mask), m);  // max_ps returns m when the input is NaN
-  }
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-  const float amax = _mm_cvtss_f32(m4);
-  const float scale = amax / 127.f;
+  const float scale = max_abs_avx2(x, 32) / 127.f;
   const float inv = scale > 0 ? 1.f / scale : 0.f;
   *d = fp16_to_fp32(fp32_to_fp16(scale));
   const __m256 vi = _mm256_set1_ps(inv);
   __m256i i32[4];
   for (int k = 0; k < 4; ++k)
-    i32[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], vi), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-  // |q| <= 127, so the saturating packs never saturate; packs work per 128-bit lane and the
-  // permutes put the values back in order.
-  const __m256i lo = _mm256_permute4x64_epi64(_mm256_packs_epi32(i32[0], i32[1]), 0xD8);
-  const __m256i hi = _mm256_permute4x64_epi64(_mm256_packs_epi32(i32[2], i32[3]), 0xD8);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_permute4x64_epi64(_mm256_packs_epi16(lo, hi), 0xD8));
+    i32[k] = _mm256_cvtps_epi32(
+        _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vi), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), pack_i32_to_i8_avx2(i32));
 }
 
 // Reused per calling thread: matmul is called a few hundred times per token. Only the vector

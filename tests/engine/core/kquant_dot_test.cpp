@@ -42,6 +42,7 @@ bool cpu_has_vnni() {
 }  // namespace
 
 TEST(KQuantDot, ActivationsQuantiseLikeQ8K) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU: activations are only quantised on the vector paths";
   const int64_t n = 512;
   auto x = normal(n, 3);
   x[300] = -9.f;  // the largest magnitude in block 1, negative
