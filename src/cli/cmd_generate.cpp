@@ -77,12 +77,11 @@ int generate_command(const std::vector<std::string>& args) {
   auto model = load_model(model_path);
   std::vector<int32_t> ids;
   bool text_mode = !prompt.empty();
-  bool chat_applied = false;
+  moe::ChatFamily fam = moe::ChatFamily::kRaw;  // how -p is wrapped
   if (text_mode) {
     if (!model->has_tokenizer()) throw RuntimeError("the model has no tokenizer metadata; use --tokens");
     const auto& tok = model->tokenizer();
     std::string text = prompt;
-    moe::ChatFamily fam = moe::ChatFamily::kRaw;
     if (chat == "auto") fam = moe::detect_chat_family(tok.chat_template());
     else {
       auto f = moe::chat_family_from_name(chat);
@@ -90,7 +89,6 @@ int generate_command(const std::vector<std::string>& args) {
       fam = *f;
     }
     if (fam != moe::ChatFamily::kRaw) {
-      chat_applied = true;
       std::vector<moe::ChatMessage> msgs = {{"user", prompt}};
       text = moe::render_chat(fam, msgs, true, tok.bos() >= 0 ? tok.piece(tok.bos()) : "");
     }
@@ -111,7 +109,7 @@ int generate_command(const std::vector<std::string>& args) {
   go.sampling = {temp, top_k, top_p, min_p, seed};
   if (text_mode) {
     // A raw prompt is continued in place; a chat answer starts on its own line.
-    std::cout << prompt << (chat_applied ? "\n" : "") << std::flush;
+    std::cout << prompt << (fam != moe::ChatFamily::kRaw ? "\n" : "") << std::flush;
   }
   auto res = moe::generate(**session, ids, go, [&](std::string_view s) {
     if (text_mode) std::cout << s << std::flush;

@@ -124,15 +124,14 @@ Status load_into(Model::Impl& m, const LoadOptions& opts) {
 
   // Tokenizer (optional: token-id generation works without it). "none" / "no_vocab" declare a
   // model that is driven by token ids only, as other GGUF loaders accept.
-  bool declares_no_vocab = false;
   if (f.find("tokenizer.ggml.model")) {
     auto kind = f.get_string("tokenizer.ggml.model");
-    declares_no_vocab = kind.ok() && (*kind == "none" || *kind == "no_vocab");
-  }
-  if (f.find("tokenizer.ggml.model") && !declares_no_vocab) {
-    auto tok = Tokenizer::from_gguf(f);
-    if (!tok.ok()) return tok.status();
-    m.tokenizer = std::move(tok).value();
+    const bool declares_no_vocab = kind.ok() && (*kind == "none" || *kind == "no_vocab");
+    if (!declares_no_vocab) {
+      auto tok = Tokenizer::from_gguf(f);
+      if (!tok.ok()) return tok.status();
+      m.tokenizer = std::move(tok).value();
+    }
   }
   if (opts.vocab_only) return Status::Ok();
 
