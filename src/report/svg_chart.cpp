@@ -6,6 +6,7 @@
 
 #include "report/html_text.h"
 #include "util/fixed.h"
+#include "util/utf8.h"
 
 namespace wobble {
 namespace {
@@ -20,6 +21,16 @@ std::string open_svg(double w, double h, const std::string& title) {
          "\"><title>" + html_escape(title) + "</title>";
 }
 
+// Layout of the row charts on a 0..1 scale: labels on the left, the plot, values on the right.
+struct RowChart {
+  static constexpr double label_w = 300, plot_w = 400, row_h = 18, top = 22;
+};
+
+// A row label clipped to fit the label column, cut on a UTF-8 character boundary.
+std::string row_label(const std::string& label) {
+  return label.size() > 48 ? label.substr(0, utf8_floor(label, 45)) + "…" : label;
+}
+
 // Ticks 0, 0.25, ..., 1 along the top of a plot spanning [left, left + width], with grid lines.
 std::string unit_axis(double left, double width, double top, double bottom) {
   std::string s;
@@ -32,18 +43,23 @@ std::string unit_axis(double left, double width, double top, double bottom) {
   return s;
 }
 
+// The opening of a row chart of n rows with `right` pixels for values: frame, title and axis.
+std::string open_row_chart(size_t n, double right, const std::string& title) {
+  const double h = RowChart::top + RowChart::row_h * double(n) + 6;
+  return open_svg(RowChart::label_w + RowChart::plot_w + right, h, title) +
+         unit_axis(RowChart::label_w, RowChart::plot_w, RowChart::top, h);
+}
+
 }  // namespace
 
 std::string svg_interval_bars(const std::vector<IntervalBar>& rows, const std::string& title) {
-  const double label_w = 300, plot_w = 400, row_h = 18, top = 22, right = 60;
-  const double h = top + row_h * double(rows.size()) + 6, w = label_w + plot_w + right;
-  std::string s = open_svg(w, h, title);
-  s += unit_axis(label_w, plot_w, top, h);
+  constexpr double label_w = RowChart::label_w, plot_w = RowChart::plot_w, row_h = RowChart::row_h, top = RowChart::top;
+  std::string s = open_row_chart(rows.size(), 60, title);
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     double y = top + row_h * double(i);
     std::string row = "<g class=\"" + html_escape(r.css_class) + "\"><title>" + html_escape(r.tooltip) + "</title>";
-    std::string label = r.label.size() > 48 ? r.label.substr(0, 45) + "…" : r.label;
+    const std::string label = row_label(r.label);
     row += "<text class=\"label\" x=\"" + px(label_w - 6) + "\" y=\"" + px(y + 13) + "\" text-anchor=\"end\">" +
            html_escape(label) + "</text>";
     row += "<rect class=\"bar\" x=\"" + px(label_w) + "\" y=\"" + px(y + 3) + "\" width=\"" +
@@ -62,16 +78,14 @@ std::string svg_interval_bars(const std::vector<IntervalBar>& rows, const std::s
 }
 
 std::string svg_paired_rates(const std::vector<PairedRate>& rows, const std::string& title) {
-  const double label_w = 300, plot_w = 400, row_h = 18, top = 22, right = 90;
-  const double h = top + row_h * double(rows.size()) + 6, w = label_w + plot_w + right;
-  std::string s = open_svg(w, h, title);
-  s += unit_axis(label_w, plot_w, top, h);
+  constexpr double label_w = RowChart::label_w, plot_w = RowChart::plot_w, row_h = RowChart::row_h, top = RowChart::top;
+  std::string s = open_row_chart(rows.size(), 90, title);
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     double y = top + row_h * double(i) + row_h / 2;
     double xa = label_w + plot_w * clamp01(r.a), xb = label_w + plot_w * clamp01(r.b);
     const char* dir = r.b > r.a ? "up" : r.b < r.a ? "down" : "same";
-    std::string label = r.label.size() > 48 ? r.label.substr(0, 45) + "…" : r.label;
+    const std::string label = row_label(r.label);
     std::string row = "<g class=\"" + std::string(dir) + "\"><title>" + html_escape(r.tooltip) + "</title><text class=\"label\" x=\"" +
                       px(label_w - 6) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" + html_escape(label) +
                       "</text><line class=\"delta\" x1=\"" + px(xa) + "\" y1=\"" + px(y) + "\" x2=\"" + px(xb) +

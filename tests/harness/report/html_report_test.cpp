@@ -16,6 +16,7 @@
 
 #include "report/html_text.h"
 #include "report/report.h"
+#include "report/svg_chart.h"
 #include "util/utf8.h"
 
 using namespace wobble;
@@ -251,6 +252,19 @@ TEST(HtmlText, MarkedTextSplitsOverlapsClipsAtCharacterBoundariesAndClampsOffset
   html = html_marked_text(text, {{-5, 1000, "z", ""}}, 3);
   EXPECT_EQ(html, "<span class=\"z\" title=\"\">ab</span><span class=\"clipped\">… (4 more bytes)</span>");
   EXPECT_EQ(html_escape("<a href='x'>&\"\x7f"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;\xEF\xBF\xBD");
+}
+
+TEST(SvgChart, LongRowLabelsAreClippedOnACharacterBoundary) {
+  // 44 ASCII bytes, then a two-byte "é" at bytes 44-45, then more: 45 bytes would split it, so
+  // the label keeps the 44 before it. Labels of at most 48 bytes are kept whole.
+  const std::string long_label = std::string(44, 'a') + "\xC3\xA9" + std::string(10, 'b');
+  const std::string kept = std::string(45, 'c') + "\xC3\xA9" + "d";  // 48 bytes
+  for (const std::string& svg : {svg_interval_bars({{long_label, 0.5, 0.2, 0.8, "x", "", ""}, {kept, 1, 1, 1, "x", "", ""}}, "t"),
+                                 svg_paired_rates({{long_label, 0.2, 0.4, "", ""}, {kept, 1, 1, "", ""}}, "t")}) {
+    EXPECT_NE(svg.find(">" + std::string(44, 'a') + "…</text>"), std::string::npos) << svg;
+    EXPECT_NE(svg.find(">" + kept + "</text>"), std::string::npos) << svg;
+    EXPECT_EQ(svg.find("\xEF\xBF\xBD"), std::string::npos) << "a split character became U+FFFD";
+  }
 }
 
 TEST(Utf8, IllFormedSequencesAreReplacedAndWellFormedTextIsKept) {
