@@ -127,10 +127,11 @@ ParsedResponse parse_openai_response(const std::string& body, bool chat) {
     const auto& lp = c["logprobs"];
     if (lp.contains("content") && lp["content"].is_array()) {
       for (const auto& t : lp["content"])
-        if (t.is_object() && t.contains("logprob") && t["logprob"].is_number()) r.logprobs.push_back(t["logprob"]);
+        if (t.is_object() && t.contains("logprob") && t["logprob"].is_number())
+          r.logprobs.push_back({t.value("token", std::string()), t["logprob"].get<double>(), {}});
     } else if (lp.contains("token_logprobs") && lp["token_logprobs"].is_array()) {
       for (const auto& t : lp["token_logprobs"])
-        if (t.is_number()) r.logprobs.push_back(t);
+        if (t.is_number()) r.logprobs.push_back({"", t.get<double>(), {}});
     }
   }
   return r;

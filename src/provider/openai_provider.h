@@ -21,7 +21,7 @@ namespace wobble {
 struct ParsedResponse {
   std::string text, finish_reason, model, error;
   int64_t prompt_tokens = -1, completion_tokens = -1;
-  std::vector<double> logprobs;
+  std::vector<TokenLogprob> logprobs;
 };
 ParsedResponse parse_openai_response(const std::string& body, bool chat);
 nlohmann::json build_openai_request(const ProviderSpec& spec, const CompletionRequest& req);

@@ -35,6 +35,14 @@ struct Attempt {
   double retry_after_s = 0; // honoured wait before the next attempt, 0 if none
 };
 
+// One generated token's log-probability as the server reported it; `top` holds the most likely
+// alternatives at that position (top_logprobs) when they were asked for.
+struct TokenLogprob {
+  std::string token;  // the token's text as the server sent it (may be a partial UTF-8 sequence)
+  double logprob = 0;
+  std::vector<std::pair<std::string, double>> top;
+};
+
 struct Completion {
   bool ok = false;
   std::string text;
@@ -44,7 +52,7 @@ struct Completion {
   std::string model_reported;  // model id the server answered with
   std::vector<int32_t> prompt_token_ids;  // local engine only
   std::vector<int32_t> token_ids;         // generated ids, local engine only
-  std::vector<double> logprobs;           // per generated token, when offered
+  std::vector<TokenLogprob> logprobs;     // per generated token, when offered
   std::vector<uint8_t> routing_trace;     // moe::RoutingTrace::serialize(), local engine only
   std::string error;           // last error when !ok
   std::vector<Attempt> attempts;

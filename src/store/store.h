@@ -54,6 +54,9 @@ struct SampleRecord {
   int64_t prompt_tokens = -1, completion_tokens = -1;
   double latency_s = 0;
   std::string error;
+  std::string model_reported;  // the model id the endpoint answered with ("" when none)
+  std::vector<TokenLogprob> logprobs;  // per generated token, when the provider reported them
+  int64_t output_original_bytes = -1;  // >= 0: output was cut to the stored cap from this many bytes
   uint64_t seed = 0;
   std::optional<std::string> extracted_answer;
   std::vector<int32_t> prompt_token_ids, token_ids;

@@ -47,7 +47,8 @@ TEST(OpenAIResponse, ParsesUsageLogprobsAndRejectsHostileBodies) {
   EXPECT_EQ(ok.finish_reason, "length");
   EXPECT_EQ(ok.prompt_tokens, 3);
   ASSERT_EQ(ok.logprobs.size(), 1u);
-  EXPECT_DOUBLE_EQ(ok.logprobs[0], -0.5);
+  EXPECT_DOUBLE_EQ(ok.logprobs[0].logprob, -0.5);
+  EXPECT_EQ(ok.logprobs[0].token, "h");
   auto comp = parse_openai_response(R"({"choices":[{"text":"t"}]})", false);
   EXPECT_EQ(comp.text, "t");
   for (const char* bad : {"", "{", "[]", "null", R"({"choices":[]})", R"({"choices":{}})", R"({"choices":[1]})",
