@@ -94,21 +94,18 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     auto key = std::make_pair(s.case_id, s.variant_id);
     if (!groups.count(key)) order.push_back(key);
     groups[key].push_back(&s);
-    if (!s.ok) ++a.failed_samples;
-  }
-
-  // Which cases have an answer extractor, from the suite snapshot.
-  std::set<std::string> has_extractor;
-  if (run.suite_snapshot.contains("cases")) {
-    for (const auto& c : run.suite_snapshot["cases"]) {
-      // const operator[] on a missing key is undefined in nlohmann::json: check with contains().
-      auto has = [](const nlohmann::json& o, const char* k) {
-        return o.is_object() && o.contains(k) && !o[k].is_null();
-      };
-      bool ex = has(c, "answer_extractor") || (has(c, "rubric") && has(c["rubric"], "answer_extractor"));
-      if (ex) has_extractor.insert(c.value("id", ""));
+    if (!s.ok) {
+      ++a.failed_samples;
+      a.failures.push_back({s.case_id, s.variant_id, s.repeat, s.error, int64_t(s.attempts.size())});
+    } else if (!s.model_reported.empty()) {
+      ++a.reported_models[s.model_reported];
     }
   }
+
+  // Which cases have an answer extractor, from the run's plan.
+  std::set<std::string> has_extractor;
+  for (const auto& c : run.plan.suite.cases)
+    if (c.answer_extractor || c.rubric.answer_extractor) has_extractor.insert(c.id);
 
   std::map<std::string, std::vector<const CriterionStability*>> by_criterion_idx;
   std::vector<std::string> criterion_order;

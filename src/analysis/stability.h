@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +61,14 @@ struct CriterionAcross {
   int64_t kappa_subjects = 0, kappa_raters = 0;
 };
 
+// A sample that failed at the provider (every attempt failed).
+struct FailedSample {
+  std::string case_id, variant_id;
+  int repeat = 0;
+  std::string error;    // the last attempt's error
+  int64_t attempts = 0;
+};
+
 struct RunAnalysis {
   RunRecord run;
   std::vector<SampleRecord> samples;  // in the suite's case and variant order, then repeat (no traces)
@@ -67,6 +76,10 @@ struct RunAnalysis {
   std::vector<GroupStability> groups;
   std::vector<CriterionAcross> across;
   int64_t total_samples = 0, failed_samples = 0, unstable = 0;
+  std::vector<FailedSample> failures;              // every provider failure, in the suite's order
+  std::map<std::string, int64_t> reported_models;  // model id the endpoint answered with -> samples
+  // More than one model id reported across samples: a silent model swap behind the endpoint.
+  bool model_changed() const { return reported_models.size() > 1; }
   int64_t scored = 0, passes = 0;  // over all criterion results
   double overall_pass_rate = 0;
   int report_k = 3;
