@@ -157,20 +157,20 @@ Store Store::open(const std::string& path) {
   }
   Store store(db);
   sqlite3_busy_timeout(db, 5000);
-  try {
+  const auto& migrations = schema_migrations();
+  auto check_not_newer = [&](int version) {
+    if (version > int(migrations.size()))
+      throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
+                       ", newer than this wobble understands (" + std::to_string(migrations.size()) +
+                       "); upgrade wobble");
+  };
+  auto prepare = [&] {
     exec_sql(db, "PRAGMA foreign_keys = ON");
     {
       Stmt wal(db, "PRAGMA journal_mode = WAL");
       wal.step();
     }
     exec_sql(db, "PRAGMA synchronous = NORMAL");
-    const auto& migrations = schema_migrations();
-    auto check_not_newer = [&](int version) {
-      if (version > int(migrations.size()))
-        throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
-                         ", newer than this wobble understands (" + std::to_string(migrations.size()) +
-                         "); upgrade wobble");
-    };
     int version = store.schema_version();
     check_not_newer(version);
     if (version < int(migrations.size())) {
@@ -183,8 +183,19 @@ Store Store::open(const std::string& path) {
       exec_sql(db, ("PRAGMA user_version = " + std::to_string(migrations.size())).c_str());
       tx.commit();
     }
-  } catch (const StoreError& e) {
-    throw StoreError(path + ": " + e.what());
+  };
+  // Switching a new file to WAL while another connection opens it can be refused at once
+  // (SQLite does not wait on that lock): such refusals are retried for up to 30 s.
+  auto t0 = std::chrono::steady_clock::now();
+  for (double wait = 0.01;; wait = std::min(wait * 2, 0.5)) {
+    try {
+      prepare();
+      break;
+    } catch (const StoreError& e) {
+      bool again = e.busy() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30);
+      if (!again) throw StoreError(path + ": " + e.what(), e.busy());
+      std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+    }
   }
   return store;
 }
