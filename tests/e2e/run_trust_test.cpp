@@ -59,6 +59,13 @@ std::string integrity(const std::string& db) {
   return out;
 }
 
+// Waits (up to 5 s) until the server has received `n` completion requests.
+void wait_for_requests(const FakeOpenAIServer& server, int n) {
+  for (int i = 0; i < 500 && server.completion_requests() < n; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(server.completion_requests(), n);
+}
+
 }  // namespace
 
 TEST(RunTrust, UnreachableEndpointFailsBeforeAnythingIsStored) {
@@ -179,10 +186,7 @@ TEST(RunTrust, CtrlCAgainstAHangingEndpointStopsAtOnceAndResumeCompletesIt) {
   std::string db = dir + "/w.db";
   server.hang(true);
   BackgroundProcess run({WOBBLE_EXE, "run", suite, "--db", db}, kEnv);
-  // Wait until both workers have a request in flight at the server.
-  for (int i = 0; i < 500 && server.completion_requests() < 2; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_GE(server.completion_requests(), 2);
+  wait_for_requests(server, 2);  // both workers have a request in flight
   auto t0 = std::chrono::steady_clock::now();
   run.signal(SIGINT);
   ProcessResult r = run.wait();
@@ -212,8 +216,7 @@ TEST(RunTrust, SecondCtrlCAbortsAtOnceAndTheDatabaseStaysConsistent) {
   std::string db = dir + "/w.db";
   server.hang(true);
   BackgroundProcess run({WOBBLE_EXE, "run", suite, "--db", db}, kEnv);
-  for (int i = 0; i < 500 && server.completion_requests() < 1; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_for_requests(server, 1);
   run.signal(SIGINT);
   run.signal(SIGINT);
   ProcessResult r = run.wait();
@@ -234,8 +237,7 @@ TEST(RunTrust, SecondResumeOfALeasedRunIsRefusedNamingTheHolder) {
   std::string db = dir + "/w.db";
   server.hang(true);
   BackgroundProcess first({WOBBLE_EXE, "run", suite, "--db", db}, kEnv);
-  for (int i = 0; i < 500 && server.completion_requests() < 1; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_for_requests(server, 1);
   auto second = run_process({WOBBLE_EXE, "run", "--resume", "1", "--db", db, "--quiet"}, kEnv);
   EXPECT_EQ(second.exit_code, 2) << second.err;
   EXPECT_NE(second.err.find("is being executed by process " + std::to_string(first.pid())), std::string::npos)
@@ -258,8 +260,7 @@ TEST(RunTrust, ResumeNeedsOnlyTheDatabaseAndRefusesAChangedSuiteNamingTheChange)
   {
     BackgroundProcess run({WOBBLE_EXE, "run", "suites/suite.yaml", "--db", db, "--case", "one", "--repeats", "2"},
                           kEnv, dir + "/checkout");
-    for (int i = 0; i < 500 && server.completion_requests() < 1; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    wait_for_requests(server, 1);
     run.signal(SIGINT);
     EXPECT_EQ(run.wait().exit_code, 3);
   }

@@ -51,6 +51,35 @@ RunPlan small_plan(int repeats) {
   return p;
 }
 
+// Another connection (SQLite locks it like another process) holding the write lock of `path` until
+// `release` is set; start() returns once the lock is held.
+class LockHolder {
+ public:
+  LockHolder(std::string path, std::atomic<bool>& release) : path_(std::move(path)), release_(release) {}
+  ~LockHolder() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void start() {
+    thread_ = std::thread([this] {
+      sqlite3* db;
+      sqlite3_open(path_.c_str(), &db);
+      sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+      locked_.store(true);
+      while (!release_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      sqlite3_close(db);
+    });
+    while (!locked_.load()) std::this_thread::yield();
+  }
+  void join() { thread_.join(); }
+
+ private:
+  std::string path_;
+  std::atomic<bool>& release_;
+  std::atomic<bool> locked_{false};
+  std::thread thread_;
+};
+
 std::string fresh_db(const std::string& tag) {
   fs::path p = testsupport::scratch_path("wobble-busy-" + tag + ".db");
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(p.string() + ext);
@@ -62,24 +91,21 @@ std::string fresh_db(const std::string& tag) {
 TEST(WriterBusy, ALockHeldPastTheBusyTimeoutIsWaitedOutAndNothingIsLost) {
   std::string path = fresh_db("wait");
   Store::open(path);  // schema first, so the run's own open does not need the lock
-  std::thread holder;
-  std::atomic<bool> locked{false};
+  std::atomic<bool> release{false};
+  LockHolder holder(path, release);
+  std::thread timer;
   InstantProvider provider([&] {
-    holder = std::thread([&] {
-      sqlite3* db;
-      sqlite3_open(path.c_str(), &db);
-      sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-      locked.store(true);
+    holder.start();
+    timer = std::thread([&] {
       std::this_thread::sleep_for(std::chrono::milliseconds(6500));
-      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-      sqlite3_close(db);
+      release.store(true);
     });
-    while (!locked.load()) std::this_thread::yield();
   });
   RunOptions ro;
   ro.db_path = path;
   ro.quiet = true;
   RunOutcome out = run_plan(small_plan(50), provider, ro);
+  timer.join();
   holder.join();
   EXPECT_EQ(out.status, "complete");
   Store st = Store::open(path);
@@ -90,20 +116,9 @@ TEST(WriterBusy, ALockHeldPastTheBusyTimeoutIsWaitedOutAndNothingIsLost) {
 TEST(WriterBusy, PastItsBoundTheWriterGivesUpSayingWhy) {
   std::string path = fresh_db("giveup");
   Store::open(path);
-  std::thread holder;
-  std::atomic<bool> locked{false}, release{false};
-  InstantProvider provider([&] {
-    holder = std::thread([&] {
-      sqlite3* db;
-      sqlite3_open(path.c_str(), &db);
-      sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-      locked.store(true);
-      while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-      sqlite3_close(db);
-    });
-    while (!locked.load()) std::this_thread::yield();
-  });
+  std::atomic<bool> release{false};
+  LockHolder holder(path, release);
+  InstantProvider provider([&] { holder.start(); });
   RunOptions ro;
   ro.db_path = path;
   ro.quiet = true;
