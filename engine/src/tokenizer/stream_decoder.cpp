@@ -11,10 +11,11 @@ Tokenizer::StreamDecoder::StreamDecoder(const Tokenizer& tok, DecodeOptions opts
 std::string Tokenizer::StreamDecoder::push(int32_t id) {
   const size_t before = pending_.size();
   tok_.impl_->append_piece(id, opts_, pending_);
-  // The SPM prefix space is dropped once, at the start of the stream, as decode() does.
+  // At the start of a text the SPM prefix space is dropped once, as decode() does; a continuation
+  // keeps it.
   if (!started_ && pending_.size() > before) {
     started_ = true;
-    if (tok_.impl_->strips_prefix_space() && pending_[before] == ' ') pending_.erase(before, 1);
+    if (tok_.impl_->strips_prefix_space(opts_) && pending_[before] == ' ') pending_.erase(before, 1);
   }
   // Emit everything up to the last complete UTF-8 character.
   size_t cut = pending_.size();
