@@ -28,6 +28,8 @@ constexpr int kVocab = 64;
 std::shared_ptr<const Model> tiny_with_vocab(bool spm, const std::string& tag, std::vector<std::string>* pieces) {
   TinySpec s;
   s.vocab = kVocab;
+  s.d = 64;
+  s.ff = 64;
   s.seed = 3;
   GgufWriter w = moe::testing::tiny_model(s);
   auto toks = spm ? moe::testing::add_tiny_spm_vocab(w, kVocab) : moe::testing::add_tiny_bpe_vocab(w, kVocab);
@@ -53,19 +55,19 @@ std::string expected_text(const std::vector<std::string>& pieces, const std::vec
   return out;
 }
 
-struct Run {
+struct GenRun {
   GenerateResult result;
   std::string streamed;
 };
 
-Run run(const std::shared_ptr<const Model>& m, std::vector<int32_t> prompt, int max_tokens,
+GenRun gen(const std::shared_ptr<const Model>& m, std::vector<int32_t> prompt, int max_tokens,
         std::vector<std::string> stop = {}) {
   auto s = Session::create(m, SessionOptions{});
   EXPECT_TRUE(s.ok());
   GenerateOptions go;
   go.max_tokens = max_tokens;
   go.stop = std::move(stop);
-  Run r;
+  GenRun r;
   auto res = generate(**s, prompt, go, [&](std::string_view t) { r.streamed += t; });
   EXPECT_TRUE(res.ok()) << res.status().ToString();
   if (res.ok()) r.result = *res;
@@ -78,8 +80,8 @@ std::vector<std::vector<int32_t>> prompts_starting_with_a_marker(const std::shar
   std::vector<std::vector<int32_t>> out;
   for (int32_t k = 3; k < kVocab; ++k) {
     std::vector<int32_t> p = {bos, k};
-    Run r = run(m, p, 6);
-    if (r.result.tokens.size() >= 3 && r.result.tokens[0] % 2 == 1) out.push_back(p);
+    GenRun r = gen(m, p, 6);
+    if (r.result.tokens.size() >= 3 && r.result.tokens[0] >= 3 && r.result.tokens[0] % 2 == 1) out.push_back(p);
   }
   return out;
 }
@@ -93,10 +95,10 @@ TEST(GeneratedText, SpmContinuationKeepsTheFirstWordBoundarySpaceByteForByte) {
   auto prompts = prompts_starting_with_a_marker(m, m->tokenizer().bos());
   ASSERT_GE(prompts.size(), 3u) << "too few prompts whose first generated token carries the marker";
   for (const auto& p : prompts) {
-    Run r = run(m, p, 6);
+    GenRun r = gen(m, p, 6);
     const auto& toks = r.result.tokens;
     const std::string want = expected_text(pieces, toks, true);
-    ASSERT_EQ(want[0], ' ');
+    ASSERT_EQ(want[0], ' ') << "first token " << toks[0] << " of " << toks.size() << " prompt " << p[1];
     EXPECT_EQ(r.result.text, want) << "prompt token " << p[1];
     EXPECT_EQ(r.streamed, r.result.text) << "prompt token " << p[1];
     // The same bytes from the tokenizer's own API, whole and streamed.
@@ -108,10 +110,10 @@ TEST(GeneratedText, SpmContinuationKeepsTheFirstWordBoundarySpaceByteForByte) {
     // Decoded as the start of a text, the same ids lose exactly that space (the old behaviour).
     EXPECT_EQ(m->tokenizer().decode(toks), want.substr(1));
   }
-  // One case pinned literally, so a change in both the decoder and expected_text() cannot hide.
-  Run first = run(m, prompts[0], 6);
-  std::string literal = pieces[size_t(first.result.tokens[0])];
-  EXPECT_EQ(first.result.text.substr(0, literal.size() - 2), " " + literal.substr(3));
+  // One case pinned literally, so a change in both the decoder and expected_text() cannot hide
+  // (the weights come from std::mt19937 + libstdc++'s normal_distribution, as in tiny_model.h).
+  ASSERT_EQ(prompts[0], (std::vector<int32_t>{1, 3}));
+  EXPECT_EQ(gen(m, prompts[0], 6).result.text, " on1 ran2 so1 see x2sat1");
 }
 
 TEST(GeneratedText, StopStringsMatchAcrossTheWordBoundaryAndBetweenTokens) {
@@ -121,22 +123,22 @@ TEST(GeneratedText, StopStringsMatchAcrossTheWordBoundaryAndBetweenTokens) {
   auto prompts = prompts_starting_with_a_marker(m, m->tokenizer().bos());
   ASSERT_FALSE(prompts.empty());
   for (const auto& p : prompts) {
-    Run full = run(m, p, 6);
+    GenRun full = gen(m, p, 6);
     const std::string text = full.result.text;
     const std::string first = expected_text(pieces, {full.result.tokens[0]}, true);
     // A stop string that begins with the first token's word-boundary space: nothing is returned.
-    Run at_start = run(m, p, 6, {text.substr(0, 2)});
+    GenRun at_start = gen(m, p, 6, {text.substr(0, 2)});
     EXPECT_EQ(at_start.result.text, "");
     EXPECT_EQ(at_start.result.finish_reason, "stop");
     EXPECT_EQ(at_start.streamed, "");
     // A stop string made of the first token's last character and the second token's first.
     std::string across = text.substr(first.size() - 1, 2);
-    Run between = run(m, p, 6, {across});
+    GenRun between = gen(m, p, 6, {across});
     EXPECT_EQ(between.result.text, text.substr(0, text.find(across))) << "stop '" << across << "'";
     EXPECT_EQ(between.result.finish_reason, "stop");
     EXPECT_EQ(between.streamed, between.result.text);
     // A stop string that never occurs changes nothing; an empty one matches nothing.
-    Run none = run(m, p, 6, {"\x01never", ""});
+    GenRun none = gen(m, p, 6, {"\x01never", ""});
     EXPECT_EQ(none.result.text, text);
     EXPECT_EQ(none.streamed, text);
   }
@@ -147,8 +149,8 @@ TEST(GeneratedText, BpeTextIsTheSameInBothContexts) {
   auto m = tiny_with_vocab(false, "bpe", &pieces);
   ASSERT_TRUE(m);
   int checked = 0;
-  for (int32_t k = 3; k < kVocab; k += 3) {
-    Run r = run(m, {k, k + 1}, 8);
+  for (int32_t k = 3; k + 1 < kVocab; k += 3) {
+    GenRun r = gen(m, {k, k + 1}, 8);
     const auto& toks = r.result.tokens;
     const std::string want = expected_text(pieces, toks, false);
     EXPECT_EQ(r.result.text, want);
@@ -156,7 +158,7 @@ TEST(GeneratedText, BpeTextIsTheSameInBothContexts) {
     // No prefix space in BPE: a text start and a continuation decode to the same bytes.
     EXPECT_EQ(m->tokenizer().decode(toks), want);
     EXPECT_EQ(m->tokenizer().decode(toks, DecodeOptions::generated_text()), want);
-    checked += !toks.empty() && toks[0] % 2 == 1;
+    checked += !toks.empty() && toks[0] >= 3 && toks[0] % 2 == 1;
   }
   EXPECT_GT(checked, 0) << "no BPE generation started with a 'Ġ' token";
 }
@@ -177,7 +179,7 @@ TEST(VocabModels, EveryLoadableReferenceVocabularyGivesAModel) {
     TinySpec s;
     s.d = 64;
     s.ff = 64;
-    s.vocab = uint32_t((*tokens)->values.size());
+    s.vocab = uint32_t((*tokens)->items.size());
     s.seed = 5;
     GgufWriter w = moe::testing::tiny_model(s);
     moe::testing::copy_vocab(w, **vocab);
@@ -194,7 +196,7 @@ TEST(VocabModels, EveryLoadableReferenceVocabularyGivesAModel) {
     const Tokenizer& tok = (*m)->tokenizer();
     auto prompt = tok.encode("Hello world", EncodeOptions{true, false});
     ASSERT_TRUE(prompt.ok()) << family;
-    Run r = run(*m, *prompt, 8);
+    GenRun r = gen(*m, *prompt, 8);
     // Token by token, no left strip, control tokens hidden: the continuation policy.
     std::string want;
     for (int32_t id : r.result.tokens) want += tok.decode(std::vector<int32_t>{id}, DecodeOptions::generated_text());
