@@ -41,9 +41,11 @@ struct DecodeOptions {
   DecodeContext context = DecodeContext::kStartOfText;
 
   // The policy for generated text, in one place: what an OpenAI-compatible server (llama-server)
-  // returns for the same tokens. The continuation is decoded in the context of the prompt, control,
-  // unknown and unused tokens are hidden, <0xNN> tokens become bytes. moe::generate decodes with it,
-  // so `wobble generate`, the local provider and any server built on generate() all return it.
+  // returns for the same tokens. The continuation is decoded in the context of the prompt; control,
+  // unknown and unused tokens are hidden; <0xNN> tokens become bytes; bytes that do not form a
+  // character become U+FFFD (one per maximal ill-formed subpart, as the server's JSON encoder
+  // replaces them). moe::generate decodes with it, so `wobble generate`, the local provider and any
+  // server built on generate() all return it.
   static constexpr DecodeOptions generated_text() { return {false, DecodeContext::kContinuation}; }
 };
 
@@ -55,6 +57,8 @@ class Tokenizer {
   virtual ~Tokenizer();
 
   Result<std::vector<int32_t>> encode(std::string_view text, const EncodeOptions& = {}) const;
+  // Always well-formed UTF-8: each maximal ill-formed subpart (byte tokens that do not make a
+  // character) becomes one U+FFFD, as an OpenAI-compatible server's JSON carries it.
   std::string decode(std::span<const int32_t> ids, const DecodeOptions& = {}) const;
   // The raw piece text of one token as stored in the vocabulary (for display).
   std::string piece(int32_t id) const;
@@ -68,8 +72,9 @@ class Tokenizer {
   const std::string& chat_template() const;  // tokenizer.chat_template, empty when absent
 
   // Streaming decode that never emits half a UTF-8 character. The concatenation of push() and
-  // finish() outputs equals decode() of the same ids with the same options whenever the ids end on
-  // a complete character.
+  // finish() outputs equals decode() of the same ids with the same options, byte for byte (ill-formed
+  // bytes become U+FFFD once they are known to be ill-formed; an unfinished character at the end
+  // becomes one U+FFFD in finish()).
   class StreamDecoder {
    public:
     explicit StreamDecoder(const Tokenizer& tok, DecodeOptions opts = {});

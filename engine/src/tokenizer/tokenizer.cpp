@@ -110,7 +110,10 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, const DecodeOptions&
   for (int32_t id : ids) impl_->append_piece(id, opts, out);
   // At the start of a text, undo the space SPM encoding put in front of it.
   if (impl_->strips_prefix_space(opts) && !out.empty() && out[0] == ' ') out.erase(0, 1);
-  return out;
+  if (unicode::invalid_utf8_at(out) == std::string::npos) return out;
+  std::string valid;  // byte tokens that do not form characters: U+FFFD, as StreamDecoder gives
+  unicode::append_valid_utf8(out, /*hold_incomplete=*/false, valid);
+  return valid;
 }
 
 }  // namespace moe

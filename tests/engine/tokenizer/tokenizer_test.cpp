@@ -470,3 +470,41 @@ TEST(Tokenizer, ReferenceSpmVocabularyContinuation) {
   EXPECT_EQ((*tok)->decode(*ids, DecodeOptions::generated_text()), " Hello world");
   EXPECT_EQ((*tok)->decode(*ids), "Hello world");
 }
+
+// Byte tokens that do not form characters: each maximal ill-formed subpart becomes one U+FFFD, in
+// decode() and in the stream alike (what llama-server's JSON and Python's errors="replace" give).
+TEST(Tokenizer, IllFormedBytesBecomeOneReplacementPerMaximalSubpart) {
+  auto tok = Tokenizer::load(tiny_spm());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto byte_id = [&](int b) { return int32_t(3 + b); };  // tiny_spm: <0x00> is id 3
+  auto word = (*tok)->encode("hello", EncodeOptions{false, false});
+  ASSERT_TRUE(word.ok());
+  const std::string fffd = "\xEF\xBF\xBD";
+  struct Case {
+    std::vector<int> bytes;
+    std::string want;  // after the leading " hello"
+  };
+  const std::vector<Case> cases = {
+      {{0xE2, 0x98, 'h' + 0}, fffd + "h"},          // cut-off 3-byte sequence, then ASCII: one U+FFFD
+      {{0xBD, 0x94}, fffd + fffd},                   // two stray continuation bytes: two
+      {{0xC0, 0xAF}, fffd + fffd},                   // overlong lead byte, then a continuation byte
+      {{0xE0, 0x80, 0x80}, fffd + fffd + fffd},      // E0 80: the second byte breaks it at once
+      {{0xED, 0xA0, 0x80}, fffd + fffd + fffd},      // surrogate
+      {{0xF0, 0x9F, 0x98, 0x80}, "\xF0\x9F\x98\x80"},  // well-formed: kept
+      {{0xF0, 0x9F, 0x98}, fffd},                    // unfinished at the end: one
+      {{0xE6, 0x97, 0xA5, 0xFF}, "\xE6\x97\xA5" + fffd},
+  };
+  for (const auto& c : cases) {
+    std::vector<int32_t> ids = *word;
+    for (int b : c.bytes) ids.push_back(b == 'h' ? (*word)[0] : byte_id(b));
+    std::string want = " hello" + c.want;
+    if (c.bytes.back() == 'h') want = " hello" + c.want.substr(0, c.want.size() - 1) + " he";
+    const std::string got = (*tok)->decode(ids, DecodeOptions::generated_text());
+    EXPECT_EQ(got, want) << c.want;
+    EXPECT_EQ(unicode::invalid_utf8_at(got), std::string_view::npos);
+    Tokenizer::StreamDecoder sd(**tok, DecodeOptions::generated_text());
+    std::string acc;
+    for (int32_t id : ids) acc += sd.push(id);
+    EXPECT_EQ(acc + sd.finish(), want) << c.want;
+  }
+}
