@@ -149,6 +149,9 @@ class LocalProvider : public Provider {
     a.outcome = "ok";
     a.latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out.ok = true;
+    // The continuation of the prompt, decoded as an OpenAI-compatible server returns it (one policy
+    // for every caller: moe::DecodeOptions::generated_text()), so local and remote runs of the same
+    // GGUF store the same bytes; the SPM word-boundary space of the first token is kept.
     out.text = res->text;
     out.finish_reason = res->finish_reason;
     out.prompt_tokens = int64_t(ids->size());
