@@ -74,6 +74,43 @@ Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outp
   return d;
 }
 
+CriterionWeights criterion_weights(const nlohmann::json& snap) {
+  CriterionWeights w;
+  if (!snap.is_object() || !snap.contains("cases") || !snap["cases"].is_array()) return w;
+  for (const auto& c : snap["cases"]) {
+    if (!c.is_object() || !c.contains("id") || !c["id"].is_string()) continue;
+    auto& by_criterion = w[c["id"].get<std::string>()];
+    if (!c.contains("rubric") || !c["rubric"].is_object() || !c["rubric"].contains("criteria") ||
+        !c["rubric"]["criteria"].is_array())
+      continue;
+    for (const auto& cr : c["rubric"]["criteria"]) {
+      if (!cr.is_object() || !cr.contains("id") || !cr["id"].is_string()) continue;
+      double weight = 1;
+      if (cr.contains("weight") && cr["weight"].is_number()) weight = cr["weight"].get<double>();
+      if (!std::isfinite(weight) || weight < 0) weight = 0;  // the loader allows [0, 1e6]; a hand-edited row does not count
+      by_criterion[cr["id"].get<std::string>()] = weight;
+    }
+  }
+  return w;
+}
+
+std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeights& weights) {
+  if (!s.ok) return std::nullopt;
+  const std::map<std::string, double>* by_criterion = nullptr;
+  if (auto it = weights.find(s.case_id); it != weights.end()) by_criterion = &it->second;
+  double sum_w = 0, sum_ws = 0;
+  for (const auto& c : s.scores) {
+    if (c.outcome == Outcome::kUnscored) continue;
+    double w = 1;
+    if (by_criterion)
+      if (auto it = by_criterion->find(c.criterion_id); it != by_criterion->end()) w = it->second;
+    sum_w += w;
+    sum_ws += w * c.score;
+  }
+  if (!(sum_w > 0)) return std::nullopt;
+  return sum_ws / sum_w;
+}
+
 RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k) {
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
@@ -95,6 +132,20 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     if (!groups.count(key)) order.push_back(key);
     groups[key].push_back(&s);
     if (!s.ok) ++a.failed_samples;
+  }
+
+  // Weighted score of every sample, and over the run.
+  const CriterionWeights weights = criterion_weights(run.suite_snapshot);
+  std::map<const SampleRecord*, std::optional<double>> weighted_of;
+  {
+    std::vector<double> all;
+    for (const auto& s : a.samples) {
+      auto w = weighted_score(s, weights);
+      a.weighted_scores.push_back(w);
+      weighted_of[&s] = w;
+      if (w) all.push_back(*w);
+    }
+    a.weighted = summarize(all);
   }
 
   // Which cases have an answer extractor, from the suite snapshot.
@@ -136,6 +187,10 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
       g.unique_answers = int64_t(answers.size());
     }
     g.divergence = first_divergence(outputs);
+    std::vector<double> group_weighted;
+    for (const auto* s : members)
+      if (auto w = weighted_of[s]) group_weighted.push_back(*w);
+    g.weighted = summarize(group_weighted);
     a.groups.push_back(std::move(g));
 
     // Criteria in first-seen order within the group.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,7 @@ struct GroupStability {
   std::optional<bool> tar_a;     // all extracted answers identical; nullopt without an extractor
   int64_t unique_answers = 0;
   Divergence divergence;
+  Summary weighted;              // weighted scores of the group's samples (n = samples that have one)
 };
 
 // Per criterion across all (case, variant) groups.
@@ -69,8 +71,20 @@ struct RunAnalysis {
   int64_t total_samples = 0, failed_samples = 0, unstable = 0;
   int64_t scored = 0, passes = 0;  // over all criterion results
   double overall_pass_rate = 0;
+  std::vector<std::optional<double>> weighted_scores;  // per sample, same order as `samples`
+  Summary weighted;                                     // over every sample that has a weighted score
   int report_k = 3;
 };
+
+// Criterion weights by case id, then criterion id, from a run's suite snapshot (the `weight` of each
+// criterion of each case's rubric; 1 when the snapshot does not say).
+using CriterionWeights = std::map<std::string, std::map<std::string, double>>;
+CriterionWeights criterion_weights(const nlohmann::json& suite_snapshot);
+
+// A sample's weighted score: sum(w * score) / sum(w) over its criteria scored pass or fail
+// (unscored criteria are left out, not counted as 0). nullopt when the sample failed at the
+// provider, has no scored criterion, or the scored criteria weigh 0 in total.
+std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeights& weights);
 
 RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3);
 // The same, over samples already loaded (tests, merged views).

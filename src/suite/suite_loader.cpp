@@ -89,7 +89,7 @@ ProviderSpec parse_provider(const YamlNode& n) {
 
 GateSpec parse_gate(const YamlNode& n) {
   n.expect_keys({"max_unstable", "min_pass_rate", "max_pass_rate_drop", "alpha", "max_routing_jsd",
-                 "min_topk_overlap"});
+                 "min_topk_overlap", "min_weighted_score"});
   GateSpec g;
   if (auto v = n.opt_int("max_unstable", 0, 1 << 30)) g.max_unstable = int(*v);
   g.min_pass_rate = n.opt_double("min_pass_rate", 0, 1);
@@ -97,6 +97,7 @@ GateSpec parse_gate(const YamlNode& n) {
   g.alpha = n.opt_double("alpha", 0, 1);
   g.max_routing_jsd = n.opt_double("max_routing_jsd", 0, 1);
   g.min_topk_overlap = n.opt_double("min_topk_overlap", 0, 1);
+  g.min_weighted_score = n.opt_double("min_weighted_score", 0, 1);
   return g;
 }
 
@@ -350,6 +351,7 @@ nlohmann::json suite_to_json(const Suite& s) {
   if (s.gate.alpha) gate["alpha"] = *s.gate.alpha;
   if (s.gate.max_routing_jsd) gate["max_routing_jsd"] = *s.gate.max_routing_jsd;
   if (s.gate.min_topk_overlap) gate["min_topk_overlap"] = *s.gate.min_topk_overlap;
+  if (s.gate.min_weighted_score) gate["min_weighted_score"] = *s.gate.min_weighted_score;
   j["gate"] = gate;
   j["variants"] = nlohmann::json::array();
   for (const auto& v : s.variants) {
