@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -74,6 +75,13 @@ struct RunAnalysis {
   std::vector<std::optional<double>> weighted_scores;  // per sample, same order as `samples`
   Summary weighted;                                     // over every sample that has a weighted score
   int report_k = 3;
+  // The weighted score of one of `samples` (by address); nullopt when it has none or is not one of them.
+  std::optional<double> weighted_score_of(const SampleRecord* s) const {
+    std::less<const SampleRecord*> before;  // a total order even for pointers into other arrays
+    if (samples.empty() || before(s, samples.data()) || !before(s, samples.data() + samples.size())) return std::nullopt;
+    size_t i = size_t(s - samples.data());
+    return i < weighted_scores.size() ? weighted_scores[i] : std::nullopt;
+  }
 };
 
 // Criterion weights by case id, then criterion id, from a run's suite snapshot (the `weight` of each

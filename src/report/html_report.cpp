@@ -134,7 +134,7 @@ void render_group(const RunAnalysis& a, const GroupStability& g, size_t index, s
       << (reference ? std::to_string(reference->repeat) : std::string("—"))
       << "; underline: evidence)</th></tr>\n";
   for (const auto* s : samples) {
-    const auto& weighted = a.weighted_scores[size_t(s - a.samples.data())];
+    const auto weighted = a.weighted_score_of(s);
     out << "<tr id=\"s-" << s->id << "\"><td class=\"num\">#" << s->repeat << "</td><td class=\"num\">"
         << (weighted ? html_number(*weighted) : std::string("n/a")) << "</td><td>";
     if (!s->ok) {

@@ -30,7 +30,8 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
                          {"latency_s", s.latency_s}, {"error", s.error}, {"seed", s.seed},
                          {"prompt_tokens", s.prompt_tokens}, {"completion_tokens", s.completion_tokens},
                          {"attempts", s.attempts.size()}};
-    sj["weighted_score"] = a.weighted_scores[i] ? num(*a.weighted_scores[i]) : nlohmann::json(nullptr);
+    const auto weighted = a.weighted_score_of(&s);
+    sj["weighted_score"] = weighted ? num(*weighted) : nlohmann::json(nullptr);
     sj["extracted_answer"] = s.extracted_answer ? nlohmann::json(*s.extracted_answer) : nlohmann::json(nullptr);
     sj["scores"] = nlohmann::json::array();
     for (const auto& c : s.scores)

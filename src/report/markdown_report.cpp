@@ -98,7 +98,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
           if (!c.evidence.text.empty()) failures += " [" + c.evidence.text + "]";
         }
       }
-      const auto& weighted = a.weighted_scores[size_t(s - a.samples.data())];
+      const auto weighted = a.weighted_score_of(s);
       out << pass << "/" << scored << " | " << (weighted ? fmt(*weighted) : "n/a") << " | " << (failures.empty() ? "—" : md_inline(failures, 160)) << " | ";
       std::string notes = "finish " + (s->finish_reason.empty() ? std::string("?") : s->finish_reason);
       if (s->extracted_answer) notes += ", answer \"" + *s->extracted_answer + "\"";
