@@ -31,8 +31,8 @@ const nlohmann::json& member(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) ? j[key] : kNull;
 }
 
-// The graded content of each case and variant, keyed by id (nlohmann objects keep keys sorted, so
-// dump() is canonical).
+// The graded content of each case and variant (suite_to_json's form), keyed by id (nlohmann
+// objects keep keys sorted, so dump() is canonical).
 struct Definition {
   std::string name;
   nlohmann::json cases = nlohmann::json::object(), variants = nlohmann::json::object();
@@ -66,8 +66,8 @@ std::string digest_of(const Definition& d) {
 
 }  // namespace
 
-std::string suite_definition_digest(const nlohmann::json& suite_snapshot) {
-  return digest_of(definition_of(suite_snapshot));
+std::string suite_definition_digest(const Suite& suite) {
+  return digest_of(definition_of(suite_to_json(suite)));
 }
 
 std::string SuiteMatch::dropped_sentence() const {
@@ -83,7 +83,7 @@ SuiteMatch match_suites(const RunAnalysis& a, const RunAnalysis& b) {
   m.run_b = b.run.id;
   m.name_a = a.run.suite_name;
   m.name_b = b.run.suite_name;
-  Definition da = definition_of(a.run.suite_snapshot), db = definition_of(b.run.suite_snapshot);
+  Definition da = definition_of(suite_to_json(a.run.plan.suite)), db = definition_of(suite_to_json(b.run.plan.suite));
   m.digest_a = digest_of(da);
   m.digest_b = digest_of(db);
   m.same = m.name_a == m.name_b && m.digest_a == m.digest_b;

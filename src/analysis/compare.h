@@ -52,7 +52,7 @@ struct SuiteMatch {
 // criteria (id, scorer, args, not), keyed by id so that reordering changes nothing. Left out:
 // provider and model, sampling, repeats, gate thresholds, weights, descriptions and file paths,
 // since comparing two models or two settings on the same questions is what comparisons are for.
-std::string suite_definition_digest(const nlohmann::json& suite_snapshot);
+std::string suite_definition_digest(const Suite& suite);
 
 SuiteMatch match_suites(const RunAnalysis& a, const RunAnalysis& b);
 

@@ -1,6 +1,7 @@
 #include "analysis/gate.h"
 #include "util/fixed.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -31,20 +32,6 @@ nlohmann::json GateResult::to_json() const {
   return j;
 }
 
-GateSpec gate_spec_from_snapshot(const nlohmann::json& snap) {
-  GateSpec g;
-  if (!snap.contains("gate") || !snap["gate"].is_object()) return g;
-  const auto& j = snap["gate"];
-  if (j.contains("max_unstable")) g.max_unstable = j["max_unstable"].get<int>();
-  if (j.contains("min_pass_rate")) g.min_pass_rate = j["min_pass_rate"].get<double>();
-  if (j.contains("max_pass_rate_drop")) g.max_pass_rate_drop = j["max_pass_rate_drop"].get<double>();
-  if (j.contains("alpha")) g.alpha = j["alpha"].get<double>();
-  if (j.contains("max_routing_jsd")) g.max_routing_jsd = j["max_routing_jsd"].get<double>();
-  if (j.contains("min_topk_overlap")) g.min_topk_overlap = j["min_topk_overlap"].get<double>();
-  if (j.contains("min_weighted_score")) g.min_weighted_score = j["min_weighted_score"].get<double>();
-  return g;
-}
-
 GateSpec merge_gate(const GateSpec& s, const GateSpec& c) {
   GateSpec g = s;
   if (c.max_unstable) g.max_unstable = c.max_unstable;
@@ -54,6 +41,7 @@ GateSpec merge_gate(const GateSpec& s, const GateSpec& c) {
   if (c.max_routing_jsd) g.max_routing_jsd = c.max_routing_jsd;
   if (c.min_topk_overlap) g.min_topk_overlap = c.min_topk_overlap;
   if (c.min_weighted_score) g.min_weighted_score = c.min_weighted_score;
+  if (c.max_provider_failures) g.max_provider_failures = c.max_provider_failures;
   return g;
 }
 
@@ -65,9 +53,20 @@ GateResult evaluate_gate(const RunAnalysis& a, const GateSpec& spec, const RunAn
   };
   if (a.run.status != "complete")
     add({"run_complete", false, "run " + std::to_string(a.run.id) + " is " + a.run.status + ", not complete"});
-  if (a.failed_samples > 0)
-    add({"provider_failures", true,
-         std::to_string(a.failed_samples) + " samples failed at the provider (not counted as model failures)"});
+  {
+    const FailureBudget budget = spec.max_provider_failures.value_or(FailureBudget{});
+    const int64_t planned = std::max<int64_t>(a.run.expected_samples, a.total_samples);
+    std::string detail = std::to_string(a.failed_samples) + " of " + std::to_string(planned) +
+                         " samples failed at the provider, limit " + budget.text();
+    if (!a.failures.empty()) {
+      const auto& f = a.failures.front();
+      detail += "; e.g. " + f.case_id + "/" + f.variant_id + " #" + std::to_string(f.repeat) + ": " + f.error;
+    }
+    add({"provider_failures", budget.allows(a.failed_samples, planned), detail});
+  }
+  if (a.scored == 0)
+    add({"scored_samples", false, "no criterion was scored (" + std::to_string(a.total_samples - a.failed_samples) +
+                                      " samples with output): a run with nothing scored cannot pass"});
   if (spec.max_unstable) {
     bool ok = a.unstable <= *spec.max_unstable;
     std::string which;

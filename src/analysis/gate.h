@@ -24,10 +24,10 @@ struct GateResult {
   nlohmann::json to_json() const;
 };
 
-// Thresholds stored in the run's suite snapshot (gate block).
-GateSpec gate_spec_from_snapshot(const nlohmann::json& suite_snapshot);
 GateSpec merge_gate(const GateSpec& from_suite, const GateSpec& from_cli);  // CLI wins where set
 
+// Always checked: the run is complete; it has scored samples (a run with none never passes);
+// provider failures stay within max_provider_failures (default: none).
 // Baseline comparison: every (case, variant, criterion) whose pass rate fell is checked with a
 // one-sided Fisher exact test; a drop is a failure when p < alpha (default 0.05) or the absolute
 // drop exceeds max_pass_rate_drop.

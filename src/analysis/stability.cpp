@@ -74,23 +74,12 @@ Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outp
   return d;
 }
 
-CriterionWeights criterion_weights(const nlohmann::json& snap) {
+CriterionWeights criterion_weights(const Suite& suite) {
   CriterionWeights w;
-  if (!snap.is_object() || !snap.contains("cases") || !snap["cases"].is_array()) return w;
-  for (const auto& c : snap["cases"]) {
-    if (!c.is_object() || !c.contains("id") || !c["id"].is_string()) continue;
-    auto& by_criterion = w[c["id"].get<std::string>()];
-    if (!c.contains("rubric") || !c["rubric"].is_object() || !c["rubric"].contains("criteria") ||
-        !c["rubric"]["criteria"].is_array())
-      continue;
-    for (const auto& cr : c["rubric"]["criteria"]) {
-      if (!cr.is_object() || !cr.contains("id") || !cr["id"].is_string()) continue;
-      double weight = 1;
-      if (cr.contains("weight") && cr["weight"].is_number()) weight = cr["weight"].get<double>();
-      if (!std::isfinite(weight) || weight < 0) weight = 0;  // the loader allows [0, 1e6]; a hand-edited row does not count
-      by_criterion[cr["id"].get<std::string>()] = weight;
-    }
-  }
+  for (const auto& c : suite.cases)
+    for (const auto& cr : c.rubric.criteria)
+      // The loader allows [0, 1e6]; anything else (a hand-edited database) does not count.
+      w[c.id][cr.id] = std::isfinite(cr.weight) && cr.weight >= 0 ? cr.weight : 0;
   return w;
 }
 
@@ -117,6 +106,39 @@ RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k) {
   return analyze_samples(*run, store.samples(run_id, false), report_k);
 }
 
+namespace {
+
+std::string plural(int64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// The sentences every report leads with, most severe first.
+void add_alerts(RunAnalysis& a) {
+  const int64_t planned = std::max<int64_t>(a.run.expected_samples, a.total_samples);
+  if (a.total_samples > 0 && a.failed_samples == a.total_samples) {
+    a.alerts.push_back("Every sample failed at the provider (" + std::to_string(a.failed_samples) + " of " +
+                       std::to_string(planned) + "): nothing was scored, no verdict below means anything. Last error: " +
+                       a.failures.back().error);
+  } else if (a.failed_samples > 0) {
+    a.alerts.push_back(plural(a.failed_samples, "sample", "samples") + " of " + std::to_string(planned) +
+                       " failed at the provider and are not scored; e.g. " + a.failures.front().case_id + "/" +
+                       a.failures.front().variant_id + " #" + std::to_string(a.failures.front().repeat) + ": " +
+                       a.failures.front().error);
+  }
+  if (a.run.status != "complete")
+    a.alerts.push_back("Run " + std::to_string(a.run.id) + " is " + a.run.status + ": " +
+                       std::to_string(a.total_samples) + " of " + std::to_string(planned) +
+                       " planned samples are stored (wobble run --resume " + std::to_string(a.run.id) + ")");
+  if (a.model_changed()) {
+    std::string which;
+    for (const auto& [m, n] : a.reported_models) which += (which.empty() ? "" : ", ") + m + " (" + std::to_string(n) + ")";
+    a.alerts.push_back("The endpoint reported " + std::to_string(a.reported_models.size()) +
+                       " different model ids across samples: " + which +
+                       "; a model swapped behind the endpoint changes outputs by itself");
+  }
+}
+}  // namespace
+
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k) {
   RunAnalysis a;
   a.run = run;
@@ -131,11 +153,28 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     auto key = std::make_pair(s.case_id, s.variant_id);
     if (!groups.count(key)) order.push_back(key);
     groups[key].push_back(&s);
-    if (!s.ok) ++a.failed_samples;
+    if (!s.ok) {
+      ++a.failed_samples;
+      a.failures.push_back({s.case_id, s.variant_id, s.repeat, s.error, int64_t(s.attempts.size())});
+    } else if (!s.model_reported.empty()) {
+      ++a.reported_models[s.model_reported];
+    }
+    if (s.ok && !s.logprobs.empty()) {
+      LogprobSummary ls;
+      ls.tokens = int64_t(s.logprobs.size());
+      ls.min = s.logprobs[0].logprob;
+      double sum = 0;
+      for (const auto& t : s.logprobs) {
+        sum += t.logprob;
+        ls.min = std::min(ls.min, t.logprob);
+      }
+      ls.mean = sum / double(ls.tokens);
+      a.logprobs[s.id] = ls;
+    }
   }
 
   // Weighted score of every sample, and over the run.
-  const CriterionWeights weights = criterion_weights(run.suite_snapshot);
+  const CriterionWeights weights = criterion_weights(run.plan.suite);
   std::map<const SampleRecord*, std::optional<double>> weighted_of;
   {
     std::vector<double> all;
@@ -148,18 +187,10 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     a.weighted = summarize(all);
   }
 
-  // Which cases have an answer extractor, from the suite snapshot.
+  // Which cases have an answer extractor, from the run's plan.
   std::set<std::string> has_extractor;
-  if (run.suite_snapshot.contains("cases")) {
-    for (const auto& c : run.suite_snapshot["cases"]) {
-      // const operator[] on a missing key is undefined in nlohmann::json: check with contains().
-      auto has = [](const nlohmann::json& o, const char* k) {
-        return o.is_object() && o.contains(k) && !o[k].is_null();
-      };
-      bool ex = has(c, "answer_extractor") || (has(c, "rubric") && has(c["rubric"], "answer_extractor"));
-      if (ex) has_extractor.insert(c.value("id", ""));
-    }
-  }
+  for (const auto& c : run.plan.suite.cases)
+    if (c.answer_extractor || c.rubric.answer_extractor) has_extractor.insert(c.id);
 
   std::map<std::string, std::vector<const CriterionStability*>> by_criterion_idx;
   std::vector<std::string> criterion_order;
@@ -187,6 +218,14 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
       g.unique_answers = int64_t(answers.size());
     }
     g.divergence = first_divergence(outputs);
+    if (g.divergence.diverged) {
+      const SampleRecord *sa = nullptr, *sb = nullptr;
+      for (const auto* s : members) {
+        if (s->ok && s->repeat == g.divergence.repeat_a) sa = s;
+        if (s->ok && s->repeat == g.divergence.repeat_b) sb = s;
+      }
+      if (sa && sb) attach_divergence_tokens(g.divergence, *sa, *sb);
+    }
     std::vector<double> group_weighted;
     for (const auto* s : members)
       if (auto w = weighted_of[s]) group_weighted.push_back(*w);
@@ -275,7 +314,28 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     x.kappa_raters = raters;
     a.across.push_back(std::move(x));
   }
+  add_alerts(a);
   return a;
+}
+
+void attach_divergence_tokens(Divergence& d, const SampleRecord& a, const SampleRecord& b) {
+  // The token of `s` covering byte `offset`, when its logprob tokens spell its output exactly.
+  auto token_at = [](const SampleRecord& s, int64_t offset) -> const TokenLogprob* {
+    std::string spelled;
+    const TokenLogprob* hit = nullptr;
+    for (const auto& t : s.logprobs) {
+      if (!hit && int64_t(spelled.size() + t.token.size()) > offset) hit = &t;
+      spelled += t.token;
+    }
+    return spelled == s.output ? hit : nullptr;
+  };
+  const TokenLogprob* ta = token_at(a, d.byte_offset);
+  const TokenLogprob* tb = token_at(b, d.byte_offset);
+  if (!ta || !tb) return;
+  d.token_a = Divergence::Token{ta->token, std::exp(ta->logprob)};
+  d.token_b = Divergence::Token{tb->token, std::exp(tb->logprob)};
+  for (const auto& [alt, lp] : ta->top)
+    if (alt == tb->token) d.prob_b_under_a = std::exp(lp);
 }
 
 }  // namespace wobble

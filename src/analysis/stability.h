@@ -40,6 +40,20 @@ struct Divergence {
   int64_t char_offset = 0;         // same position in code points
   std::string context;             // up to 40 bytes before the divergence
   std::string continuation_a, continuation_b;  // up to 60 bytes from the divergence on
+  // The tokens at the divergence and their probabilities, when both repeats carry logprobs whose
+  // tokens spell their outputs: the "why" of a divergence (a near tie, or an unlikely sample).
+  struct Token {
+    std::string text;
+    double prob = 0;          // exp(logprob) of the token the repeat produced
+  };
+  std::optional<Token> token_a, token_b;
+  std::optional<double> prob_b_under_a;  // repeat b's token among repeat a's top alternatives
+};
+
+// Per-sample token log-probabilities, summarised.
+struct LogprobSummary {
+  int64_t tokens = 0;
+  double mean = 0, min = 0;
 };
 
 // Per (case, variant).
@@ -63,6 +77,14 @@ struct CriterionAcross {
   int64_t kappa_subjects = 0, kappa_raters = 0;
 };
 
+// A sample that failed at the provider (every attempt failed).
+struct FailedSample {
+  std::string case_id, variant_id;
+  int repeat = 0;
+  std::string error;    // the last attempt's error
+  int64_t attempts = 0;
+};
+
 struct RunAnalysis {
   RunRecord run;
   std::vector<SampleRecord> samples;  // in the suite's case and variant order, then repeat (no traces)
@@ -70,6 +92,14 @@ struct RunAnalysis {
   std::vector<GroupStability> groups;
   std::vector<CriterionAcross> across;
   int64_t total_samples = 0, failed_samples = 0, unstable = 0;
+  std::vector<FailedSample> failures;              // every provider failure, in the suite's order
+  std::map<std::string, int64_t> reported_models;  // model id the endpoint answered with -> samples
+  std::map<int64_t, LogprobSummary> logprobs;      // by sample id, for samples that carry logprobs
+  // Sentences a reader must see first (every sample failed, provider failures, incomplete run,
+  // model swap), most severe first. Renderers show them at the top of every format.
+  std::vector<std::string> alerts;
+  // More than one model id reported across samples: a silent model swap behind the endpoint.
+  bool model_changed() const { return reported_models.size() > 1; }
   int64_t scored = 0, passes = 0;  // over all criterion results
   double overall_pass_rate = 0;
   std::vector<std::optional<double>> weighted_scores;  // per sample, same order as `samples`
@@ -84,10 +114,10 @@ struct RunAnalysis {
   }
 };
 
-// Criterion weights by case id, then criterion id, from a run's suite snapshot (the `weight` of each
-// criterion of each case's rubric; 1 when the snapshot does not say).
+// Criterion weights by case id, then criterion id: the `weight` of each criterion of each case's
+// rubric in the suite as run (run.plan.suite). A criterion the suite does not name weighs 1.
 using CriterionWeights = std::map<std::string, std::map<std::string, double>>;
-CriterionWeights criterion_weights(const nlohmann::json& suite_snapshot);
+CriterionWeights criterion_weights(const Suite& suite);
 
 // A sample's weighted score: sum(w * score) / sum(w) over its criteria scored pass or fail
 // (unscored criteria are left out, not counted as 0). nullopt when the sample failed at the
@@ -99,5 +129,7 @@ RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3);
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k = 3);
 
 Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outputs_by_repeat);
+// Fills d.token_a/token_b/prob_b_under_a from the two repeats' logprobs (no-op when unusable).
+void attach_divergence_tokens(Divergence& d, const SampleRecord& a, const SampleRecord& b);
 
 }  // namespace wobble

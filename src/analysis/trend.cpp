@@ -20,7 +20,7 @@ Trend compute_trend(const Store& store, const std::string& suite, int last) {
     RunAnalysis a = analyze_run(store, runs[i].id);
     TrendPoint p;
     p.run = runs[i];
-    p.run.suite_snapshot = nullptr;  // not needed by the trend; keeps the JSON small
+    p.run.plan = RunPlan{};  // not needed by the trend; keeps the JSON small
     p.samples = a.total_samples;
     p.failed = a.failed_samples;
     p.scored = a.scored;

@@ -23,6 +23,7 @@ int gate_command(const std::vector<std::string>& args) {
   GateSpec cli;
   int max_unstable = -1;
   double min_pass = -1, max_drop = -1, alpha = -1, max_jsd = -1, min_overlap = -1, min_weighted = -1;
+  std::string max_failures;
   opts.add_options()("help,h", "show this help")("run", po::value(&run_ref), "run id to gate, or 'latest'")
       ("db", po::value(&db)->default_value(db), "SQLite database")
       ("baseline", po::value(&baseline_ref), "compare with this run (id or 'latest'): flag criteria whose pass rate fell")
@@ -34,6 +35,8 @@ int gate_command(const std::vector<std::string>& args) {
       ("alpha", po::value(&alpha), "with --baseline: significance level of the Fisher test (default 0.05)")
       ("max-routing-jsd", po::value(&max_jsd), "with --baseline: fail when any layer's expert-usage JSD is larger")
       ("min-topk-overlap", po::value(&min_overlap), "with --baseline: fail when prompt top-k overlap is smaller")
+      ("max-provider-failures", po::value(&max_failures),
+       "samples that may fail at the provider: a count (3) or a share (5%); default 0")
       ("json", "print the result as JSON");
   po::positional_options_description pos;
   pos.add("run", 1);
@@ -57,6 +60,12 @@ int gate_command(const std::vector<std::string>& args) {
   if (vm.count("alpha")) cli.alpha = unit(alpha, "alpha");
   if (vm.count("max-routing-jsd")) cli.max_routing_jsd = unit(max_jsd, "max-routing-jsd");
   if (vm.count("min-topk-overlap")) cli.min_topk_overlap = unit(min_overlap, "min-topk-overlap");
+  if (vm.count("max-provider-failures")) {
+    cli.max_provider_failures = FailureBudget::parse(max_failures);
+    if (!cli.max_provider_failures)
+      throw Error(kExitUsage, "--max-provider-failures must be a count (e.g. 3) or a share (e.g. 5%), got '" +
+                                  max_failures + "'");
+  }
 
   Store store = Store::open_read_only(db);
   int64_t run_id = resolve_run_id(store, run_ref, db);
@@ -64,7 +73,7 @@ int gate_command(const std::vector<std::string>& args) {
   if (baseline_id == run_id)
     throw Error(kExitUsage, "--baseline is run " + std::to_string(run_id) + ", the run being gated; a run cannot be its own baseline");
   RunAnalysis a = analyze_run(store, run_id);
-  GateSpec spec = merge_gate(gate_spec_from_snapshot(a.run.suite_snapshot), cli);
+  GateSpec spec = merge_gate(a.run.plan.suite.gate, cli);
   std::optional<RunAnalysis> base;
   if (baseline_id > 0) base = analyze_run(store, baseline_id);
   std::optional<SuiteMatch> suite_match;
@@ -72,9 +81,9 @@ int gate_command(const std::vector<std::string>& args) {
     suite_match = match_suites(a, *base);
     require_same_suite(*suite_match, vm.count("allow-suite-change") > 0);
   }
-  if (!spec.max_unstable && !spec.min_pass_rate && !spec.min_weighted_score && !base)
+  if (!spec.max_unstable && !spec.min_pass_rate && !spec.min_weighted_score && !base && !spec.max_provider_failures)
     throw Error(kExitUsage, "no gate thresholds: set them in the suite's gate: block or pass --max-unstable, "
-                            "--min-pass-rate, --min-weighted-score or --baseline");
+                            "--min-pass-rate, --min-weighted-score, --max-provider-failures or --baseline");
   GateResult g = evaluate_gate(a, spec, base ? &*base : nullptr);
   if (suite_match && (!suite_match->same || suite_match->dropped() > 0)) {
     // Allowed, but never silent: say what was left out; nothing shared means nothing was compared.

@@ -17,13 +17,67 @@ namespace po = boost::program_options;
 namespace wobble::cli {
 namespace {
 
-void parse_shard(const std::string& s, int& index, int& count) {
-  int i = -1, n = -1;
-  char extra;
-  if (std::sscanf(s.c_str(), "%d/%d%c", &i, &n, &extra) != 2 || n < 1 || i < 0 || i >= n)
-    throw Error(kExitUsage, "--shard must be i/N with 0 <= i < N, got '" + s + "'");
-  index = i;
-  count = n;
+std::string joined(const std::vector<std::string>& items) {
+  std::string s;
+  for (const auto& i : items) s += (s.empty() ? "" : ",") + i;
+  return s;
+}
+
+// Every --case and --tag must select something: a typo must not silently run less.
+void check_filters(const Suite& suite, const std::vector<std::string>& case_ids, const std::vector<std::string>& tags) {
+  for (const auto& id : case_ids) {
+    bool found = false;
+    for (const auto& c : suite.cases) found = found || c.id == id;
+    if (!found) throw Error(kExitUsage, "--case '" + id + "': the suite has no such case");
+  }
+  for (const auto& t : tags) {
+    bool found = false;
+    for (const auto& c : suite.cases)
+      for (const auto& ct : c.tags) found = found || ct == t;
+    if (!found) throw Error(kExitUsage, "--tag '" + t + "': no case of the suite has this tag");
+  }
+}
+
+std::string absolute_dir_of(const std::string& path) {
+  std::error_code ec;
+  auto dir = std::filesystem::absolute(std::filesystem::path(path), ec).parent_path();
+  return ec ? std::filesystem::path(path).parent_path().string() : dir.lexically_normal().string();
+}
+
+// Prints the outcome and maps it to the exit code: 3 when the run was interrupted, stopped by the
+// circuit breaker, or every sample failed at the provider.
+int finish(const RunOutcome& out, const std::string& db, bool json, bool quiet, bool resumed) {
+  if (!quiet || out.failed > 0 || out.breaker_tripped)
+    std::cerr << "run " << out.run_id << ": " << (resumed ? "resumed, " : "") << out.executed << "/" << out.planned
+              << " samples in " << out.wall_s << " s, " << out.failed << " failed after retries\n";
+  if (json)
+    std::cout << nlohmann::json{{"run_id", out.run_id},     {"status", out.status},
+                                {"planned", out.planned},   {"executed", out.executed},
+                                {"failed", out.failed},     {"wall_s", out.wall_s},
+                                {"stop_reason", out.stop_reason}}
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+  else
+    std::cout << out.run_id << "\n";
+  const std::string resume = "wobble run --resume " + std::to_string(out.run_id) + " --db " + db;
+  if (out.breaker_tripped) {
+    std::cerr << "error: run " << out.run_id << " stopped (status failed): " << out.stop_reason
+              << "\nfix the cause, then continue with: " << resume << "\n";
+    return kExitRuntime;
+  }
+  if (out.interrupted) {
+    std::cerr << "interrupted; continue with: " << resume << "\n";
+    return kExitRuntime;
+  }
+  if (out.all_failed()) {
+    std::cerr << "error: every sample of run " << out.run_id << " failed at the provider; the last error is in "
+              << "'wobble show " << out.run_id << " --db " << db << "'\n";
+    return kExitRuntime;
+  }
+  if (out.failed > 0)
+    std::cerr << "warning: " << out.failed << " samples failed at the provider; gates fail on them unless "
+              << "max_provider_failures allows it\n";
+  return kExitOk;
 }
 
 int run_command(const std::vector<std::string>& args) {
@@ -37,87 +91,88 @@ int run_command(const std::vector<std::string>& args) {
       ("db", po::value(&db)->default_value(db), "SQLite database to write to")
       ("case", po::value(&case_ids)->composing(), "run only this case id (repeatable)")
       ("tag", po::value(&tags)->composing(), "run only cases with this tag (repeatable)")
-      ("repeats", po::value(&repeats), "override the suite's repeats for every case")
-      ("concurrency", po::value(&concurrency), "override provider.max_concurrency")
-      ("resume", po::value(&resume), "continue run RUN_ID: execute only its missing samples")
+      ("repeats", po::value(&repeats), "override the suite's repeats for every case (1..10000)")
+      ("concurrency", po::value(&concurrency), "override provider.max_concurrency (1..1024)")
+      ("resume", po::value(&resume), "continue run RUN_ID from its stored plan: execute only its missing samples "
+                                     "(a suite file, if given, must match the plan)")
       ("shard", po::value(&shard), "run shard i/N of the work (deterministic split)")
+      ("no-preflight", "skip the check that the endpoint answers, accepts the key and knows the model")
       ("json", "print the outcome as JSON")
       ("quiet,q", "no progress output");
   po::positional_options_description pos;
   pos.add("suite", 1);
   po::variables_map vm;
   constexpr const char* kHelpTail =
-      "\nPrints the run id on stdout; progress goes to stderr.\nExit codes: 0 run complete, 2 bad suite or options, "
-      "3 interrupted or provider setup failure, 4 database error.\n";
+      "\nPrints the run id on stdout; progress goes to stderr. Ctrl-C stops within a second and keeps what finished "
+      "(a second Ctrl-C aborts at once).\nExit codes: 0 run complete, 2 bad suite or options, 3 provider setup "
+      "failure, every sample failed, circuit breaker or interrupted, 4 database error.\n";
   if (parse_or_help(opts, &pos, args, vm, kHelpTail)) return kExitOk;
+  if (vm.count("repeats") && (repeats < 1 || repeats > 10000))
+    throw Error(kExitUsage, "--repeats must be between 1 and 10000, got " + std::to_string(repeats));
+  if (vm.count("concurrency") && (concurrency < 1 || concurrency > 1024))
+    throw Error(kExitUsage, "--concurrency must be between 1 and 1024, got " + std::to_string(concurrency));
   RunOptions ro;
   ro.db_path = db;
   ro.concurrency = concurrency;
   ro.quiet = vm.count("quiet") > 0;
   ro.tool_version = WOBBLE_VERSION;
-  if (!shard.empty()) parse_shard(shard, ro.shard_index, ro.shard_count);
+  const bool preflight = !vm.count("no-preflight");
 
-  if (resume > 0) {
-    Store store = Store::open(db);
-    auto run = store.get_run(resume);
-    if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(resume) + " in " + db);
-    if (suite_path.empty()) suite_path = run->suite_path;
-    if (!case_ids.empty() || !tags.empty() || repeats > 0 || !shard.empty())
+  if (vm.count("resume")) {
+    if (resume <= 0) throw Error(kExitUsage, "--resume needs a run id, got " + std::to_string(resume));
+    if (!case_ids.empty() || !tags.empty() || vm.count("repeats") || !shard.empty())
       throw Error(kExitUsage, "--resume continues a run as it was planned; --case, --tag, --repeats and --shard "
                               "cannot be combined with it");
-    Suite suite = load_suite(suite_path);
-    if (suite.content_hash != run->suite_hash)
-      throw Error(kExitUsage, "suite '" + suite_path + "' (or one of its rubrics) changed since run " +
-                                  std::to_string(resume) + " started; resuming would mix two suites");
-    // Filters and overrides recorded in the snapshot define the planned work.
-    std::vector<std::string> ids;
-    for (const auto& c : run->suite_snapshot["cases"]) ids.push_back(c.value("id", ""));
-    filter_cases(suite, ids, {});
-    for (auto& c : suite.cases)
-      for (const auto& sc : run->suite_snapshot["cases"])
-        if (sc.value("id", "") == c.id) c.repeats = sc.value("repeats", suite.repeats_for(c));
-    auto provider = make_provider(suite.provider, std::filesystem::path(suite_path).parent_path().string());
-    install_stop_handlers();
-    RunOutcome out = resume_run(resume, suite, *provider, ro);
-    std::cerr << "run " << out.run_id << ": resumed, " << out.executed << "/" << out.planned << " missing samples run, "
-              << out.failed << " failed\n";
-    if (vm.count("json"))
-      std::cout << nlohmann::json{{"run_id", out.run_id}, {"status", out.status}, {"executed", out.executed},
-                                  {"failed", out.failed}}.dump() << "\n";
-    else
-      std::cout << out.run_id << "\n";
-    if (out.interrupted) {
-      std::cerr << "interrupted; continue with: wobble run --resume " << out.run_id << " --db " << db << "\n";
-      return kExitRuntime;
+    RunPlan plan;
+    {
+      Store store = Store::open(db);
+      auto run = store.get_run(resume);
+      if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(resume) + " in " + db);
+      plan = run->plan;
     }
-    return kExitOk;
+    if (!suite_path.empty()) {
+      // Optional cross-check: the suite as it is now, filtered and overridden like the plan.
+      Suite now = load_suite(suite_path);
+      std::vector<std::string> ids;
+      for (const auto& c : plan.suite.cases) ids.push_back(c.id);
+      filter_cases(now, ids, {});
+      for (auto& c : now.cases)
+        for (const auto& pc : plan.suite.cases)
+          if (pc.id == c.id && plan.overrides.count("repeats")) c.repeats = pc.repeats;
+      std::string change = describe_suite_change(plan.suite, now);
+      if (!change.empty())
+        throw Error(kExitUsage, "suite '" + suite_path + "' changed since run " + std::to_string(resume) +
+                                    " started (" + change + "); resuming would mix two suites. Run it without the "
+                                    "suite file to continue the run as planned");
+    }
+    auto provider = make_provider(plan.suite.provider, plan.suite_dir);
+    if (preflight) provider->preflight();
+    install_stop_handlers();
+    RunOutcome out = resume_run(resume, *provider, ro);
+    return finish(out, db, vm.count("json") > 0, ro.quiet, true);
   }
 
   if (suite_path.empty()) throw Error(kExitUsage, "a suite file is required (see 'wobble run --help')");
-  Suite suite = load_suite(suite_path);
-  filter_cases(suite, case_ids, tags);
-  if (suite.cases.empty()) throw Error(kExitUsage, "no case matches the --case/--tag filters");
-  if (repeats > 0) {
-    if (repeats > 10000) throw Error(kExitUsage, "--repeats must be at most 10000");
-    for (auto& c : suite.cases) c.repeats = repeats;
+  RunPlan plan;
+  plan.suite = load_suite(suite_path);
+  check_filters(plan.suite, case_ids, tags);
+  filter_cases(plan.suite, case_ids, tags);
+  if (!case_ids.empty()) plan.overrides["case"] = joined(case_ids);
+  if (!tags.empty()) plan.overrides["tag"] = joined(tags);
+  if (vm.count("repeats")) {
+    plan.suite.repeats = repeats;
+    for (auto& c : plan.suite.cases) c.repeats = repeats;
+    plan.overrides["repeats"] = std::to_string(repeats);
   }
-  auto provider = make_provider(suite.provider, std::filesystem::path(suite_path).parent_path().string());
+  if (vm.count("concurrency")) plan.overrides["concurrency"] = std::to_string(concurrency);
+  if (!shard.empty() && !parse_shard_text(shard, plan.shard_index, plan.shard_count))
+    throw Error(kExitUsage, "--shard must be i/N with 0 <= i < N, got '" + shard + "'");
+  plan.suite_dir = absolute_dir_of(suite_path);
+  auto provider = make_provider(plan.suite.provider, plan.suite_dir);
+  if (preflight) provider->preflight();
   install_stop_handlers();
-  RunOutcome out = run_suite(suite, *provider, ro);
-  if (!ro.quiet)
-    std::cerr << "run " << out.run_id << ": " << out.executed << "/" << out.planned << " samples in " << out.wall_s
-              << " s, " << out.failed << " failed after retries\n";
-  if (vm.count("json"))
-    std::cout << nlohmann::json{{"run_id", out.run_id}, {"status", out.status}, {"planned", out.planned},
-                                {"executed", out.executed}, {"failed", out.failed}, {"wall_s", out.wall_s}}.dump()
-              << "\n";
-  else
-    std::cout << out.run_id << "\n";
-  if (out.interrupted) {
-    std::cerr << "interrupted; continue with: wobble run --resume " << out.run_id << " --db " << db << "\n";
-    return kExitRuntime;
-  }
-  return kExitOk;
+  RunOutcome out = run_plan(plan, *provider, ro);
+  return finish(out, db, vm.count("json") > 0, ro.quiet, false);
 }
 
 }  // namespace

@@ -139,7 +139,12 @@ class LocalProvider : public Provider {
     go.sampling.min_p = float(req.sampling.min_p);
     go.sampling.seed = req.sampling.seed;
     go.stop = req.sampling.stop;
+    go.cancel = req.cancel;
     auto res = moe::generate(**session, *ids, go);
+    if (!res.ok() && res.status().code() == moe::Status::Code::kCancelled) {
+      out.cancelled = true;
+      return out;
+    }
     if (!res.ok()) return fail(res.status().ToString());
     a.outcome = "ok";
     a.latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -2,8 +2,10 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <thread>
 
 #include "util/error.h"
@@ -68,9 +70,11 @@ nlohmann::json build_openai_request(const ProviderSpec& spec, const CompletionRe
     }
     j["messages"] = msgs;
     if (spec.logprobs) j["logprobs"] = true;
+    if (spec.logprobs && spec.top_logprobs > 0) j["top_logprobs"] = spec.top_logprobs;
   } else {
     j["prompt"] = req.prompt.as_text();
-    if (spec.logprobs) j["logprobs"] = 1;
+    // The legacy completions API takes the number of alternatives as `logprobs`.
+    if (spec.logprobs) j["logprobs"] = std::max(1, spec.top_logprobs);
   }
   return j;
 }
@@ -126,12 +130,31 @@ ParsedResponse parse_openai_response(const std::string& body, bool chat) {
   if (c.contains("logprobs") && c["logprobs"].is_object()) {
     const auto& lp = c["logprobs"];
     if (lp.contains("content") && lp["content"].is_array()) {
-      for (const auto& t : lp["content"])
-        if (t.is_object() && t.contains("logprob") && t["logprob"].is_number())
-          r.logprobs.push_back({t.value("token", std::string()), t["logprob"].get<double>(), {}});
+      for (const auto& t : lp["content"]) {
+        if (!t.is_object() || !t.contains("logprob") || !t["logprob"].is_number()) continue;
+        TokenLogprob tl{t.contains("token") && t["token"].is_string() ? t["token"].get<std::string>() : "",
+                        t["logprob"].get<double>(), {}};
+        if (t.contains("top_logprobs") && t["top_logprobs"].is_array())
+          for (const auto& a : t["top_logprobs"])
+            if (a.is_object() && a.contains("token") && a["token"].is_string() && a.contains("logprob") &&
+                a["logprob"].is_number())
+              tl.top.emplace_back(a["token"].get<std::string>(), a["logprob"].get<double>());
+        r.logprobs.push_back(std::move(tl));
+      }
     } else if (lp.contains("token_logprobs") && lp["token_logprobs"].is_array()) {
-      for (const auto& t : lp["token_logprobs"])
-        if (t.is_number()) r.logprobs.push_back({"", t.get<double>(), {}});
+      // Completions form: parallel arrays tokens / token_logprobs / top_logprobs (objects token -> logprob).
+      const auto& lps = lp["token_logprobs"];
+      const nlohmann::json* toks = lp.contains("tokens") && lp["tokens"].is_array() ? &lp["tokens"] : nullptr;
+      const nlohmann::json* tops = lp.contains("top_logprobs") && lp["top_logprobs"].is_array() ? &lp["top_logprobs"] : nullptr;
+      for (size_t i = 0; i < lps.size(); ++i) {
+        if (!lps[i].is_number()) continue;
+        TokenLogprob tl{"", lps[i].get<double>(), {}};
+        if (toks && i < toks->size() && (*toks)[i].is_string()) tl.token = (*toks)[i].get<std::string>();
+        if (tops && i < tops->size() && (*tops)[i].is_object())
+          for (const auto& [tok, v] : (*tops)[i].items())
+            if (v.is_number()) tl.top.emplace_back(tok, v.get<double>());
+        r.logprobs.push_back(std::move(tl));
+      }
     }
   }
   return r;
@@ -151,83 +174,159 @@ OpenAIProvider::OpenAIProvider(const ProviderSpec& spec)
 }
 
 OpenAIProvider::~OpenAIProvider() {
-  for (void* h : pool_) curl_easy_cleanup(static_cast<CURL*>(h));
+  for (const auto& c : pool_) {
+    curl_multi_cleanup(static_cast<CURLM*>(c.multi));
+    curl_easy_cleanup(static_cast<CURL*>(c.easy));
+  }
 }
 
 std::string OpenAIProvider::model_id() const { return "openai:" + spec_.model + "@" + spec_.base_url; }
 
-void* OpenAIProvider::acquire_handle() {
+OpenAIProvider::Connection OpenAIProvider::acquire_connection() {
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
     if (!pool_.empty()) {
-      void* h = pool_.back();
+      Connection c = pool_.back();
       pool_.pop_back();
-      return h;
+      return c;
     }
   }
-  return curl_easy_init();
+  Connection c{curl_easy_init(), curl_multi_init()};
+  if (!c.easy || !c.multi) {
+    curl_easy_cleanup(static_cast<CURL*>(c.easy));
+    curl_multi_cleanup(static_cast<CURLM*>(c.multi));
+    return {};
+  }
+  return c;
 }
 
-void OpenAIProvider::release_handle(void* h) {
+void OpenAIProvider::release_connection(Connection c) {
   std::lock_guard<std::mutex> lock(pool_mu_);
-  pool_.push_back(h);
+  pool_.push_back(c);
+}
+
+namespace {
+
+// Runs one transfer on `easy` through its own multi handle, polling at most every 50 ms so that
+// `cancel` stops a transfer that is waiting on a silent server within that time. Each pooled easy
+// handle keeps its multi handle, whose connection cache gives connection reuse.
+CURLcode perform_cancellable(CURL* easy, CURLM* multi, const std::atomic<bool>* cancel, bool& cancelled) {
+  cancelled = false;
+  if (curl_multi_add_handle(multi, easy) != CURLM_OK) return CURLE_FAILED_INIT;
+  CURLcode result = CURLE_OK;
+  bool finished = false;
+  for (;;) {
+    int running = 0;
+    if (curl_multi_perform(multi, &running) != CURLM_OK) {
+      result = CURLE_FAILED_INIT;
+      break;
+    }
+    int queued = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi, &queued))
+      if (m->msg == CURLMSG_DONE && m->easy_handle == easy) {
+        result = m->data.result;
+        finished = true;
+      }
+    if (finished || running == 0) break;
+    if (cancel && cancel->load()) {
+      cancelled = true;
+      result = CURLE_ABORTED_BY_CALLBACK;
+      break;
+    }
+    curl_multi_poll(multi, nullptr, 0, 50, nullptr);
+  }
+  curl_multi_remove_handle(multi, easy);
+  return result;
+}
+
+// Sleeps for `seconds` unless cancelled first; returns false when cancelled.
+bool sleep_cancellable(double seconds, const std::atomic<bool>* cancel) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (cancel && cancel->load()) return false;
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - std::chrono::steady_clock::now());
+    std::this_thread::sleep_for(std::min<std::chrono::microseconds>(left, std::chrono::milliseconds(20)));
+  }
+  return !(cancel && cancel->load());
+}
+
+}  // namespace
+
+OpenAIProvider::HttpResult OpenAIProvider::send(Connection& conn, const std::string& url, const std::string* payload,
+                                                double timeout_s, const std::atomic<bool>* cancel) {
+  CURL* curl = static_cast<CURL*>(conn.easy);
+  HttpResult res;
+  Body body;
+  struct curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  if (!auth_header_.empty()) headers = curl_slist_append(headers, auth_header_.c_str());
+  curl_easy_reset(curl);
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  if (payload) {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload->c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(payload->size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &res.retry_after_raw);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(timeout_s * 1000));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, long(std::min(timeout_s, 30.0) * 1000));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  auto t0 = std::chrono::steady_clock::now();
+  res.code = perform_cancellable(curl, static_cast<CURLM*>(conn.multi), cancel, res.cancelled);
+  res.latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  res.status = int(status);
+  res.too_large = body.too_large;
+  res.body = std::move(body.data);
+  curl_slist_free_all(headers);
+  return res;
 }
 
 Completion OpenAIProvider::complete(const CompletionRequest& req) {
   Completion out;
-  std::string payload = build_openai_request(spec_, req).dump();
+  std::string payload = build_openai_request(spec_, req).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   bool chat = spec_.endpoint == "chat";
   uint64_t jitter_state = req.sampling.seed ^ (uint64_t(req.repeat) << 32) ^ uint64_t(std::hash<std::string>()(req.case_id));
-  CURL* curl = static_cast<CURL*>(acquire_handle());
-  if (!curl) {
+  Connection conn = acquire_connection();
+  if (!conn.easy) {
     out.error = "cannot create an HTTP handle";
     return out;
   }
-  struct curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  if (!auth_header_.empty()) headers = curl_slist_append(headers, auth_header_.c_str());
 
   for (int attempt = 1; attempt <= retry_.max_attempts; ++attempt) {
     limiter_.acquire();
-    Body body;
-    std::string retry_after_raw;
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url_.c_str());
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(payload.size()));
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &retry_after_raw);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(spec_.timeout_s * 1000));
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, long(std::min(spec_.timeout_s, 30.0) * 1000));
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    auto t0 = std::chrono::steady_clock::now();
-    CURLcode rc = curl_easy_perform(curl);
-    double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-
+    if (req.cancel && req.cancel->load()) {
+      out.cancelled = true;
+      break;
+    }
+    HttpResult h = send(conn, url_, &payload, spec_.timeout_s, req.cancel);
+    if (h.cancelled) {
+      out.cancelled = true;
+      break;
+    }
     Attempt a;
     a.index = attempt;
-    a.http_status = int(status);
-    a.latency_s = latency;
+    a.http_status = h.status;
+    a.latency_s = h.latency_s;
     bool retry = false;
     std::optional<double> retry_after;
-    if (rc != CURLE_OK) {
-      a.outcome = rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : (body.too_large ? "bad_response" : "network");
-      a.error = body.too_large ? "response body larger than 16 MiB" : curl_easy_strerror(rc);
-      retry = !body.too_large;
-    } else if (status < 200 || status >= 300) {
+    if (h.code != CURLE_OK) {
+      a.outcome = h.code == CURLE_OPERATION_TIMEDOUT ? "timeout" : (h.too_large ? "bad_response" : "network");
+      a.error = h.too_large ? "response body larger than 16 MiB" : curl_easy_strerror(CURLcode(h.code));
+      retry = !h.too_large;
+    } else if (h.status < 200 || h.status >= 300) {
       a.outcome = "http_error";
-      a.error = "HTTP " + std::to_string(status) + ": " + body.data.substr(0, 200);
-      retry = RetryPolicy::retryable_status(int(status));
-      if (!retry_after_raw.empty()) retry_after = parse_retry_after(retry_after_raw);
+      a.error = "HTTP " + std::to_string(h.status) + ": " + h.body.substr(0, 200);
+      retry = RetryPolicy::retryable_status(h.status);
+      if (!h.retry_after_raw.empty()) retry_after = parse_retry_after(h.retry_after_raw);
     } else {
-      ParsedResponse p = parse_openai_response(body.data, chat);
+      ParsedResponse p = parse_openai_response(h.body, chat);
       if (!p.error.empty()) {
         a.outcome = "bad_response";
         a.error = p.error.substr(0, 300);
@@ -241,22 +340,117 @@ Completion OpenAIProvider::complete(const CompletionRequest& req) {
         out.completion_tokens = p.completion_tokens;
         out.model_reported = p.model;
         out.logprobs = std::move(p.logprobs);
-        out.latency_s = latency;
+        out.latency_s = h.latency_s;
       }
     }
-    if (!out.ok) out.error = a.error;
-    bool last = attempt == retry_.max_attempts;
-    if (!out.ok && retry && !last) {
-      a.retry_after_s = retry_.backoff(attempt + 1, retry_after, jitter_state);
+    if (!out.ok) {
+      out.error = a.error;
+      out.retryable = retry;
     }
+    bool last = attempt == retry_.max_attempts;
+    if (!out.ok && retry && !last) a.retry_after_s = retry_.backoff(attempt + 1, retry_after, jitter_state);
     out.attempts.push_back(a);
     if (out.ok || !retry || last) break;
-    std::this_thread::sleep_for(std::chrono::duration<double>(a.retry_after_s));
+    if (req.retry_observer) req.retry_observer->waiting(a, a.retry_after_s);
+    bool slept = sleep_cancellable(a.retry_after_s, req.cancel);
+    if (req.retry_observer) req.retry_observer->resumed();
+    if (!slept) {
+      out.cancelled = true;
+      break;
+    }
   }
-  curl_slist_free_all(headers);
-  release_handle(curl);
+  release_connection(conn);
   if (out.ok) out.error.clear();
   return out;
+}
+
+namespace {
+
+std::string key_problem(const ProviderSpec& spec, int status) {
+  if (spec.api_key_env.empty())
+    return "the endpoint " + spec.base_url + " requires an API key (HTTP " + std::to_string(status) +
+           "): set provider.api_key_env to the name of the environment variable that holds it";
+  return "the endpoint " + spec.base_url + " refused the API key from $" + spec.api_key_env + " (HTTP " +
+         std::to_string(status) + ")";
+}
+
+std::string v1_hint(const std::string& base_url) {
+  if (base_url.size() >= 3 && base_url.compare(base_url.size() - 3, 3, "/v1") == 0) return "";
+  return " (did you mean base_url " + base_url + "/v1?)";
+}
+
+std::string snippet(const std::string& body) {
+  std::string s = body.substr(0, 200);
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return s;
+}
+
+}  // namespace
+
+void OpenAIProvider::preflight() {
+  Connection conn = acquire_connection();
+  if (!conn.easy) throw RuntimeError("cannot create an HTTP handle");
+  struct Release {
+    OpenAIProvider* self;
+    Connection c;
+    ~Release() { self->release_connection(c); }
+  } release{this, conn};
+  const double timeout = std::min(spec_.timeout_s, 15.0);
+  const auto unreachable = [&](const HttpResult& h) {
+    return RuntimeError("cannot reach the endpoint " + spec_.base_url + ": " + curl_easy_strerror(CURLcode(h.code)) +
+                        " (is the server running and the URL right?)");
+  };
+  const auto transient = [&](const HttpResult& h, const char* what) {
+    std::cerr << "warning: preflight " << what << " got HTTP " << h.status
+              << " (a passing fault is retried during the run)\n";
+  };
+
+  HttpResult models = send(conn, spec_.base_url + "/models", nullptr, timeout, nullptr);
+  if (models.code != CURLE_OK && !models.too_large) throw unreachable(models);
+  if (models.status == 401 || models.status == 403) throw RuntimeError(key_problem(spec_, models.status));
+  std::vector<std::string> served;
+  if (models.status >= 200 && models.status < 300) {
+    try {
+      auto j = nlohmann::json::parse(models.body);
+      if (j.is_object() && j.contains("data") && j["data"].is_array())
+        for (const auto& m : j["data"])
+          if (m.is_object() && m.contains("id") && m["id"].is_string()) served.push_back(m["id"]);
+    } catch (const nlohmann::json::exception&) {
+    }
+    if (served.empty() || std::find(served.begin(), served.end(), spec_.model) != served.end()) return;
+  } else if (models.status == 429 || models.status >= 500) {
+    transient(models, "GET /models");
+    return;
+  }
+
+  // /models is missing or does not list the model: one 1-token completion decides.
+  CompletionRequest probe;
+  probe.prompt.messages = {{"user", "ping"}};
+  if (spec_.endpoint != "chat") probe.prompt.prompt = "ping";
+  probe.sampling.max_tokens = 1;
+  ProviderSpec quiet = spec_;
+  quiet.logprobs = false;
+  std::string payload = build_openai_request(quiet, probe).dump();
+  HttpResult h = send(conn, url_, &payload, timeout, nullptr);
+  if (h.code != CURLE_OK && !h.too_large) throw unreachable(h);
+  if (h.status >= 200 && h.status < 300) return;
+  if (h.status == 401 || h.status == 403) throw RuntimeError(key_problem(spec_, h.status));
+  if (h.status == 404) {
+    std::string listed;
+    for (size_t i = 0; i < served.size() && i < 8; ++i) listed += (i ? ", " : "") + served[i];
+    if (!served.empty())
+      throw RuntimeError("the endpoint " + spec_.base_url + " does not serve model '" + spec_.model +
+                         "' (it lists: " + listed + ")");
+    throw RuntimeError("no such endpoint or model: POST " + url_ + " answered 404" + v1_hint(spec_.base_url) +
+                       "; the server said: " + snippet(h.body));
+  }
+  if (h.status == 429 || h.status >= 500) {
+    transient(h, "1-token completion");
+    return;
+  }
+  throw RuntimeError("the endpoint refused a 1-token request to model '" + spec_.model + "' (HTTP " +
+                     std::to_string(h.status) + "): " + snippet(h.body));
 }
 
 }  // namespace wobble

@@ -32,12 +32,30 @@ class OpenAIProvider : public Provider {
   ~OpenAIProvider() override;
   Completion complete(const CompletionRequest& req) override;
   std::string model_id() const override;
+  // GET {base_url}/models, then (when that is missing or does not list the model) one 1-token
+  // completion. 401/403 name the key variable, 404 the URL or model, a refused connection the URL;
+  // 429/5xx only warn (the run retries them). Runs before the stop handlers are installed: Ctrl-C ends it at once.
+  void preflight() override;
 
   static constexpr size_t kMaxBodyBytes = 16u << 20;
 
  private:
-  void* acquire_handle();
-  void release_handle(void* h);
+  struct Connection {
+    void* easy = nullptr;   // CURL*
+    void* multi = nullptr;  // CURLM*: drives the transfer so it can be cancelled; owns the connection cache
+  };
+  struct HttpResult {
+    int code = 0;           // CURLcode
+    int status = 0;         // HTTP status, 0 when none
+    bool too_large = false, cancelled = false;
+    std::string body, retry_after_raw;
+    double latency_s = 0;
+  };
+  Connection acquire_connection();
+  void release_connection(Connection c);
+  // One HTTP request (POST when payload is set, else GET) on a pooled connection.
+  HttpResult send(Connection& conn, const std::string& url, const std::string* payload, double timeout_s,
+                  const std::atomic<bool>* cancel);
 
   ProviderSpec spec_;
   std::string url_;
@@ -45,7 +63,7 @@ class OpenAIProvider : public Provider {
   RetryPolicy retry_;
   RateLimiter limiter_;
   std::mutex pool_mu_;
-  std::vector<void*> pool_;
+  std::vector<Connection> pool_;
 };
 
 }  // namespace wobble

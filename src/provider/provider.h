@@ -7,6 +7,7 @@
 // missing) throw RuntimeError/ConfigError.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -19,11 +20,26 @@
 
 namespace wobble {
 
+struct Attempt;
+
+// Told about retries as they happen, so progress can show a 429 storm instead of looking slow.
+// Called from the provider's worker threads; implementations must be thread-safe.
+class RetryObserver {
+ public:
+  virtual ~RetryObserver() = default;
+  virtual void waiting(const Attempt& failed, double wait_s) = 0;  // before a backoff wait
+  virtual void resumed() = 0;                                     // after it, before the next attempt
+};
+
 struct CompletionRequest {
   std::string case_id, variant_id;
   int repeat = 0;
   RenderedPrompt prompt;
   Sampling sampling;  // seed already derived for this (case, variant, repeat)
+  // When set and true, the provider gives up promptly (in-flight HTTP transfers, backoff waits,
+  // between decode steps) and returns a Completion with cancelled = true.
+  const std::atomic<bool>* cancel = nullptr;
+  RetryObserver* retry_observer = nullptr;  // optional
 };
 
 struct Attempt {
@@ -55,6 +71,8 @@ struct Completion {
   std::vector<TokenLogprob> logprobs;     // per generated token, when offered
   std::vector<uint8_t> routing_trace;     // moe::RoutingTrace::serialize(), local engine only
   std::string error;           // last error when !ok
+  bool cancelled = false;      // stopped by CompletionRequest::cancel: neither a result nor a failure
+  bool retryable = true;       // false when the last failure cannot succeed by retrying (401, 404, ...)
   std::vector<Attempt> attempts;
 };
 
@@ -65,6 +83,10 @@ class Provider {
   // Identifies the model for the run record (e.g. "openai:gpt-4o-mini@http://..." or the GGUF
   // file's name and sha256).
   virtual std::string model_id() const = 0;
+  // A cheap check, before anything is stored, that requests can succeed at all (the endpoint
+  // answers, accepts the key, knows the model). Throws RuntimeError with the cause; the default
+  // does nothing.
+  virtual void preflight() {}
 };
 
 // Builds the provider the spec names. suite_dir resolves relative model paths.

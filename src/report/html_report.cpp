@@ -36,7 +36,8 @@ void render_facts(const RunAnalysis& a, std::ostream& out) {
       << (r.finished_at.empty() ? "" : ", finished " + html_escape(r.finished_at)) << "</dd>"
       << "<dt>Suite</dt><dd><code>" << html_escape(r.suite_path) << "</code> (sha256 "
       << html_escape(r.suite_hash.substr(0, 12)) << ")</dd>"
-      << "<dt>Sampling</dt><dd><code>" << html_escape(r.sampling.dump()) << "</code>, repeats " << r.repeats << "</dd>";
+      << "<dt>Sampling</dt><dd><code>" << html_escape(r.sampling.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      << "</code>, repeats " << html_escape(r.plan.repeats_text()) << "</dd>";
   if (!r.shard.empty()) out << "<dt>Shard</dt><dd>" << html_escape(r.shard) << "</dd>";
   out << "<dt>Samples</dt><dd>" << a.total_samples << " stored of " << r.expected_samples << " planned, "
       << a.failed_samples << " provider failures</dd>"
@@ -273,6 +274,7 @@ void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis*
   out << "<h1>" << html_escape(title) << "</h1>\n<nav><a href=\"#pass-rates\">Pass rates</a><a href=\"#grid\">Stability "
          "grid</a><a href=\"#divergence\">Repeats</a>"
       << (has_routing ? "<a href=\"#routing\">Routing</a>" : "") << "<a href=\"#appendix\">Definitions</a></nav>\n";
+  for (const auto& alert : a.alerts) out << "<div class=\"alert\" role=\"alert\">" << html_escape(alert) << "</div>\n";
   render_facts(a, out);
   render_pass_rates(a, group_of, out);
   render_grid(a, group_of, out);

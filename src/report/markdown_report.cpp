@@ -51,11 +51,18 @@ std::string md_inline(const std::string& s, size_t max) {
 void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing) {
   const RunRecord& r = a.run;
   out << "# Wobble report: " << md_inline(r.suite_name) << " (run " << r.id << ")\n\n";
+  for (const auto& alert : a.alerts) out << "> **Warning:** " << md_inline(alert, 400) << "\n\n";
   out << "- Model: `" << md_inline(r.model_id) << "`\n";
   out << "- Status: " << r.status << ", started " << r.started_at;
   if (!r.finished_at.empty()) out << ", finished " << r.finished_at;
   out << "\n- Suite: `" << md_inline(r.suite_path) << "` (sha256 " << r.suite_hash.substr(0, 12) << ")\n";
-  out << "- Sampling: `" << r.sampling.dump() << "`, repeats " << r.repeats << "\n";
+  out << "- Sampling: `" << md_inline(r.sampling.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 400)
+      << "`, repeats " << r.plan.repeats_text() << "\n";
+  if (!r.plan.overrides.empty()) {
+    out << "- Overrides:";
+    for (const auto& [k, v] : r.plan.overrides) out << " --" << md_inline(k) << " " << md_inline(v);
+    out << "\n";
+  }
   if (!r.shard.empty()) out << "- Shard: " << r.shard << "\n";
   out << "- Samples: " << a.total_samples << " stored of " << r.expected_samples << " planned, " << a.failed_samples
       << " provider failures\n";

@@ -13,6 +13,8 @@ Progress::Progress(int64_t total, bool quiet)
 void Progress::update(int64_t done, int64_t failed) {
   if (quiet_) return;
   std::lock_guard<std::mutex> lock(mu_);
+  done_ = done;
+  failed_ = failed;
   auto now = std::chrono::steady_clock::now();
   if (tty_) {
     if (now - last_print_ < std::chrono::milliseconds(100) && done < total_) return;
@@ -23,6 +25,34 @@ void Progress::update(int64_t done, int64_t failed) {
   }
   last_print_ = now;
   draw(done, failed, false);
+}
+
+void Progress::waiting(const Attempt& a, double wait_s) {
+  if (quiet_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++retrying_;
+  ++retries_;
+  std::string cause = a.http_status > 0 ? std::to_string(a.http_status) : a.outcome;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%s, waiting %.1f s", cause.c_str(), wait_s);
+  last_retry_ = buf;
+  auto now = std::chrono::steady_clock::now();
+  // Plain lines are rate-limited like progress lines; a TTY redraws at once.
+  if (!tty_ && now - last_print_ < std::chrono::seconds(5)) return;
+  last_print_ = now;
+  draw(done_, failed_, false);
+}
+
+void Progress::resumed() {
+  if (quiet_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (retrying_ > 0) --retrying_;
+}
+
+std::string Progress::retry_text() const {
+  if (retries_ == 0) return "";
+  if (retrying_ > 0) return "  retrying " + std::to_string(retrying_) + " (" + last_retry_ + ")";
+  return "  retries " + std::to_string(retries_);
 }
 
 void Progress::finish(int64_t done, int64_t failed) {
@@ -40,12 +70,12 @@ void Progress::draw(int64_t done, int64_t failed, bool final) {
     int filled = total_ ? int(width * done / total_) : width;
     std::fprintf(stderr, "\r[");
     for (int i = 0; i < width; ++i) std::fputc(i < filled ? '#' : '.', stderr);
-    std::fprintf(stderr, "] %lld/%lld  %.1f/s  ETA %.0fs  failed %lld ", (long long)done, (long long)total_, rate,
-                 eta, (long long)failed);
+    std::fprintf(stderr, "] %lld/%lld  %.1f/s  ETA %.0fs  failed %lld%s\x1b[K", (long long)done, (long long)total_,
+                 rate, eta, (long long)failed, retry_text().c_str());
     if (final) std::fputc('\n', stderr);
   } else {
-    std::fprintf(stderr, "progress: %lld/%lld samples, %.1f/s, ETA %.0fs, %lld failed\n", (long long)done,
-                 (long long)total_, rate, eta, (long long)failed);
+    std::fprintf(stderr, "progress: %lld/%lld samples, %.1f/s, ETA %.0fs, %lld failed%s\n", (long long)done,
+                 (long long)total_, rate, eta, (long long)failed, retry_text().c_str());
   }
   std::fflush(stderr);
 }

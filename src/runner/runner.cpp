@@ -1,5 +1,7 @@
 #include "runner/runner.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -8,6 +10,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <random>
+#include <set>
 #include <thread>
 
 #include "runner/progress.h"
@@ -19,8 +23,32 @@ namespace wobble {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_in_flight{0};
 
-void on_signal(int) { g_stop.store(true); }
+// Async-signal-safe: only atomics, write(2) and _exit(2).
+void on_signal(int) {
+  if (g_stop.exchange(true)) {
+    static const char kAbort[] = "\nwobble: aborted at once (the database stays consistent; --resume continues)\n";
+    (void)!write(STDERR_FILENO, kAbort, sizeof kAbort - 1);
+    _exit(130);
+  }
+  char buf[128];
+  size_t n = 0;
+  auto put = [&](const char* s) {
+    while (*s && n < sizeof buf) buf[n++] = *s++;
+  };
+  put("\nstopping: ");
+  int k = g_in_flight.load();
+  char digits[12];
+  int d = 0;
+  do {
+    digits[d++] = char('0' + k % 10);
+    k /= 10;
+  } while (k > 0 && d < 11);
+  while (d > 0 && n < sizeof buf) buf[n++] = digits[--d];
+  put(" requests in flight (Ctrl-C again to abort now)\n");
+  (void)!write(STDERR_FILENO, buf, n);
+}
 
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
@@ -31,11 +59,37 @@ std::string utc_now() {
   return buf;
 }
 
-// Single writer: takes finished samples from workers and stores them in batches.
+RunLease my_lease() {
+  RunLease l;
+  std::random_device rd;
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  l.owner = buf;
+  l.pid = int64_t(getpid());
+  char host[256] = {0};
+  l.host = gethostname(host, sizeof host - 1) == 0 ? host : "unknown";
+  return l;
+}
+
+constexpr double kLeaseStaleS = 120;   // a live holder heartbeats every few seconds
+constexpr double kHeartbeatS = 5;
+
+// Single writer: takes finished samples from workers and stores them in batches; heartbeats the
+// run's lease. A batch refused because another process holds the lock is retried with backoff
+// for up to busy_retry_s; past that (or on any other database error) the writer stops and
+// close() rethrows.
 class BatchWriter {
  public:
-  BatchWriter(Store& store, size_t batch_size) : store_(store), batch_size_(batch_size), thread_([this] { loop(); }) {}
-  ~BatchWriter() { close(); }
+  BatchWriter(Store& store, size_t batch_size, int64_t run_id, std::string owner, double busy_retry_s,
+              std::atomic<bool>& stop_dispatch)
+      : store_(store), batch_size_(batch_size), run_id_(run_id), owner_(std::move(owner)),
+        busy_retry_s_(busy_retry_s), stop_dispatch_(stop_dispatch), thread_([this] { loop(); }) {}
+  ~BatchWriter() {
+    try {
+      close();
+    } catch (...) {
+    }
+  }
 
   void push(SampleRecord r) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -47,16 +101,40 @@ class BatchWriter {
   void close() {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (closed_) return;
+      if (closed_) {
+        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+        return;
+      }
       closed_ = true;
     }
     cv_.notify_one();
     thread_.join();
-    if (error_) std::rethrow_exception(error_);
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
  private:
+  void store_batch(const std::vector<SampleRecord>& batch) {
+    auto t0 = std::chrono::steady_clock::now();
+    double wait = 0.05;
+    for (;;) {
+      try {
+        store_.insert_samples(batch);
+        return;
+      } catch (const StoreError& e) {
+        double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (!e.busy()) throw;
+        if (waited >= busy_retry_s_)
+          throw StoreError("gave up storing " + std::to_string(batch.size()) + " samples after " +
+                           std::to_string(int(waited)) + " s: another process kept the database locked (" +
+                           e.what() + "); what was stored before stays, --resume runs the rest");
+        std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+        wait = std::min(wait * 2, 2.0);
+      }
+    }
+  }
+
   void loop() {
+    auto last_beat = std::chrono::steady_clock::now();
     for (;;) {
       std::vector<SampleRecord> batch;
       bool done;
@@ -69,12 +147,19 @@ class BatchWriter {
         }
         done = closed_;
       }
-      if (!batch.empty() && !error_) {
+      if (!failed_) {
         try {
-          store_.insert_samples(batch);
+          if (!batch.empty()) store_batch(batch);
+          auto now = std::chrono::steady_clock::now();
+          if (now - last_beat > std::chrono::duration<double>(kHeartbeatS)) {
+            last_beat = now;
+            store_.heartbeat(run_id_, owner_);
+          }
         } catch (...) {
+          std::lock_guard<std::mutex> lock(mu_);
           error_ = std::current_exception();
-          g_stop.store(true);  // nothing more can be stored; stop dispatching
+          failed_ = true;
+          stop_dispatch_.store(true);  // nothing more can be stored; stop dispatching
         }
       }
       if (done) return;
@@ -83,16 +168,54 @@ class BatchWriter {
 
   Store& store_;
   size_t batch_size_;
+  int64_t run_id_;
+  std::string owner_;
+  double busy_retry_s_;
+  std::atomic<bool>& stop_dispatch_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<SampleRecord> queue_;
-  bool closed_ = false;
+  bool closed_ = false, failed_ = false;
   std::exception_ptr error_;
   std::thread thread_;
 };
 
-RunOutcome execute(int64_t run_id, const std::vector<Triple>& todo, const Suite& suite, Provider& provider,
-                   Store& store, const RunOptions& opts) {
+// Trips when `limit` samples in a row failed at the provider and the failures span more than one
+// (case, variant) group (unless the work has only one group): one case whose prompt the endpoint
+// rejects is data, every request failing is a broken setup.
+class CircuitBreaker {
+ public:
+  CircuitBreaker(int limit, bool single_group) : limit_(limit), single_group_(single_group) {}
+  // Returns true when this failure trips the breaker.
+  bool failed(const std::string& case_id, const std::string& variant_id, const std::string& error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++streak_;
+    groups_.insert(case_id + '\x1f' + variant_id);
+    last_error_ = error;
+    return limit_ > 0 && streak_ >= limit_ && (single_group_ || groups_.size() > 1);
+  }
+  void succeeded() {
+    std::lock_guard<std::mutex> lock(mu_);
+    streak_ = 0;
+    groups_.clear();
+  }
+  std::string reason() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::to_string(streak_) + " samples in a row failed at the provider; the last error: " + last_error_;
+  }
+
+ private:
+  int limit_;
+  bool single_group_;
+  mutable std::mutex mu_;
+  int streak_ = 0;
+  std::set<std::string> groups_;
+  std::string last_error_;
+};
+
+RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<Triple>& todo, const RunPlan& plan,
+                   Provider& provider, Store& store, const RunOptions& opts) {
+  const Suite& suite = plan.suite;
   RunOutcome out;
   out.run_id = run_id;
   out.planned = int64_t(todo.size());
@@ -107,11 +230,27 @@ RunOutcome execute(int64_t run_id, const std::vector<Triple>& todo, const Suite&
   Progress progress(out.planned, opts.quiet);
   std::atomic<size_t> next{0};
   std::atomic<int64_t> done{0}, failed{0};
-  BatchWriter writer(store, opts.batch_size);
+  // Set by a store failure or the circuit breaker; stops dispatch and cancels in-flight requests.
+  std::atomic<bool> stop_run{false};
+  std::atomic<bool> cancel{false};
+  std::set<std::pair<std::string, std::string>> groups_in_todo;
+  for (const auto& t : todo) groups_in_todo.emplace(std::get<0>(t), std::get<1>(t));
+  CircuitBreaker breaker(suite.provider.circuit_breaker, groups_in_todo.size() <= 1);
+  std::atomic<bool> tripped{false};
+  BatchWriter writer(store, opts.batch_size, run_id, owner, opts.busy_retry_s, stop_run);
+
+  // Forwards the global stop and the run's own stop into the one flag providers watch.
+  std::atomic<bool> workers_done{false};
+  std::thread watcher([&] {
+    while (!workers_done.load()) {
+      if (g_stop.load() || stop_run.load()) cancel.store(true);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
 
   auto work = [&] {
     for (;;) {
-      if (g_stop.load()) return;
+      if (cancel.load() || g_stop.load() || stop_run.load()) return;
       size_t i = next.fetch_add(1);
       if (i >= todo.size()) return;
       const auto& [case_id, variant_id, repeat] = todo[i];
@@ -124,13 +263,20 @@ RunOutcome execute(int64_t run_id, const std::vector<Triple>& todo, const Suite&
       req.prompt = render_prompt(v, c);
       req.sampling = suite.sampling_for(c);
       req.sampling.seed = derive_seed(req.sampling.seed, case_id, variant_id, repeat);
+      req.cancel = &cancel;
+      req.retry_observer = &progress;
       Completion comp;
+      g_in_flight.fetch_add(1);
       try {
         comp = provider.complete(req);
       } catch (const std::exception& e) {  // a provider bug must not take the run down
         comp.ok = false;
         comp.error = std::string("provider raised: ") + e.what();
       }
+      g_in_flight.fetch_sub(1);
+      // A cancelled request is neither a result nor a provider failure: nothing is stored and
+      // --resume runs it again.
+      if (comp.cancelled) return;
       SampleRecord r;
       r.run_id = run_id;
       r.case_id = case_id;
@@ -144,16 +290,20 @@ RunOutcome execute(int64_t run_id, const std::vector<Triple>& todo, const Suite&
       r.latency_s = comp.latency_s;
       r.error = comp.error;
       r.seed = req.sampling.seed;
+      r.model_reported = comp.model_reported;
       r.attempts = comp.attempts;
       if (comp.ok) {
-        r.output = comp.text;
-        r.extracted_answer = extract_answer(c, comp.text);
-        r.scores = score_output(c, comp.text);
+        r.output = std::move(comp.text);
+        r.extracted_answer = extract_answer(c, r.output);
+        r.scores = score_output(c, r.output);
         r.prompt_token_ids = std::move(comp.prompt_token_ids);
         r.token_ids = std::move(comp.token_ids);
         r.routing_trace = std::move(comp.routing_trace);
+        r.logprobs = std::move(comp.logprobs);
+        breaker.succeeded();
       } else {
         failed.fetch_add(1);
+        if (breaker.failed(case_id, variant_id, comp.error) && !tripped.exchange(true)) stop_run.store(true);
       }
       writer.push(std::move(r));
       progress.update(done.fetch_add(1) + 1, failed.load());
@@ -162,6 +312,8 @@ RunOutcome execute(int64_t run_id, const std::vector<Triple>& todo, const Suite&
   std::vector<std::thread> pool;
   for (int w = 0; w < workers; ++w) pool.emplace_back(work);
   for (auto& t : pool) t.join();
+  workers_done.store(true);
+  watcher.join();
   std::exception_ptr store_error;
   try {
     writer.close();
@@ -171,17 +323,23 @@ RunOutcome execute(int64_t run_id, const std::vector<Triple>& todo, const Suite&
   progress.finish(done.load(), failed.load());
   out.executed = done.load();
   out.failed = failed.load();
-  out.interrupted = g_stop.load() && out.executed < out.planned;
+  out.breaker_tripped = tripped.load();
+  if (out.breaker_tripped) out.stop_reason = breaker.reason();
+  out.interrupted = !out.breaker_tripped && g_stop.load() && out.executed < out.planned;
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (store_error) {
     try {
-      store.set_run_status(run_id, "failed", true);
+      store.set_run_status_as(run_id, owner, "failed", true);
+      store.release_lease(run_id, owner);
     } catch (...) {
     }
     std::rethrow_exception(store_error);
   }
-  out.status = out.interrupted ? "interrupted" : "complete";
-  store.set_run_status(run_id, out.status, !out.interrupted);
+  out.status = out.breaker_tripped ? "failed" : out.interrupted ? "interrupted" : "complete";
+  if (!store.set_run_status_as(run_id, owner, out.status, out.status == "complete"))
+    throw StoreError("run " + std::to_string(run_id) + " was taken over by another process while this one ran; "
+                     "its status was left to that process");
+  store.release_lease(run_id, owner);
   return out;
 }
 
@@ -196,49 +354,59 @@ void install_stop_handlers() {
 }
 bool stop_requested() { return g_stop.load(); }
 void request_stop() { g_stop.store(true); }
+void clear_stop() { g_stop.store(false); }
+const std::atomic<bool>& stop_flag() { return g_stop; }
 
-std::vector<Triple> plan_triples(const Suite& suite, int shard_index, int shard_count) {
+std::vector<Triple> plan_triples(const RunPlan& plan) {
   std::vector<Triple> out;
+  const Suite& suite = plan.suite;
   for (const auto& c : suite.cases)
     for (const auto& v : suite.variants)
       for (int r = 0; r < suite.repeats_for(c); ++r)
-        if (in_shard(c.id, v.id, r, shard_index, shard_count)) out.emplace_back(c.id, v.id, r);
+        if (in_shard(c.id, v.id, r, plan.shard_index, plan.shard_count)) out.emplace_back(c.id, v.id, r);
   return out;
 }
 
-RunOutcome run_suite(const Suite& suite, Provider& provider, const RunOptions& opts) {
+RunOutcome run_plan(const RunPlan& plan, Provider& provider, const RunOptions& opts) {
   Store store = Store::open(opts.db_path);
-  auto todo = plan_triples(suite, opts.shard_index, opts.shard_count);
+  auto todo = plan_triples(plan);
   RunRecord rec;
-  rec.suite_name = suite.name;
-  rec.suite_path = suite.source_path;
-  rec.suite_hash = suite.content_hash;
-  rec.suite_snapshot = suite_to_json(suite);
-  rec.provider = suite.provider.to_json();
+  rec.suite_name = plan.suite.name;
+  rec.suite_path = plan.suite.source_path;
+  rec.suite_hash = plan.suite.content_hash;
+  rec.plan = plan;
+  rec.provider = plan.suite.provider.to_json();
   rec.model_id = provider.model_id();
-  rec.sampling = Sampling::resolve(suite.sampling).to_json();
-  rec.repeats = suite.repeats;
+  rec.sampling = Sampling::resolve(plan.suite.sampling).to_json();
+  rec.repeats = plan.suite.repeats;
   rec.tool_version = opts.tool_version;
   rec.started_at = utc_now();
   rec.status = "running";
-  if (opts.shard_count > 1) rec.shard = std::to_string(opts.shard_index) + "/" + std::to_string(opts.shard_count);
+  rec.shard = plan.shard_text();
   rec.expected_samples = int64_t(todo.size());
-  int64_t id = store.create_run(rec);
-  return execute(id, todo, suite, provider, store, opts);
+  RunLease lease = my_lease();
+  int64_t id = store.create_run(rec, &lease);
+  return execute(id, lease.owner, todo, plan, provider, store, opts);
 }
 
-RunOutcome resume_run(int64_t run_id, const Suite& suite, Provider& provider, const RunOptions& opts) {
+RunOutcome resume_run(int64_t run_id, Provider& provider, const RunOptions& opts) {
   Store store = Store::open(opts.db_path);
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in " + opts.db_path);
-  int si = 0, sn = 1;
-  if (!run->shard.empty()) std::sscanf(run->shard.c_str(), "%d/%d", &si, &sn);
+  RunLease lease = my_lease();
+  if (auto holder = store.acquire_lease(run_id, lease, kLeaseStaleS)) {
+    double ago = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
+                 holder->heartbeat_at;
+    throw Error(kExitUsage, "run " + std::to_string(run_id) + " is being executed by process " +
+                                std::to_string(holder->pid) + " on " + holder->host + " (last heartbeat " +
+                                std::to_string(int(ago)) + " s ago); wait for it to finish or stop it first");
+  }
   auto done = store.completed_triples(run_id);
   std::vector<Triple> todo;
-  for (auto& t : plan_triples(suite, si, sn))
+  for (auto& t : plan_triples(run->plan))
     if (!done.count(t)) todo.push_back(t);
-  store.set_run_status(run_id, "running", false);
-  return execute(run_id, todo, suite, provider, store, opts);
+  store.set_run_status_as(run_id, lease.owner, "running", false);
+  return execute(run_id, lease.owner, todo, run->plan, provider, store, opts);
 }
 
 }  // namespace wobble

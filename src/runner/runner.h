@@ -1,9 +1,16 @@
-// The runner: executes every (case, variant, repeat) triple of a suite against a provider and
+// The runner: executes every (case, variant, repeat) triple of a run plan against a provider and
 // stores samples, scores and attempts.
 //
 // Workers (provider.max_concurrency threads) call Provider::complete; a single writer thread
-// stores results in batched transactions. SIGINT/SIGTERM stop new dispatches; finished work is
-// flushed and the run is marked "interrupted" so `wobble run --resume ID` can finish it.
+// stores results in batched transactions, retrying for a bounded time while another process holds
+// the database lock. One process at a time executes a run: it holds the run's lease (store.h)
+// and heartbeats it from the writer thread.
+//
+// Stopping: the first SIGINT/SIGTERM prints how many requests are in flight, cancels them (HTTP
+// transfers, backoff waits, decode loops), stores what finished and marks the run "interrupted";
+// a second one exits the process at once (exit code 130; SQLite's journal keeps the database
+// consistent and --resume completes the run). A circuit breaker stops a run whose requests all
+// fail (status "failed").
 #pragma once
 
 #include <cstdint>
@@ -18,11 +25,13 @@ namespace wobble {
 
 struct RunOptions {
   std::string db_path = "wobble.db";
-  int concurrency = 0;       // 0: the suite's provider.max_concurrency
-  int shard_index = 0, shard_count = 1;
+  int concurrency = 0;       // 0: the plan's provider.max_concurrency
   bool quiet = false;
   size_t batch_size = 64;
   std::string tool_version;
+  // How long the writer keeps retrying a batch while another process holds the database lock
+  // (on top of SQLite's 5 s busy timeout per try) before it gives up.
+  double busy_retry_s = 120;
 };
 
 struct RunOutcome {
@@ -31,21 +40,27 @@ struct RunOutcome {
   int64_t executed = 0;      // stored (ok or failed)
   int64_t failed = 0;        // provider failures after retries
   bool interrupted = false;
+  bool breaker_tripped = false;  // stopped because requests kept failing; `stop_reason` says why
+  std::string stop_reason;
   double wall_s = 0;
   std::string status;
+  bool all_failed() const { return executed > 0 && failed == executed; }
 };
 
-// Every triple of the suite, in case, variant, repeat order, restricted to the shard.
-std::vector<Triple> plan_triples(const Suite& suite, int shard_index, int shard_count);
+// Every triple of the plan, in case, variant, repeat order, restricted to the plan's shard.
+std::vector<Triple> plan_triples(const RunPlan& plan);
 
-// Starts a new run. `provider` must outlive the call.
-RunOutcome run_suite(const Suite& suite, Provider& provider, const RunOptions& opts);
-// Continues run `run_id`: executes only the triples without an ok sample.
-RunOutcome resume_run(int64_t run_id, const Suite& suite, Provider& provider, const RunOptions& opts);
+// Starts a new run of `plan`. `provider` must outlive the call.
+RunOutcome run_plan(const RunPlan& plan, Provider& provider, const RunOptions& opts);
+// Continues run `run_id` from its stored plan: executes only the triples without an ok sample.
+// Throws Error(kExitUsage) naming the holder when another live process holds the run's lease.
+RunOutcome resume_run(int64_t run_id, Provider& provider, const RunOptions& opts);
 
-// Installs SIGINT/SIGTERM handlers that request a graceful stop; stop_requested() reads the flag.
+// Installs SIGINT/SIGTERM handlers (see the header comment); stop_requested() reads the flag.
 void install_stop_handlers();
 bool stop_requested();
 void request_stop();  // for tests
+void clear_stop();    // for tests
+const std::atomic<bool>& stop_flag();
 
 }  // namespace wobble

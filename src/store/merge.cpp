@@ -27,7 +27,7 @@ nlohmann::json without_paths(nlohmann::json j) {
 std::string differing_field(const RunRecord& a, const RunRecord& b) {
   if (a.suite_name != b.suite_name) return "suite name ('" + a.suite_name + "' vs '" + b.suite_name + "')";
   if (a.suite_hash != b.suite_hash) return "suite content hash (" + a.suite_hash.substr(0, 12) + " vs " + b.suite_hash.substr(0, 12) + ")";
-  if (without_paths(a.suite_snapshot) != without_paths(b.suite_snapshot))
+  if (without_paths(suite_to_json(a.plan.suite)) != without_paths(suite_to_json(b.plan.suite)))
     return "planned suite (cases, filters or per-case overrides differ)";
   if (a.provider != b.provider) return "provider (" + a.provider.dump() + " vs " + b.provider.dump() + ")";
   if (a.model_id != b.model_id) return "model ('" + a.model_id + "' vs '" + b.model_id + "')";
@@ -45,19 +45,6 @@ int shard_count(const std::string& shard) {
   } catch (const std::exception&) {
     return 0;
   }
-}
-
-int64_t planned_samples(const RunRecord& run) {
-  const auto& snap = run.suite_snapshot;
-  if (!snap.contains("cases") || !snap["cases"].is_array() || !snap.contains("variants") || !snap["variants"].is_array())
-    return 0;
-  int64_t variants = int64_t(snap["variants"].size()), total = 0;
-  for (const auto& c : snap["cases"]) {
-    int64_t repeats = run.repeats;
-    if (c.is_object() && c.contains("repeats") && c["repeats"].is_number_integer()) repeats = c["repeats"].get<int64_t>();
-    total += repeats * variants;
-  }
-  return total;
 }
 
 struct Candidate {
@@ -129,8 +116,10 @@ MergeResult merge_databases(const std::string& out_path, const std::vector<std::
   RunRecord merged = *reference;
   merged.id = 0;
   merged.shard = "";
+  merged.plan.shard_index = 0;
+  merged.plan.shard_count = 1;
   merged.status = "running";
-  merged.expected_samples = planned_samples(*reference);
+  merged.expected_samples = reference->plan.samples_per_shard_set();
   for (const auto& rs : runs)
     for (const auto& r : rs) merged.started_at = std::min(merged.started_at, r.started_at);
   result.expected = merged.expected_samples;

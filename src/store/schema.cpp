@@ -69,6 +69,21 @@ CREATE TABLE attempts (
 CREATE INDEX samples_by_run ON samples(run_id, case_id, variant_id, repeat_index);
 CREATE INDEX runs_by_suite ON runs(suite_name, id);
 )sql",
+      // 2: the typed run plan, what the provider reported per sample, output cuts, run leases.
+      R"sql(
+ALTER TABLE runs ADD COLUMN plan TEXT;                 -- JSON: RunPlan (store/run_plan.h); NULL for v1 runs
+ALTER TABLE samples ADD COLUMN model_reported TEXT NOT NULL DEFAULT '';
+ALTER TABLE samples ADD COLUMN logprobs TEXT;          -- JSON [[token, logprob, [[alt, logprob], ...]], ...]
+ALTER TABLE samples ADD COLUMN output_original_bytes INTEGER;  -- set when the stored output was cut
+CREATE TABLE run_leases (
+  run_id       INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  owner        TEXT NOT NULL,                          -- random token of the holding process
+  pid          INTEGER NOT NULL,
+  host         TEXT NOT NULL,
+  acquired_at  REAL NOT NULL,                          -- unix seconds
+  heartbeat_at REAL NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

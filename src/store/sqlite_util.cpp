@@ -4,6 +4,11 @@
 
 namespace wobble {
 
+bool is_busy(int rc) {
+  rc &= 0xff;  // primary code of an extended result code
+  return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
 Stmt::Stmt(sqlite3* db, const char* sql) : db_(db), sql_(sql) {
   if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
     throw StoreError(std::string("prepare failed: ") + sqlite3_errmsg(db) + " in: " + sql_.substr(0, 80));
@@ -39,7 +44,7 @@ bool Stmt::step() {
   if (rc == SQLITE_DONE) return false;
   std::string msg = sqlite3_errmsg(db_);
   sqlite3_reset(stmt_);
-  throw StoreError("database error: " + msg);
+  throw StoreError("database error: " + msg, is_busy(rc));
 }
 
 void Stmt::run() {
@@ -71,10 +76,11 @@ std::vector<uint8_t> Stmt::blob(int col) const {
 
 void exec_sql(sqlite3* db, const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    throw StoreError("database error: " + msg);
+    throw StoreError("database error: " + msg, is_busy(rc));
   }
 }
 

@@ -40,6 +40,7 @@ class Stmt {
 };
 
 void exec_sql(sqlite3* db, const char* sql);
+bool is_busy(int sqlite_rc);  // SQLITE_BUSY or SQLITE_LOCKED, extended codes included
 
 class Transaction {
  public:

@@ -2,9 +2,15 @@
 
 #include <sqlite3.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 #include <map>
 #include <tuple>
 
@@ -48,9 +54,55 @@ nlohmann::json parse_json_column(const std::string& s, const char* what) {
   }
 }
 
+// Logprobs column: JSON [[token, logprob, [[alternative, logprob], ...]], ...]; NULL when none.
+std::optional<std::string> encode_logprobs(const std::vector<TokenLogprob>& lps) {
+  if (lps.empty()) return std::nullopt;
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& t : lps) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const auto& [tok, lp] : t.top) top.push_back({tok, lp});
+    j.push_back({t.token, t.logprob, top});
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<TokenLogprob> decode_logprobs(const std::optional<std::string>& text) {
+  std::vector<TokenLogprob> out;
+  if (!text) return out;
+  nlohmann::json j = parse_json_column(*text, "logprobs");
+  if (!j.is_array()) throw StoreError("corrupt logprobs JSON in database: not an array");
+  for (const auto& t : j) {
+    if (!t.is_array() || t.size() < 2 || !t[0].is_string() || !t[1].is_number())
+      throw StoreError("corrupt logprobs JSON in database: bad token entry");
+    TokenLogprob lp{t[0].get<std::string>(), t[1].get<double>(), {}};
+    if (t.size() > 2 && t[2].is_array())
+      for (const auto& a : t[2])
+        if (a.is_array() && a.size() == 2 && a[0].is_string() && a[1].is_number())
+          lp.top.emplace_back(a[0].get<std::string>(), a[1].get<double>());
+    out.push_back(std::move(lp));
+  }
+  return out;
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+// A holder on this host whose process no longer exists has certainly let go.
+bool holder_is_dead(const RunLease& l) {
+  if (l.host != host_name() || l.pid <= 0) return false;
+  return ::kill(pid_t(l.pid), 0) != 0 && errno == ESRCH;
+}
+
 const char* kRunColumns =
     "id, suite_name, suite_path, suite_hash, suite_snapshot, provider, model_id, sampling, repeats, tool_version, "
-    "started_at, COALESCE(finished_at, ''), status, shard, expected_samples";
+    "started_at, COALESCE(finished_at, ''), status, shard, expected_samples, plan";
 
 RunRecord read_run(const Stmt& s) {
   RunRecord r;
@@ -58,7 +110,6 @@ RunRecord read_run(const Stmt& s) {
   r.suite_name = s.text(1);
   r.suite_path = s.text(2);
   r.suite_hash = s.text(3);
-  r.suite_snapshot = parse_json_column(s.text(4), "suite snapshot");
   r.provider = parse_json_column(s.text(5), "provider");
   r.model_id = s.text(6);
   r.sampling = parse_json_column(s.text(7), "sampling");
@@ -69,6 +120,15 @@ RunRecord read_run(const Stmt& s) {
   r.status = s.text(12);
   r.shard = s.text(13);
   r.expected_samples = s.int64(14);
+  nlohmann::json plan_column = nullptr;
+  if (auto p = s.opt_text(15)) plan_column = parse_json_column(*p, "run plan");
+  try {
+    r.plan = RunPlan::from_stored(parse_json_column(s.text(4), "suite snapshot"), plan_column, r.shard);
+  } catch (const StoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StoreError("corrupt plan of run " + std::to_string(r.id) + ": " + e.what());
+  }
   return r;
 }
 
@@ -105,16 +165,23 @@ Store Store::open(const std::string& path) {
       wal.step();
     }
     exec_sql(db, "PRAGMA synchronous = NORMAL");
-    int version = store.schema_version();
     const auto& migrations = schema_migrations();
-    if (version > int(migrations.size()))
-      throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
-                       ", newer than this wobble understands (" + std::to_string(migrations.size()) +
-                       "); upgrade wobble");
-    for (int v = version; v < int(migrations.size()); ++v) {
+    auto check_not_newer = [&](int version) {
+      if (version > int(migrations.size()))
+        throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
+                         ", newer than this wobble understands (" + std::to_string(migrations.size()) +
+                         "); upgrade wobble");
+    };
+    int version = store.schema_version();
+    check_not_newer(version);
+    if (version < int(migrations.size())) {
+      // Another process may be creating or migrating the same file: take the write lock first,
+      // then read the version again, so exactly one of them runs each migration.
       Transaction tx(db);
-      exec_sql(db, migrations[v]);
-      exec_sql(db, ("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+      version = store.schema_version();
+      check_not_newer(version);
+      for (int v = version; v < int(migrations.size()); ++v) exec_sql(db, migrations[v]);
+      exec_sql(db, ("PRAGMA user_version = " + std::to_string(migrations.size())).c_str());
       tx.commit();
     }
   } catch (const StoreError& e) {
@@ -172,16 +239,65 @@ int Store::schema_version() const {
   return int(s.int64(0));
 }
 
-int64_t Store::create_run(const RunRecord& r) {
+int64_t Store::create_run(const RunRecord& r, const RunLease* lease) {
+  Transaction tx(db_);
   Stmt s(db_,
          "INSERT INTO runs (suite_name, suite_path, suite_hash, suite_snapshot, provider, model_id, sampling, "
-         "repeats, tool_version, started_at, status, shard, expected_samples) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  s.bind(1, r.suite_name).bind(2, r.suite_path).bind(3, r.suite_hash).bind(4, r.suite_snapshot.dump());
-  s.bind(5, r.provider.dump()).bind(6, r.model_id).bind(7, r.sampling.dump()).bind(8, int64_t(r.repeats));
+         "repeats, tool_version, started_at, status, shard, expected_samples, plan) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  const auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+  s.bind(1, r.suite_name).bind(2, r.suite_path).bind(3, r.suite_hash).bind(4, dump(suite_to_json(r.plan.suite)));
+  s.bind(5, dump(r.provider)).bind(6, r.model_id).bind(7, dump(r.sampling)).bind(8, int64_t(r.repeats));
   s.bind(9, r.tool_version).bind(10, r.started_at).bind(11, r.status.empty() ? std::string("running") : r.status);
-  s.bind(12, r.shard).bind(13, r.expected_samples);
+  s.bind(12, r.plan.shard_text()).bind(13, r.expected_samples).bind(14, dump(r.plan.plan_json()));
   s.run();
-  return sqlite3_last_insert_rowid(db_);
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  if (lease) {
+    Stmt l(db_, "INSERT INTO run_leases (run_id, owner, pid, host, acquired_at, heartbeat_at) VALUES (?,?,?,?,?,?)");
+    double now = unix_now();
+    l.bind(1, id).bind(2, lease->owner).bind(3, lease->pid).bind(4, lease->host).bind(5, now).bind(6, now).run();
+  }
+  tx.commit();
+  return id;
+}
+
+bool Store::set_run_status_as(int64_t run_id, const std::string& owner, const std::string& status, bool finished) {
+  Stmt s(db_, finished ? "UPDATE runs SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id = ? "
+                         "AND EXISTS (SELECT 1 FROM run_leases WHERE run_id = runs.id AND owner = ?)"
+                       : "UPDATE runs SET status = ?, finished_at = NULL WHERE id = ? "
+                         "AND EXISTS (SELECT 1 FROM run_leases WHERE run_id = runs.id AND owner = ?)");
+  s.bind(1, status).bind(2, run_id).bind(3, owner).run();
+  return sqlite3_changes(db_) > 0;
+}
+
+std::optional<RunLease> Store::lease_of(int64_t run_id) const {
+  Stmt s(db_, "SELECT owner, pid, host, acquired_at, heartbeat_at FROM run_leases WHERE run_id = ?");
+  s.bind(1, run_id);
+  if (!s.step()) return std::nullopt;
+  return RunLease{s.text(0), s.int64(1), s.text(2), s.real(3), s.real(4)};
+}
+
+std::optional<RunLease> Store::acquire_lease(int64_t run_id, const RunLease& me, double stale_after_s) {
+  Transaction tx(db_);
+  if (auto held = lease_of(run_id)) {
+    bool stale = unix_now() - held->heartbeat_at > stale_after_s || holder_is_dead(*held);
+    if (held->owner != me.owner && !stale) return held;
+  }
+  Stmt up(db_, "INSERT OR REPLACE INTO run_leases (run_id, owner, pid, host, acquired_at, heartbeat_at) "
+               "VALUES (?,?,?,?,?,?)");
+  double now = unix_now();
+  up.bind(1, run_id).bind(2, me.owner).bind(3, me.pid).bind(4, me.host).bind(5, now).bind(6, now).run();
+  tx.commit();
+  return std::nullopt;
+}
+
+void Store::heartbeat(int64_t run_id, const std::string& owner) {
+  Stmt s(db_, "UPDATE run_leases SET heartbeat_at = ? WHERE run_id = ? AND owner = ?");
+  s.bind(1, unix_now()).bind(2, run_id).bind(3, owner).run();
+}
+
+void Store::release_lease(int64_t run_id, const std::string& owner) {
+  Stmt s(db_, "DELETE FROM run_leases WHERE run_id = ? AND owner = ?");
+  s.bind(1, run_id).bind(2, owner).run();
 }
 
 void Store::set_run_status(int64_t run_id, const std::string& status, bool finished) {
@@ -227,7 +343,7 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
   Stmt ins(db_,
            "INSERT INTO samples (run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, "
            "prompt_tokens, completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, "
-           "routing_trace) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+           "routing_trace, model_reported, logprobs, output_original_bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   Stmt score(db_,
              "INSERT INTO scores (sample_id, criterion_id, outcome, score, evidence_start, evidence_end, "
              "evidence_text, reason, expected) VALUES (?,?,?,?,?,?,?,?,?)");
@@ -246,6 +362,11 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
     auto pids = pack_ids(r.prompt_token_ids), tids = pack_ids(r.token_ids);
     ins.bind_blob(15, pids.data(), pids.size()).bind_blob(16, tids.data(), tids.size());
     ins.bind_blob(17, r.routing_trace.data(), r.routing_trace.size());
+    ins.bind(18, r.model_reported);
+    if (auto lp = encode_logprobs(r.logprobs)) ins.bind(19, *lp);
+    else ins.bind_null(19);
+    if (r.output_original_bytes >= 0) ins.bind(20, r.output_original_bytes);
+    else ins.bind_null(20);
     try {
       ins.run();
     } catch (const StoreError& e) {
@@ -276,19 +397,13 @@ std::set<Triple> Store::completed_triples(int64_t run_id) const {
 
 namespace {
 
-// Sorts samples into the order the suite lists its cases and variants (from the run's snapshot),
+// Sorts samples into the order the suite lists its cases and variants (from the run's plan),
 // then by repeat. Ids the snapshot does not name (an old or hand-edited database) come after the
 // named ones, alphabetically.
-void order_as_suite(std::vector<SampleRecord>& samples, const nlohmann::json& snapshot) {
-  auto ranks = [&](const char* key) {
-    std::map<std::string, size_t> rank;
-    if (!snapshot.is_object() || !snapshot.contains(key) || !snapshot[key].is_array()) return rank;
-    for (const auto& item : snapshot[key])
-      if (item.is_object() && item.contains("id") && item["id"].is_string())
-        rank.emplace(item["id"].get<std::string>(), rank.size());
-    return rank;
-  };
-  const auto case_rank = ranks("cases"), variant_rank = ranks("variants");
+void order_as_suite(std::vector<SampleRecord>& samples, const Suite& suite) {
+  std::map<std::string, size_t> case_rank, variant_rank;
+  for (const auto& c : suite.cases) case_rank.emplace(c.id, case_rank.size());
+  for (const auto& v : suite.variants) variant_rank.emplace(v.id, variant_rank.size());
   auto rank_of = [](const std::map<std::string, size_t>& rank, const std::string& id) {
     auto it = rank.find(id);
     return it == rank.end() ? rank.size() : it->second;
@@ -308,7 +423,8 @@ std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const 
       "SELECT id, run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, prompt_tokens, "
       "completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, ";
   sql += with_trace ? "routing_trace" : "NULL";
-  sql += " FROM samples WHERE run_id = ? ORDER BY case_id, variant_id, repeat_index";
+  sql += ", model_reported, logprobs, output_original_bytes FROM samples WHERE run_id = ? "
+         "ORDER BY case_id, variant_id, repeat_index";
   Stmt s(db_, sql.c_str());
   s.bind(1, run_id);
   std::vector<SampleRecord> out;
@@ -333,6 +449,9 @@ std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const 
     r.prompt_token_ids = unpack_ids(s.blob(15));
     r.token_ids = unpack_ids(s.blob(16));
     r.routing_trace = s.blob(17);
+    r.model_reported = s.text(18);
+    r.logprobs = decode_logprobs(s.opt_text(19));
+    r.output_original_bytes = s.opt_text(20) ? s.int64(20) : -1;
     by_id[r.id] = out.size();
     out.push_back(std::move(r));
   }
@@ -372,7 +491,7 @@ std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const 
     a.retry_after_s = at.real(6);
     out[it->second].attempts.push_back(std::move(a));
   }
-  if (auto run = get_run(run_id)) order_as_suite(out, run->suite_snapshot);
+  if (auto run = get_run(run_id)) order_as_suite(out, run->plan.suite);
   return out;
 }
 

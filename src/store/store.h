@@ -18,19 +18,20 @@
 
 #include "provider/provider.h"
 #include "scorer/scorer.h"
+#include "store/run_plan.h"
 
 struct sqlite3;
 
 namespace wobble {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct RunRecord {
   int64_t id = 0;
   std::string suite_name;
   std::string suite_path;
   std::string suite_hash;
-  nlohmann::json suite_snapshot;  // the parsed suite as JSON, so reports never need the file
+  RunPlan plan;                   // what the run executes: suite as run, repeats, sampling, shard
   nlohmann::json provider;        // ProviderSpec::to_json()
   std::string model_id;
   nlohmann::json sampling;        // suite-level sampling defaults
@@ -38,8 +39,16 @@ struct RunRecord {
   std::string tool_version;
   std::string started_at, finished_at;  // ISO-8601 UTC
   std::string status;             // "running" | "complete" | "interrupted" | "failed"
-  std::string shard;              // "" or "i/N"
+  std::string shard;              // "" or "i/N" (plan.shard_text())
   int64_t expected_samples = 0;
+};
+
+// Who holds a run: one process at a time executes a run's samples (a new run or a resume).
+struct RunLease {
+  std::string owner;       // random token of the holding process
+  int64_t pid = 0;
+  std::string host;
+  double acquired_at = 0, heartbeat_at = 0;  // unix seconds
 };
 
 struct SampleRecord {
@@ -65,7 +74,6 @@ struct SampleRecord {
   std::vector<Attempt> attempts;
 };
 
-using Triple = std::tuple<std::string, std::string, int>;  // (case, variant, repeat)
 
 class Store {
  public:
@@ -82,8 +90,21 @@ class Store {
 
   int schema_version() const;
 
-  int64_t create_run(const RunRecord& run);  // returns the new id
+  // Stores a new run (status "running") and, when lease_owner is given, leases it to that owner
+  // in the same transaction. Returns the new id.
+  int64_t create_run(const RunRecord& run, const RunLease* lease = nullptr);
   void set_run_status(int64_t run_id, const std::string& status, bool finished);
+  // Compare-and-set: changes the status only while the run is leased by `owner`. Returns false
+  // (and changes nothing) when another process holds or took the lease.
+  bool set_run_status_as(int64_t run_id, const std::string& owner, const std::string& status, bool finished);
+
+  // Leases: taken atomically (BEGIN IMMEDIATE). A lease whose heartbeat is older than stale_after_s
+  // (or whose holder is a dead process on this host) may be taken over. Returns nullopt when
+  // taken, else the current holder.
+  std::optional<RunLease> acquire_lease(int64_t run_id, const RunLease& me, double stale_after_s);
+  void heartbeat(int64_t run_id, const std::string& owner);
+  void release_lease(int64_t run_id, const std::string& owner);
+  std::optional<RunLease> lease_of(int64_t run_id) const;
   std::optional<RunRecord> get_run(int64_t run_id) const;
   std::vector<RunRecord> list_runs(const std::string& suite_name = "", int limit = 0) const;
   // Deletes a run with its samples, scores and attempts (one transaction). Used to undo a merge

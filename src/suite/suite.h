@@ -24,6 +24,7 @@ struct SamplingSpec {
 
   SamplingSpec overlaid_with(const SamplingSpec& over) const;  // `over` wins where set
   nlohmann::json to_json() const;
+  static SamplingSpec from_json(const nlohmann::json& j);  // inverse of to_json; throws on a wrong type
 };
 
 // Concrete values after defaults: temperature 0, top_p 1, top_k 0, min_p 0, max_tokens 256, seed 0.
@@ -34,6 +35,7 @@ struct Sampling {
   std::vector<std::string> stop;
   static Sampling resolve(const SamplingSpec& s);
   nlohmann::json to_json() const;
+  static Sampling from_json(const nlohmann::json& j);  // inverse of to_json
 };
 
 struct ProviderSpec {
@@ -48,6 +50,10 @@ struct ProviderSpec {
   double requests_per_second = 0;  // 0 = unlimited
   int max_attempts = 4;
   bool logprobs = false;
+  int top_logprobs = 0;            // alternatives per token to ask for (0..20; needs logprobs)
+  // Stop the run after this many samples in a row failed at the provider, spanning more than one
+  // (case, variant) group unless the plan has only one; 0 never stops.
+  int circuit_breaker = 8;
   // local
   std::string model_path;          // GGUF; empty = the bundled demo model
   std::string chat_template = "auto";  // auto | raw | chatml | mistral | granite | tulu | llama3 | deepseek
@@ -55,6 +61,7 @@ struct ProviderSpec {
   bool trace_routing = true;
 
   nlohmann::json to_json() const;  // stored with the run; never contains a secret
+  static ProviderSpec from_json(const nlohmann::json& j);  // inverse of to_json
 };
 
 struct Message {
@@ -106,6 +113,16 @@ struct Case {
   std::optional<ExtractorSpec> answer_extractor;  // overrides the rubric's
 };
 
+// How many provider failures a gate tolerates: a count of samples, or a share of the planned ones.
+// Written "3" (count) or "5%" (share).
+struct FailureBudget {
+  double value = 0;
+  bool share = false;
+  static std::optional<FailureBudget> parse(const std::string& text);  // nullopt when malformed
+  std::string text() const;
+  bool allows(int64_t failed, int64_t planned) const;
+};
+
 struct GateSpec {
   std::optional<int> max_unstable;
   std::optional<double> min_pass_rate;
@@ -114,13 +131,14 @@ struct GateSpec {
   std::optional<double> max_routing_jsd;     // vs baseline, per layer
   std::optional<double> min_topk_overlap;    // vs baseline
   std::optional<double> min_weighted_score;  // mean weighted score over the run's samples (0..1)
+  std::optional<FailureBudget> max_provider_failures;  // unset: none tolerated
 };
 
 struct Suite {
   std::string name;
   std::string description;
   std::string source_path;
-  std::string content_hash;  // sha256 of the suite file and every rubric file it uses
+  std::string content_hash;  // suite_content_hash(): what is asked and how it is graded
   ProviderSpec provider;
   SamplingSpec sampling;
   int repeats = 5;
@@ -139,8 +157,20 @@ struct Suite {
 // Unknown keys are errors.
 Suite load_suite(const std::string& path);
 
-// The parsed suite as JSON, stored with each run so reports never need the file again.
+// The parsed suite as JSON, stored with each run so reports never need the file again, and its
+// inverse (throws std::runtime_error naming the field when `j` is not such a snapshot).
 nlohmann::json suite_to_json(const Suite& suite);
+Suite suite_from_json(const nlohmann::json& j);
+
+// SHA-256 over what the suite asks and how it grades it: name, variants, cases (ids, vars, tags,
+// extractors) and rubric criteria. File paths, descriptions, provider, sampling, repeats and gate
+// thresholds are left out, so the same suite read from another directory, run on another model or
+// at another temperature keeps its hash.
+std::string suite_content_hash(const Suite& suite);
+
+// The first differences between two suites as one line ("" when they would run the same work):
+// used to refuse resuming a run with a changed suite, naming what changed.
+std::string describe_suite_change(const Suite& planned, const Suite& now);
 
 // Keeps cases whose id matches one of `ids` or that carry one of `tags` (empty = no filter).
 void filter_cases(Suite& suite, const std::vector<std::string>& ids,

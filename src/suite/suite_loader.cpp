@@ -51,7 +51,7 @@ ProviderSpec parse_provider(const YamlNode& n) {
   p.kind = n.opt_string("kind").value_or("local");
   if (p.kind == "openai") {
     n.expect_keys({"kind", "base_url", "model", "api_key_env", "endpoint", "timeout", "max_concurrency", "rps",
-                   "max_attempts", "logprobs"});
+                   "max_attempts", "logprobs", "top_logprobs", "circuit_breaker"});
     p.base_url = n.required("base_url").as_string();
     if (p.base_url.rfind("http://", 0) != 0 && p.base_url.rfind("https://", 0) != 0)
       n.required("base_url").fail("must start with http:// or https://");
@@ -62,9 +62,11 @@ ProviderSpec parse_provider(const YamlNode& n) {
     if (p.endpoint != "chat" && p.endpoint != "completions")
       n.required("endpoint").fail("must be 'chat' or 'completions'");
     p.logprobs = n.opt_bool("logprobs").value_or(false);
+    p.top_logprobs = int(n.opt_int("top_logprobs", 0, 20).value_or(0));
+    if (p.top_logprobs > 0) p.logprobs = true;
   } else if (p.kind == "local") {
     n.expect_keys({"kind", "model_path", "chat_template", "threads", "max_concurrency", "trace_routing", "timeout",
-                   "max_attempts"});
+                   "max_attempts", "circuit_breaker"});
     p.model_path = n.opt_string("model_path").value_or("");
     p.chat_template = n.opt_string("chat_template").value_or("auto");
     static const std::set<std::string> kTemplates = {"auto", "raw", "chatml", "mistral", "granite",
@@ -84,12 +86,13 @@ ProviderSpec parse_provider(const YamlNode& n) {
   p.max_attempts = int(n.opt_int("max_attempts", 1, 100).value_or(p.max_attempts));
   p.max_concurrency = int(n.opt_int("max_concurrency", 1, 1024).value_or(p.max_concurrency));
   p.requests_per_second = n.opt_double("rps", 0, 1e6).value_or(0);
+  p.circuit_breaker = int(n.opt_int("circuit_breaker", 0, 1 << 20).value_or(p.circuit_breaker));
   return p;
 }
 
 GateSpec parse_gate(const YamlNode& n) {
   n.expect_keys({"max_unstable", "min_pass_rate", "max_pass_rate_drop", "alpha", "max_routing_jsd",
-                 "min_topk_overlap", "min_weighted_score"});
+                 "min_topk_overlap", "max_provider_failures", "min_weighted_score"});
   GateSpec g;
   if (auto v = n.opt_int("max_unstable", 0, 1 << 30)) g.max_unstable = int(*v);
   g.min_pass_rate = n.opt_double("min_pass_rate", 0, 1);
@@ -97,6 +100,11 @@ GateSpec parse_gate(const YamlNode& n) {
   g.alpha = n.opt_double("alpha", 0, 1);
   g.max_routing_jsd = n.opt_double("max_routing_jsd", 0, 1);
   g.min_topk_overlap = n.opt_double("min_topk_overlap", 0, 1);
+  if (auto f = n.opt_string("max_provider_failures")) {
+    g.max_provider_failures = FailureBudget::parse(*f);
+    if (!g.max_provider_failures)
+      n.required("max_provider_failures").fail("expected a count (e.g. 3) or a share (e.g. 5%), got '" + *f + "'");
+  }
   g.min_weighted_score = n.opt_double("min_weighted_score", 0, 1);
   return g;
 }
@@ -300,13 +308,7 @@ static Suite load_suite_unchecked(const std::string& path) {
   if (s.cases.empty()) root.required("cases").fail("needs at least one case");
   check_templates(s, variant_nodes, case_nodes);
 
-  Sha256 h;
-  h.update(read_file(path));
-  for (const auto& f : rubric_files) {
-    h.update(std::string(1, '\0') + f + std::string(1, '\0'));
-    h.update(read_file(f));
-  }
-  s.content_hash = h.hex_digest();
+  s.content_hash = suite_content_hash(s);
   return s;
 }
 
@@ -329,55 +331,6 @@ void filter_cases(Suite& suite, const std::vector<std::string>& ids, const std::
     if (keep) kept.push_back(std::move(c));
   }
   suite.cases = std::move(kept);
-}
-
-nlohmann::json suite_to_json(const Suite& s) {
-  auto extractor_json = [](const std::optional<ExtractorSpec>& e) -> nlohmann::json {
-    if (!e) return nullptr;
-    return {{"kind", e->kind}, {"args", e->args}};
-  };
-  nlohmann::json j;
-  j["name"] = s.name;
-  j["description"] = s.description;
-  j["source_path"] = s.source_path;
-  j["content_hash"] = s.content_hash;
-  j["provider"] = s.provider.to_json();
-  j["sampling"] = s.sampling.to_json();
-  j["repeats"] = s.repeats;
-  nlohmann::json gate = nlohmann::json::object();
-  if (s.gate.max_unstable) gate["max_unstable"] = *s.gate.max_unstable;
-  if (s.gate.min_pass_rate) gate["min_pass_rate"] = *s.gate.min_pass_rate;
-  if (s.gate.max_pass_rate_drop) gate["max_pass_rate_drop"] = *s.gate.max_pass_rate_drop;
-  if (s.gate.alpha) gate["alpha"] = *s.gate.alpha;
-  if (s.gate.max_routing_jsd) gate["max_routing_jsd"] = *s.gate.max_routing_jsd;
-  if (s.gate.min_topk_overlap) gate["min_topk_overlap"] = *s.gate.min_topk_overlap;
-  if (s.gate.min_weighted_score) gate["min_weighted_score"] = *s.gate.min_weighted_score;
-  j["gate"] = gate;
-  j["variants"] = nlohmann::json::array();
-  for (const auto& v : s.variants) {
-    nlohmann::json vj = {{"id", v.id}, {"description", v.description}};
-    if (v.prompt) vj["prompt"] = *v.prompt;
-    nlohmann::json msgs = nlohmann::json::array();
-    for (const auto& m : v.messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
-    vj["messages"] = msgs;
-    j["variants"].push_back(vj);
-  }
-  j["cases"] = nlohmann::json::array();
-  for (const auto& c : s.cases) {
-    nlohmann::json cj = {{"id", c.id}, {"description", c.description}, {"vars", c.vars}, {"tags", c.tags},
-                         {"sampling", c.sampling.to_json()}};
-    cj["repeats"] = s.repeats_for(c);
-    cj["answer_extractor"] = extractor_json(c.answer_extractor);
-    nlohmann::json rub = {{"name", c.rubric.name}, {"source_path", c.rubric.source_path},
-                          {"answer_extractor", extractor_json(c.rubric.answer_extractor)}};
-    rub["criteria"] = nlohmann::json::array();
-    for (const auto& cr : c.rubric.criteria)
-      rub["criteria"].push_back({{"id", cr.id}, {"description", cr.description}, {"weight", cr.weight},
-                                 {"scorer", cr.scorer}, {"args", cr.args}, {"not", cr.negate}});
-    cj["rubric"] = rub;
-    j["cases"].push_back(cj);
-  }
-  return j;
 }
 
 }  // namespace wobble

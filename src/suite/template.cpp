@@ -115,6 +115,7 @@ nlohmann::json ProviderSpec::to_json() const {
     j["requests_per_second"] = requests_per_second;
     j["max_attempts"] = max_attempts;
     j["logprobs"] = logprobs;
+    j["top_logprobs"] = top_logprobs;
   } else {
     j["model_path"] = model_path;
     j["chat_template"] = chat_template;
@@ -122,6 +123,7 @@ nlohmann::json ProviderSpec::to_json() const {
     j["max_concurrency"] = max_concurrency;
     j["trace_routing"] = trace_routing;
   }
+  j["circuit_breaker"] = circuit_breaker;
   return j;
 }
 

@@ -52,7 +52,13 @@ class ConfigError : public Error {
 
 class StoreError : public Error {
  public:
-  explicit StoreError(const std::string& msg) : Error(kExitDatabase, msg) {}
+  explicit StoreError(const std::string& msg, bool busy = false) : Error(kExitDatabase, msg), busy_(busy) {}
+  // Another connection held the lock past the busy timeout (SQLITE_BUSY / SQLITE_LOCKED): the same
+  // statement may succeed when tried again.
+  bool busy() const { return busy_; }
+
+ private:
+  bool busy_ = false;
 };
 
 class RuntimeError : public Error {

@@ -53,7 +53,9 @@ int main(int argc, char** argv) {
       RunOptions ro;
       ro.db_path = dir + "/bench-" + std::to_string(conc) + ".db";
       ro.quiet = true;
-      RunOutcome o = run_suite(suite, provider, ro);
+      RunPlan plan;
+      plan.suite = suite;
+      RunOutcome o = run_plan(plan, provider, ro);
       struct rusage ru {};
       getrusage(RUSAGE_SELF, &ru);
       std::printf("%-12d %-10.2f %-12.1f %-14.1f %-10lld\n", conc, o.wall_s, double(o.executed) / o.wall_s,

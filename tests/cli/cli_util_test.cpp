@@ -83,7 +83,6 @@ TEST(RunRef, LatestAndIds) {
   expect_usage("latest", "--baseline 'latest': there are no runs in w.db");
   RunRecord r;
   r.suite_name = "s";
-  r.suite_snapshot = nlohmann::json::object();
   r.provider = r.sampling = nlohmann::json::object();
   r.started_at = "2026-01-01T00:00:00Z";
   int64_t first = store.create_run(r), second = store.create_run(r);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "store/schema.h"
 #include "store/store.h"
 #include "support/process.h"
 
@@ -36,11 +37,9 @@ nlohmann::json snapshot(const std::string& name, const std::vector<std::string>&
         {{"id", c},
          {"vars", {{"q", c}}},
          {"repeats", 2},
-         {"answer_extractor", nullptr},
          {"rubric",
           {{"name", "r"},
-           {"answer_extractor", nullptr},
-           {"criteria",
+             {"criteria",
             {{{"id", "a"}, {"weight", 1}, {"scorer", "contains"}, {"args", {{"value", "a"}}}, {"not", false}},
              {{"id", "b"}, {"weight", 3}, {"scorer", "regex"}, {"args", {{"pattern", b_pattern}}}, {"not", false}}}}}}});
   return j;
@@ -60,7 +59,7 @@ int64_t add_run(Store& store, const nlohmann::json& snap, bool b_passes) {
   run.suite_name = snap["name"];
   run.suite_path = "suite.yaml";
   run.suite_hash = "hash-of-" + run.suite_name;
-  run.suite_snapshot = snap;
+  run.plan.suite = suite_from_json(snap);
   run.provider = {{"kind", "openai"}};
   run.model_id = "m";
   run.sampling = nlohmann::json::object();
@@ -173,6 +172,26 @@ TEST(ReadOnlyCommands, ForeignOrNewerOrOlderDatabasesAreExplained) {
   EXPECT_TRUE(contains(r.err, "older than this wobble")) << r.err;
   EXPECT_TRUE(contains(r.err, "wobble migrate --db " + older)) << r.err;
   EXPECT_EQ(read_text_file(older), before);  // not migrated behind the user's back
+}
+
+TEST(Migrate, AVersion1DatabaseIsRefusedByReadersAndUpgradedByMigrate) {
+  std::string dir = make_temp_dir("migrate-v1");
+  std::string db = dir + "/v1.db";
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, schema_migrations()[0], nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "PRAGMA user_version = 1", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(h);
+  std::string before = read_text_file(db);
+  auto r = run_wobble({"runs", "--db", db});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_TRUE(contains(r.err, "schema version 1, older than this wobble's " + std::to_string(kSchemaVersion))) << r.err;
+  EXPECT_EQ(read_text_file(db), before);
+  r = run_wobble({"migrate", "--db", db});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "schema version 1 -> " + std::to_string(kSchemaVersion))) << r.out;
+  r = run_wobble({"runs", "--db", db});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST(Migrate, CurrentDatabaseIsLeftAsIs) {

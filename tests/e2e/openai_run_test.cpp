@@ -139,8 +139,20 @@ TEST(OpenAIEndToEnd, FaultsAreRetriedAndReportMatchesScriptedVariance) {
   auto gate = run_process({WOBBLE_EXE, "gate", std::to_string(id), "--db", db, "--max-unstable", "0"});
   EXPECT_EQ(gate.exit_code, 1) << gate.out << gate.err;
   EXPECT_NE(gate.out.find("add/plain/correct (3/4)"), std::string::npos) << gate.out;
+  // A loose instability threshold still fails on the provider failure (none tolerated by default)...
   gate = run_process({WOBBLE_EXE, "gate", std::to_string(id), "--db", db, "--max-unstable", "4"});
+  EXPECT_EQ(gate.exit_code, 1) << gate.out << gate.err;
+  EXPECT_NE(gate.out.find("[FAIL] provider_failures: 1 of 16 samples"), std::string::npos) << gate.out;
+  // ...and passes once one failure is allowed, as a count or as a share.
+  gate = run_process({WOBBLE_EXE, "gate", std::to_string(id), "--db", db, "--max-unstable", "4",
+                      "--max-provider-failures", "1"});
   EXPECT_EQ(gate.exit_code, 0) << gate.out << gate.err;
+  gate = run_process({WOBBLE_EXE, "gate", std::to_string(id), "--db", db, "--max-unstable", "4",
+                      "--max-provider-failures", "6.25%"});
+  EXPECT_EQ(gate.exit_code, 0) << gate.out << gate.err;
+  gate = run_process({WOBBLE_EXE, "gate", std::to_string(id), "--db", db, "--max-unstable", "4",
+                      "--max-provider-failures", "6%"});
+  EXPECT_EQ(gate.exit_code, 1) << gate.out << gate.err;
 }
 
 TEST(OpenAIEndToEnd, KilledRunResumesToExactlyAllSamplesWithoutDuplicates) {

@@ -19,12 +19,34 @@ FakeOpenAIServer::FakeOpenAIServer(Responder respond, FaultPlan fault, double sl
       slow_seconds_(slow_seconds) {
   server_->set_tcp_nodelay(true);  // otherwise Nagle + delayed ACK add ~40 ms per request
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+  auto refuse = [this](httplib::Response& res) {
+    int status = refuse_status_.load();
+    if (status == 0) return false;
+    res.status = status;
+    res.set_content(R"({"error":{"message":"refused by the test server","type":"invalid_request_error"}})",
+                    "application/json");
+    return true;
+  };
+  server_->Get("/v1/models", [this, refuse](const httplib::Request& req, httplib::Response& res) {
+    requests_.fetch_add(1);
+    if (refuse(res)) return;
+    nlohmann::json data = nlohmann::json::array();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& m : models_) data.push_back({{"id", m}, {"object", "model"}});
+    }
+    res.set_content(nlohmann::json{{"object", "list"}, {"data", data}}.dump(), "application/json");
+  });
+  auto handler = [this, refuse](const httplib::Request& req, httplib::Response& res) {
     requests_.fetch_add(1);
     {
       std::lock_guard<std::mutex> lock(mu_);
       last_auth_ = req.get_header_value("Authorization");
     }
+    if (refuse(res)) return;
+    completions_.fetch_add(1);
+    while (hang_.load() && !stopping_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (stopping_.load()) return;
     nlohmann::json body;
     try {
       body = nlohmann::json::parse(req.body);
@@ -67,8 +89,47 @@ FakeOpenAIServer::FakeOpenAIServer(Responder respond, FaultPlan fault, double sl
     nlohmann::json choice = {{"index", 0}, {"finish_reason", "stop"}};
     if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
     else choice["text"] = text;
+    // Logprobs when asked: one token per space-separated piece (the space leads the piece), logprob
+    // -0.1 * (index + 1), and for top_logprobs the token itself plus "alt<i>" at one less.
+    const bool want_lp = chat ? body.value("logprobs", false) : body.contains("logprobs");
+    if (want_lp) {
+      int top = chat ? body.value("top_logprobs", 0) : body.value("logprobs", 0);
+      nlohmann::json content = nlohmann::json::array();
+      std::vector<std::string> pieces;
+      for (size_t i = 0; i < text.size();) {
+        size_t j = text.find(' ', i + 1);
+        if (j == std::string::npos) j = text.size();
+        pieces.push_back(text.substr(i, j - i));
+        i = j;
+      }
+      for (size_t i = 0; i < pieces.size(); ++i) {
+        double lp = -0.1 * double(i + 1);
+        nlohmann::json alts = nlohmann::json::array();
+        for (int k = 0; k < top; ++k)
+          alts.push_back({{"token", k == 0 ? pieces[i] : "alt" + std::to_string(k)}, {"logprob", lp - k}});
+        content.push_back({{"token", pieces[i]}, {"logprob", lp}, {"top_logprobs", alts}});
+      }
+      if (chat) {
+        choice["logprobs"] = {{"content", content}};
+      } else {
+        nlohmann::json toks = nlohmann::json::array(), lps = nlohmann::json::array(), tops = nlohmann::json::array();
+        for (const auto& c : content) {
+          toks.push_back(c["token"]);
+          lps.push_back(c["logprob"]);
+          nlohmann::json o = nlohmann::json::object();
+          for (const auto& a : c["top_logprobs"]) o[a["token"].get<std::string>()] = a["logprob"];
+          tops.push_back(o);
+        }
+        choice["logprobs"] = {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}};
+      }
+    }
+    std::string model = body.value("model", "fake");
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (reported_model_) model = reported_model_(body);
+    }
     nlohmann::json out = {{"id", "cmpl-test"}, {"object", chat ? "chat.completion" : "text_completion"},
-                          {"model", body.value("model", "fake")}, {"choices", {choice}},
+                          {"model", model}, {"choices", {choice}},
                           {"usage", {{"prompt_tokens", 7}, {"completion_tokens", int(text.size() / 4 + 1)}}}};
     res.set_content(out.dump(), "application/json");
   };
@@ -80,8 +141,19 @@ FakeOpenAIServer::FakeOpenAIServer(Responder respond, FaultPlan fault, double sl
 }
 
 FakeOpenAIServer::~FakeOpenAIServer() {
+  stopping_.store(true);
   server_->stop();
   thread_.join();
+}
+
+void FakeOpenAIServer::set_models(std::vector<std::string> ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  models_ = std::move(ids);
+}
+
+void FakeOpenAIServer::set_reported_model(std::function<std::string(const nlohmann::json&)> f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  reported_model_ = std::move(f);
 }
 
 std::string FakeOpenAIServer::last_authorization() const {

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,17 @@ class FakeOpenAIServer {
   int64_t requests() const { return requests_.load(); }
   std::string last_authorization() const;
 
+  // Answers every request (GET /v1/models included) with this HTTP status and an OpenAI-style
+  // error body; 0 turns it off.
+  void refuse_with(int status) { refuse_status_.store(status); }
+  // Completion requests are accepted and never answered (until the server is destroyed).
+  void hang(bool on) { hang_.store(on); }
+  // Model ids listed by GET /v1/models (default: an empty list).
+  void set_models(std::vector<std::string> ids);
+  // The `model` a response reports (default: the request's).
+  void set_reported_model(std::function<std::string(const nlohmann::json& request)> f);
+  int64_t completion_requests() const { return completions_.load(); }
+
  private:
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
@@ -45,7 +57,11 @@ class FakeOpenAIServer {
   Responder respond_;
   FaultPlan fault_;
   double slow_seconds_;
-  std::atomic<int64_t> requests_{0};
+  std::atomic<int64_t> requests_{0}, completions_{0};
+  std::atomic<int> refuse_status_{0};
+  std::atomic<bool> hang_{false}, stopping_{false};
+  std::vector<std::string> models_;
+  std::function<std::string(const nlohmann::json&)> reported_model_;
   mutable std::mutex mu_;
   std::map<std::string, int> attempts_;
   std::string last_auth_;

@@ -5,6 +5,8 @@
 // logits for any n_threads.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,6 +55,9 @@ struct GenerateOptions {
   int32_t max_tokens = 128;
   SamplerParams sampling;
   std::vector<std::string> stop;  // stop strings, matched on decoded text
+  // Read between decode steps (not owned; may be null): once true, generate() returns
+  // Status::Cancelled. Lets a caller stop a long completion within one step.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct GenerateResult {

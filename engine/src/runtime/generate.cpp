@@ -27,6 +27,7 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
   r.finish_reason = "length";
   size_t emitted = 0;  // bytes of r.text already passed to on_text
   for (int32_t i = 0; i < opts.max_tokens; ++i) {
+    if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) return Status::Cancelled("generation cancelled");
     int32_t id = sampler.sample(session.logits());
     if (tok && tok->is_eog(id)) {
       r.finish_reason = "stop";

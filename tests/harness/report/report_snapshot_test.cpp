@@ -43,9 +43,9 @@ int64_t build_fixed_run(Store& store) {
   run.suite_path = "suites/fixture.yaml";
   run.suite_hash = "0123abcd";
   // Only "sum" has an answer extractor, so only it gets a TARa.
-  run.suite_snapshot = {{"name", "fixture"},
+  run.plan.suite = suite_from_json({{"name", "fixture"}, {"repeats", 3},
                         {"cases", {{{"id", "capital"}}, {{"id", "sum"}, {"answer_extractor", {{"regex", "(\\d+)"}}}}}},
-                        {"gate", {{"max_unstable", 0}}}};
+                        {"gate", {{"max_unstable", 0}}}});
   run.provider = {{"kind", "openai"}, {"model", "m-1"}};
   run.model_id = "m-1";
   run.sampling = {{"temperature", 0.7}};

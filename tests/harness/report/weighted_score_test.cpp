@@ -41,9 +41,11 @@ RunRecord run_with_weights() {
   run.suite_name = "w";
   run.status = "complete";
   auto crit = [](const char* id, double w) { return nlohmann::json{{"id", id}, {"weight", w}}; };
-  run.suite_snapshot = {{"cases",
-                         {{{"id", "c"}, {"rubric", {{"criteria", {crit("a", 1), crit("b", 3), crit("n", 2), crit("z", 0)}}}}},
-                          {{"id", "e"}, {"rubric", {{"criteria", {crit("z", 0)}}}}}}}};
+  run.plan.suite = suite_from_json(
+      {{"name", "w"},
+       {"cases",
+        {{{"id", "c"}, {"rubric", {{"criteria", {crit("a", 1), crit("b", 3), crit("n", 2), crit("z", 0)}}}}},
+         {{"id", "e"}, {"rubric", {{"criteria", {crit("z", 0)}}}}}}}});
   return run;
 }
 
@@ -71,7 +73,7 @@ std::vector<SampleRecord> samples() {
 
 TEST(WeightedScore, PerSampleAgainstHandValues) {
   RunRecord run = run_with_weights();
-  CriterionWeights w = criterion_weights(run.suite_snapshot);
+  CriterionWeights w = criterion_weights(run.plan.suite);
   EXPECT_EQ(w["c"]["b"], 3);
   EXPECT_EQ(w["c"]["z"], 0);
   auto s = samples();
@@ -104,6 +106,7 @@ TEST(WeightedScore, GroupAndRunMeansAndTheGate) {
   EXPECT_NEAR(c->weighted.mean, 23.0 / 36, 1e-12);
 
   GateSpec spec;
+  spec.max_provider_failures = FailureBudget::parse("1");  // sample c #2 failed at the provider
   spec.min_weighted_score = 0.65;  // 31/48 = 0.6458 < 0.65
   GateResult g = evaluate_gate(a, spec, nullptr);
   EXPECT_FALSE(g.passed);
@@ -118,11 +121,10 @@ TEST(WeightedScore, GroupAndRunMeansAndTheGate) {
   EXPECT_TRUE(found);
   spec.min_weighted_score = 0.64;
   EXPECT_TRUE(evaluate_gate(a, spec, nullptr).passed);
-  // From the suite's gate: block, overridden by the command line.
-  RunRecord r = run_with_weights();
-  r.suite_snapshot["gate"] = {{"min_weighted_score", 0.9}};
-  GateSpec from_suite = gate_spec_from_snapshot(r.suite_snapshot);
+  // From the suite's gate: block (as stored with the run), overridden by the command line.
+  GateSpec from_suite = suite_from_json({{"name", "w"}, {"gate", {{"min_weighted_score", 0.9}}}}).gate;
   ASSERT_TRUE(from_suite.min_weighted_score.has_value());
+  EXPECT_EQ(suite_to_json(suite_from_json({{"name", "w"}, {"gate", {{"min_weighted_score", 0.9}}}}))["gate"]["min_weighted_score"], 0.9);
   EXPECT_EQ(*from_suite.min_weighted_score, 0.9);
   GateSpec cli;
   cli.min_weighted_score = 0.5;

@@ -100,15 +100,23 @@ TEST(Seeds, DeterministicDistinctAndShardsPartitionTheWork) {
     var.id = v;
     s.variants.push_back(var);
   }
-  auto all = plan_triples(s, 0, 1);
+  RunPlan plan;
+  plan.suite = s;
+  auto shard = [&](int i, int n) {
+    RunPlan p = plan;
+    p.shard_index = i;
+    p.shard_count = n;
+    return plan_triples(p);
+  };
+  auto all = shard(0, 1);
   EXPECT_EQ(all.size(), 42u);
   std::set<Triple> merged;
   size_t total = 0;
   for (int i = 0; i < 4; ++i) {
-    auto part = plan_triples(s, i, 4);
+    auto part = shard(i, 4);
     total += part.size();
     merged.insert(part.begin(), part.end());
-    EXPECT_EQ(part, plan_triples(s, i, 4));  // deterministic
+    EXPECT_EQ(part, shard(i, 4));  // deterministic
   }
   EXPECT_EQ(total, 42u);  // disjoint
   EXPECT_EQ(merged.size(), 42u);  // complete

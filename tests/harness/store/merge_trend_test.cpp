@@ -37,10 +37,10 @@ RunRecord suite_run(const std::string& shard, const std::string& model = "m-1") 
   run.suite_name = "nightly";
   run.suite_path = "/checkout-" + shard + "/suites/nightly.yaml";  // shards run from different checkouts
   run.suite_hash = "abc123";
-  run.suite_snapshot = {{"name", "nightly"},
+  run.plan.suite = suite_from_json({{"name", "nightly"},
                         {"source_path", run.suite_path},
                         {"variants", {{{"id", "v"}}}},
-                        {"cases", {{{"id", "a"}, {"repeats", 2}}, {{"id", "b"}, {"repeats", 2}}}}};
+                        {"cases", {{{"id", "a"}, {"repeats", 2}}, {{"id", "b"}, {"repeats", 2}}}}});
   run.provider = {{"kind", "local"}};
   run.model_id = model;
   run.sampling = {{"temperature", 0.7}};
@@ -49,6 +49,7 @@ RunRecord suite_run(const std::string& shard, const std::string& model = "m-1") 
   run.started_at = "2026-11-0" + std::to_string(shard.empty() ? 1 : shard[0] - '0' + 1) + "T00:00:00Z";
   run.status = "complete";
   run.shard = shard;
+  if (!shard.empty()) parse_shard_text(shard, run.plan.shard_index, run.plan.shard_count);
   return run;
 }
 
@@ -146,7 +147,7 @@ TEST(Merge, RefusesDifferentSuitesOrConfigurationsAndWritesNothing) {
   RunRecord other_count = suite_run("1/3");
   write_run(dir.file("count.db"), other_count, {sample(0, "b", 0, true, "B0")});
   RunRecord filtered = suite_run("1/2");
-  filtered.suite_snapshot["cases"].erase(1);  // run with --case a
+  filtered.plan.suite.cases.erase(filtered.plan.suite.cases.begin() + 1);  // run with --case a
   write_run(dir.file("filtered.db"), filtered, {sample(0, "a", 1, true, "A1")});
 
   struct Want {

@@ -63,7 +63,7 @@ TEST(ReadOnlyStore, ReadsButRefusesWritesAndLeavesNoFiles) {
     Store w = Store::open(p);
     RunRecord r;
     r.suite_name = "s";
-    r.suite_snapshot = r.provider = r.sampling = nlohmann::json::object();
+    r.provider = r.sampling = nlohmann::json::object();
     r.started_at = "2026-01-01T00:00:00Z";
     w.create_run(r);
   }
@@ -74,7 +74,7 @@ TEST(ReadOnlyStore, ReadsButRefusesWritesAndLeavesNoFiles) {
     EXPECT_TRUE(ro.get_run(1).has_value());
     RunRecord r;
     r.suite_name = "x";
-    r.suite_snapshot = r.provider = r.sampling = nlohmann::json::object();
+    r.provider = r.sampling = nlohmann::json::object();
     EXPECT_THROW(ro.create_run(r), StoreError);
     EXPECT_THROW(ro.set_run_status(1, "failed", true), StoreError);
   }

@@ -26,7 +26,7 @@ RunRecord run_record() {
   r.suite_name = "s";
   r.suite_path = "suites/s.yaml";
   r.suite_hash = "abc";
-  r.suite_snapshot = {{"name", "s"}};
+  r.plan.suite = suite_from_json({{"name", "s"}});
   r.provider = {{"kind", "openai"}};
   r.model_id = "m";
   r.sampling = {{"temperature", 0.5}};
@@ -105,9 +105,9 @@ TEST(Store, SamplesComeInTheSuitesOrderOfCasesAndVariants) {
   Store st = Store::open(temp_db("order"));
   RunRecord r = run_record();
   // The suite lists case "zeta" before "alpha" and variant "y" before "x"; "stray" is not in it.
-  r.suite_snapshot = {{"name", "s"},
+  r.plan.suite = suite_from_json({{"name", "s"},
                       {"cases", {{{"id", "zeta"}}, {{"id", "alpha"}}}},
-                      {"variants", {{{"id", "y"}}, {{"id", "x"}}}}};
+                      {"variants", {{{"id", "y"}}, {{"id", "x"}}}}});
   int64_t id = st.create_run(r);
   std::vector<SampleRecord> batch;
   for (const char* c : {"alpha", "stray", "zeta"})

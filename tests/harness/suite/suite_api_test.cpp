@@ -4,11 +4,22 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 #include "suite/suite.h"
 #include "util/error.h"
 
 using namespace wobble;
+
+namespace {
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
 namespace fs = std::filesystem;
 
 TEST(Template, SubstitutesEveryOccurrenceAndToleratesSpaces) {
@@ -149,10 +160,25 @@ cases:
   EXPECT_EQ(j["cases"][0]["vars"]["n"], "3");
   EXPECT_EQ(j["cases"][0]["rubric"]["criteria"][0]["not"], true);
   EXPECT_EQ(j["cases"][0]["rubric"]["criteria"][0]["args"]["value"], "{{q}}");  // stored unrendered
-  // The hash depends on the bytes: the same file twice gives the same hash, one byte more does not.
+  // The hash covers content, not bytes or paths: a blank line or a copy elsewhere keeps it...
   EXPECT_EQ(load_suite((dir / "s.yaml").string()).content_hash, s.content_hash);
-  std::ofstream(dir / "s.yaml", std::ios::app) << "\n";
+  std::ofstream(dir / "s.yaml", std::ios::app) << "\n# a comment\n";
+  EXPECT_EQ(load_suite((dir / "s.yaml").string()).content_hash, s.content_hash);
+  fs::create_directories(dir / "elsewhere");
+  fs::copy_file(dir / "s.yaml", dir / "elsewhere" / "s.yaml");
+  EXPECT_EQ(load_suite((dir / "elsewhere" / "s.yaml").string()).content_hash, s.content_hash);
+  // ...and so do provider, sampling, repeats and gate (the same suite on another model compares)...
+  std::ofstream(dir / "s.yaml", std::ios::app) << "provider: {kind: openai, base_url: \"http://h/v1\", model: m}\n"
+                                                  "sampling: {temperature: 0.9}\n";
+  EXPECT_EQ(load_suite((dir / "s.yaml").string()).content_hash, s.content_hash);
+  // ...while what is asked or how it is graded changes it.
+  std::string text = read_text(dir / "s.yaml");
+  std::ofstream(dir / "s.yaml") << std::regex_replace(text, std::regex("not: true"), "not: false");
   EXPECT_NE(load_suite((dir / "s.yaml").string()).content_hash, s.content_hash);
+  // The snapshot round-trips: the suite rebuilt from it has the same JSON and hash.
+  Suite back = suite_from_json(j);
+  EXPECT_EQ(suite_to_json(back), j);
+  EXPECT_EQ(suite_content_hash(back), s.content_hash);
   fs::remove_all(dir);
 }
 
