@@ -74,6 +74,32 @@ Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outp
   return d;
 }
 
+CriterionWeights criterion_weights(const Suite& suite) {
+  CriterionWeights w;
+  for (const auto& c : suite.cases)
+    for (const auto& cr : c.rubric.criteria)
+      // The loader allows [0, 1e6]; anything else (a hand-edited database) does not count.
+      w[c.id][cr.id] = std::isfinite(cr.weight) && cr.weight >= 0 ? cr.weight : 0;
+  return w;
+}
+
+std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeights& weights) {
+  if (!s.ok) return std::nullopt;
+  const std::map<std::string, double>* by_criterion = nullptr;
+  if (auto it = weights.find(s.case_id); it != weights.end()) by_criterion = &it->second;
+  double sum_w = 0, sum_ws = 0;
+  for (const auto& c : s.scores) {
+    if (c.outcome == Outcome::kUnscored) continue;
+    double w = 1;
+    if (by_criterion)
+      if (auto it = by_criterion->find(c.criterion_id); it != by_criterion->end()) w = it->second;
+    sum_w += w;
+    sum_ws += w * c.score;
+  }
+  if (!(sum_w > 0)) return std::nullopt;
+  return sum_ws / sum_w;
+}
+
 RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k) {
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
@@ -147,6 +173,20 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     }
   }
 
+  // Weighted score of every sample, and over the run.
+  const CriterionWeights weights = criterion_weights(run.plan.suite);
+  std::map<const SampleRecord*, std::optional<double>> weighted_of;
+  {
+    std::vector<double> all;
+    for (const auto& s : a.samples) {
+      auto w = weighted_score(s, weights);
+      a.weighted_scores.push_back(w);
+      weighted_of[&s] = w;
+      if (w) all.push_back(*w);
+    }
+    a.weighted = summarize(all);
+  }
+
   // Which cases have an answer extractor, from the run's plan.
   std::set<std::string> has_extractor;
   for (const auto& c : run.plan.suite.cases)
@@ -186,6 +226,10 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
       }
       if (sa && sb) attach_divergence_tokens(g.divergence, *sa, *sb);
     }
+    std::vector<double> group_weighted;
+    for (const auto* s : members)
+      if (auto w = weighted_of[s]) group_weighted.push_back(*w);
+    g.weighted = summarize(group_weighted);
     a.groups.push_back(std::move(g));
 
     // Criteria in first-seen order within the group.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -65,6 +66,7 @@ struct GroupStability {
   std::optional<bool> tar_a;     // all extracted answers identical; nullopt without an extractor
   int64_t unique_answers = 0;
   Divergence divergence;
+  Summary weighted;              // weighted scores of the group's samples (n = samples that have one)
 };
 
 // Per criterion across all (case, variant) groups.
@@ -100,8 +102,27 @@ struct RunAnalysis {
   bool model_changed() const { return reported_models.size() > 1; }
   int64_t scored = 0, passes = 0;  // over all criterion results
   double overall_pass_rate = 0;
+  std::vector<std::optional<double>> weighted_scores;  // per sample, same order as `samples`
+  Summary weighted;                                     // over every sample that has a weighted score
   int report_k = 3;
+  // The weighted score of one of `samples` (by address); nullopt when it has none or is not one of them.
+  std::optional<double> weighted_score_of(const SampleRecord* s) const {
+    std::less<const SampleRecord*> before;  // a total order even for pointers into other arrays
+    if (samples.empty() || before(s, samples.data()) || !before(s, samples.data() + samples.size())) return std::nullopt;
+    size_t i = size_t(s - samples.data());
+    return i < weighted_scores.size() ? weighted_scores[i] : std::nullopt;
+  }
 };
+
+// Criterion weights by case id, then criterion id: the `weight` of each criterion of each case's
+// rubric in the suite as run (run.plan.suite). A criterion the suite does not name weighs 1.
+using CriterionWeights = std::map<std::string, std::map<std::string, double>>;
+CriterionWeights criterion_weights(const Suite& suite);
+
+// A sample's weighted score: sum(w * score) / sum(w) over its criteria scored pass or fail
+// (unscored criteria are left out, not counted as 0). nullopt when the sample failed at the
+// provider, has no scored criterion, or the scored criteria weigh 0 in total.
+std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeights& weights);
 
 RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3);
 // The same, over samples already loaded (tests, merged views).

@@ -30,13 +30,19 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
   j["summary"] = {{"samples", a.total_samples}, {"failed_samples", a.failed_samples}, {"unstable", a.unstable},
                   {"scored", a.scored}, {"passes", a.passes}, {"pass_rate", num(a.overall_pass_rate)},
                   {"report_k", a.report_k}};
+  j["summary"]["weighted_score"] = {{"n", a.weighted.n}, {"mean", a.weighted.n ? num(a.weighted.mean) : nullptr},
+                                    {"min", a.weighted.n ? num(a.weighted.min) : nullptr},
+                                    {"max", a.weighted.n ? num(a.weighted.max) : nullptr}};
   j["samples"] = nlohmann::json::array();
-  for (const auto& s : a.samples) {
+  for (size_t i = 0; i < a.samples.size(); ++i) {
+    const SampleRecord& s = a.samples[i];
     nlohmann::json sj = {{"id", s.id}, {"case", s.case_id}, {"variant", s.variant_id}, {"repeat", s.repeat},
                          {"ok", s.ok}, {"output", s.output}, {"finish_reason", s.finish_reason},
                          {"latency_s", s.latency_s}, {"error", s.error}, {"seed", s.seed},
                          {"prompt_tokens", s.prompt_tokens}, {"completion_tokens", s.completion_tokens},
                          {"attempts", s.attempts.size()}};
+    const auto weighted = a.weighted_score_of(&s);
+    sj["weighted_score"] = weighted ? num(*weighted) : nlohmann::json(nullptr);
     sj["extracted_answer"] = s.extracted_answer ? nlohmann::json(*s.extracted_answer) : nlohmann::json(nullptr);
     sj["model_reported"] = s.model_reported;
     if (s.output_original_bytes >= 0) sj["output_original_bytes"] = s.output_original_bytes;
@@ -69,6 +75,10 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
                          {"failed", g.failed}, {"unique_outputs", g.unique_outputs}, {"tar_r", g.tar_r}};
     gj["tar_a"] = g.tar_a ? nlohmann::json(*g.tar_a) : nlohmann::json(nullptr);
     gj["unique_answers"] = g.unique_answers;
+    gj["weighted_score"] = {{"n", g.weighted.n}, {"mean", g.weighted.n ? num(g.weighted.mean) : nullptr},
+                            {"sd", g.weighted.n ? num(g.weighted.sd) : nullptr},
+                            {"min", g.weighted.n ? num(g.weighted.min) : nullptr},
+                            {"max", g.weighted.n ? num(g.weighted.max) : nullptr}};
     const auto& d = g.divergence;
     gj["divergence"] = d.diverged ? nlohmann::json{{"repeat_a", d.repeat_a}, {"repeat_b", d.repeat_b},
                                                    {"byte_offset", d.byte_offset}, {"char_offset", d.char_offset},

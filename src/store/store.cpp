@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 #include <map>
 #include <tuple>
@@ -197,6 +198,49 @@ Store Store::open(const std::string& path) {
       std::this_thread::sleep_for(std::chrono::duration<double>(wait));
     }
   }
+  return store;
+}
+
+Store Store::open_read_only(const std::string& path) {
+  // SQLite would create a missing file only with SQLITE_OPEN_CREATE, but a clear message needs the
+  // check up front: "unable to open database file" does not say which of path or permissions failed.
+  std::error_code ec;
+  auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) throw StoreError("no such database: " + path);
+  if (std::filesystem::is_directory(st)) throw StoreError("'" + path + "' is a directory, not a database");
+  // Without SQLITE_OPEN_CREATE nothing is created. Not SQLITE_OPEN_READONLY: a read-only connection
+  // is never the one that checkpoints and removes the -wal and -shm files of a WAL database when it
+  // closes, so each `wobble runs` would leave two files behind. `query_only` refuses every write
+  // instead; SQLite opens a write-protected file read-only by itself.
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw StoreError("cannot open database '" + path + "': " + msg);
+  }
+  Store store(db);
+  sqlite3_busy_timeout(db, 5000);
+  int version = 0;
+  bool has_runs = false;
+  try {
+    exec_sql(db, "PRAGMA query_only = ON");
+    version = store.schema_version();  // the first read: a file that is not SQLite fails here
+    Stmt t(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'");
+    has_runs = t.step();
+  } catch (const StoreError& e) {
+    throw StoreError("'" + path + "' is not a wobble database (" + e.what() + ")");
+  }
+  const int current = int(schema_migrations().size());
+  if (version == 0 && !has_runs) throw StoreError("'" + path + "' is not a wobble database (it has no runs table)");
+  if (version > current)
+    throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
+                     ", newer than this wobble understands (" + std::to_string(current) + "); upgrade wobble");
+  // A read-only command cannot migrate, and reading an older layout with today's queries could
+  // misread it; say so and name the one command that upgrades in place.
+  if (version < current)
+    throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
+                     ", older than this wobble's " + std::to_string(current) +
+                     "; read-only commands do not upgrade it: run 'wobble migrate --db " + path + "' first");
   return store;
 }
 

@@ -114,7 +114,7 @@ TEST(Report, MarkdownMatchesTheCommittedSnapshot) {
   ASSERT_TRUE(fs::exists(fixture)) << "missing " << fixture;
   EXPECT_EQ(md, read_all(fixture)) << "report changed; rerun with WOBBLE_UPDATE_FIXTURES=1 if intended";
   // Independent of the snapshot: the sections the format promises are there.
-  EXPECT_NE(md.find("| Run | Score | Failure modes | Notes |"), std::string::npos);
+  EXPECT_NE(md.find("| Run | Score | Weighted | Failure modes | Notes |"), std::string::npos);
   EXPECT_NE(md.find("unstable"), std::string::npos);
   EXPECT_NE(md.find("expected 12, got 13"), std::string::npos);
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db + ext);
