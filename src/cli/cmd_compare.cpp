@@ -31,7 +31,7 @@ int compare_command(const std::vector<std::string>& args) {
   Store store = Store::open(db);
   RunAnalysis a = analyze_run(store, ids[0]), b = analyze_run(store, ids[1]);
   if (a.run.suite_name != b.run.suite_name)
-    std::cerr << "note: comparing runs of different suites ('" << a.run.suite_name << "' and '" << b.run.suite_name
+    std::cerr << "note: comparing runs of different suites ('" << term_line(a.run.suite_name) << "' and '" << term_line(b.run.suite_name)
               << "'); only matching (case, variant, criterion) triples are paired\n";
   RunComparison c = compare_runs(a, b);
   c.routing = analyze_routing(store, ids[1], ids[0]);

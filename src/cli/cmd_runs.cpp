@@ -99,10 +99,10 @@ int runs_command(const std::vector<std::string>& args) {
     const auto& r = runs[i];
     const auto& f = figs[i];
     std::string samples = std::to_string(f.samples) + "/" + std::to_string(r.expected_samples);
-    std::cout << pad_right(std::to_string(r.id), 6) << pad_right(term_line(r.suite_name, 22), 24)
-              << pad_right(term_line(r.status, 11), 12) << pad_right(samples, 13)
+    std::cout << pad_right(std::to_string(r.id), 6) << pad_right(term_cell(r.suite_name, 23), 24)
+              << pad_right(term_cell(r.status, 11), 12) << pad_right(samples, 13)
               << pad_right(std::to_string(f.failed), 8) << pad_right(fixed(f.pass_rate, 2), 7)
-              << pad_right(std::to_string(f.unstable), 10) << pad_right(term_line(r.started_at, 21), 22)
+              << pad_right(std::to_string(f.unstable), 10) << pad_right(term_cell(r.started_at, 21), 22)
               << term_line(r.model_id) << "\n";
   }
   return kExitOk;

@@ -66,7 +66,7 @@ int tokenize_command(const std::vector<std::string>& args) {
     std::cout << dump_json(j) << "\n";
     return kExitOk;
   }
-  for (int32_t id : *ids) std::cout << id << "\t" << (*tok)->piece(id) << "\n";
+  for (int32_t id : *ids) std::cout << id << "\t" << term_line((*tok)->piece(id)) << "\n";
   return kExitOk;
 }
 

@@ -104,6 +104,25 @@ std::string term_line(std::string_view s, size_t max_bytes) {
   return visible_text(s.substr(0, utf8_floor(s, max_bytes)), false) + "…";
 }
 
+std::string term_cell(std::string_view s, size_t width) {
+  std::string line = visible_text(s, false);
+  if (width == 0) return "";
+  size_t n = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue;
+    if (n == width - 1) {
+      // Does more than one code point remain from here?
+      size_t rest = 0;
+      for (size_t k = i; k < line.size() && rest < 2; ++k)
+        if ((static_cast<unsigned char>(line[k]) & 0xC0) != 0x80) ++rest;
+      if (rest > 1) return line.substr(0, i) + "…";
+      return line;
+    }
+    ++n;
+  }
+  return line;
+}
+
 std::string clip_utf8(std::string_view s, size_t max_bytes) {
   return std::string(s.substr(0, utf8_floor(s, max_bytes)));
 }

@@ -42,6 +42,10 @@ std::string term_text(std::string_view s);
 // boundary, with "…" appended when cut).
 std::string term_line(std::string_view s, size_t max_bytes = std::string_view::npos);
 
+// One table cell for a terminal: term_line(s), cut to at most `width` code points (the last one
+// "…" when cut), so a long or escaped name cannot push the next column.
+std::string term_cell(std::string_view s, size_t width);
+
 // The longest prefix of s of at most max_bytes bytes that does not end inside a UTF-8 sequence.
 std::string clip_utf8(std::string_view s, size_t max_bytes);
 
