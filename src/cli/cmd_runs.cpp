@@ -128,10 +128,7 @@ int show_command(const std::vector<std::string>& args) {
   if (vm.count("case")) {
     std::set<std::string> known;
     for (const auto& s : samples) known.insert(s.case_id);
-    const auto& snap = run->suite_snapshot;
-    if (snap.is_object() && snap.contains("cases") && snap["cases"].is_array())
-      for (const auto& c : snap["cases"])
-        if (c.is_object() && c.contains("id") && c["id"].is_string()) known.insert(c["id"].get<std::string>());
+    for (const auto& c : run->plan.suite.cases) known.insert(c.id);
     if (!known.count(case_id)) {
       std::string list;
       for (const auto& k : known) list += (list.empty() ? "" : ", ") + term_line(k, 60);

@@ -45,9 +45,18 @@ HostileDb make_hostile_db(const std::string& dir) {
     run.suite_name = h.suite;
     run.suite_path = dir + "/s.yaml";
     run.suite_hash = "abc";
-    run.suite_snapshot = {{"name", h.suite},
-                          {"cases", {{{"id", "case " + kHostile}}, {{"id", "plain"}}}},
-                          {"variants", {{{"id", "v\xFF"}}}}};
+    run.plan.suite.name = h.suite;
+    for (const char* id : {"case ", "plain"}) {
+      Case c;
+      c.id = std::string(id) == "plain" ? "plain" : "case " + kHostile;
+      c.repeats = 3;
+      run.plan.suite.cases.push_back(c);
+    }
+    Variant v;
+    v.id = "v\xFF";
+    v.prompt = "p";
+    run.plan.suite.variants.push_back(v);
+    run.plan.suite.repeats = 3;
     run.provider = {{"kind", "openai"}};
     run.model_id = "model " + kHostile;
     run.sampling = {{"temperature", 1.0}};
@@ -252,24 +261,16 @@ TEST(TextOutput, ShowPrintsEveryStoredFactOfASample) {
   // Text as text: the Markdown escaper is not used (no &lt; / \| / ⏎).
   EXPECT_EQ(t.find("⏎"), std::string::npos) << t;
 
-  // The model id and logprobs are shown once the store keeps them.
-  Store store = Store::open(h.path);
-  auto samples = store.samples(h.a);
-  bool stored = false;
-  for (const auto& s : samples) stored |= !s.logprobs.empty() && !s.model_reported.empty();
-  if (stored) {
-    EXPECT_NE(t.find("model: reported A\\x1b[2J"), std::string::npos) << t;
-    EXPECT_NE(t.find("logprobs: 2 tokens, mean -0.750, min -1.250 at token 1 \"x\""), std::string::npos) << t;
-    auto per = run_process({exe(), "show", std::to_string(h.a), "--db", h.path, "--case", "plain", "--logprobs"});
-    EXPECT_NE(per.out.find("\"tok\xEF\xBF\xBD\"   top: \"alt\\x1b\" -1.000"), std::string::npos) << per.out;
-    auto js = run_process({exe(), "show", std::to_string(h.a), "--db", h.path, "--case", "plain", "--json"});
-    nlohmann::json j = nlohmann::json::parse(js.out);
-    EXPECT_EQ(j[0]["logprobs"]["tokens"].size(), 2u);
-    EXPECT_EQ(j[0]["model_reported"], valid_utf8("reported " + kHostile));
-  } else {
-    std::cerr << "note: this store does not keep logprobs/model_reported yet; their display is tested in "
-                 "tests/harness/report/text_policy_test.cpp\n";
-  }
+  // The reported model id and the logprobs round-trip through the store and are shown.
+  auto js = run_process({exe(), "show", std::to_string(h.a), "--db", h.path, "--case", "plain", "--json"});
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  nlohmann::json j = nlohmann::json::parse(js.out);
+  EXPECT_EQ(j[0]["logprobs"]["tokens"].size(), 2u);
+  EXPECT_EQ(j[0]["model_reported"], valid_utf8("reported " + kHostile));
+  EXPECT_NE(t.find("model: reported A\\x1b[2J"), std::string::npos) << t;
+  EXPECT_NE(t.find("logprobs: 2 tokens, mean -0.750, min -1.250 at token 1 \"x\""), std::string::npos) << t;
+  auto per = run_process({exe(), "show", std::to_string(h.a), "--db", h.path, "--case", "plain", "--logprobs"});
+  EXPECT_NE(per.out.find("\"tok\xEF\xBF\xBD\"   top: \"alt\\x1b\" -1.000"), std::string::npos) << per.out;
 }
 
 namespace {
