@@ -16,6 +16,7 @@
 #include "suite/suite.h"
 #include "support/scratch.h"
 #include "support/text_checks.h"
+#include "util/error.h"
 #include "util/text_policy.h"
 #include "util/url.h"
 #include "util/utf8.h"
@@ -310,6 +311,25 @@ TEST(TextPolicy, UserinfoIsStrippedFromBaseUrls) {
   ProviderSpec p = s.provider;
   p.base_url = "http://bob:sk-INURL-77@127.0.0.1:9/v1";
   EXPECT_EQ(dump_json(p.to_json()).find("sk-INURL-77"), std::string::npos);
+}
+
+TEST(TextPolicy, SuiteFilesMustBeUtf8) {
+  // Ids and names are kept in JSON columns too (the run plan), where ill-formed bytes would be
+  // repaired and no longer match the samples' exact ids: a resume would then run them again.
+  std::string dir = testsupport::scratch_path("utf8-suite");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/bad.yaml") << "name: s\nvariants:\n  - id: v\n    prompt: hi\ncases:\n  - id: \"c\xFE\"\n"
+                                      "    rubric:\n      - {id: k, scorer: regex, args: {pattern: hi}}\n";
+  try {
+    (void)load_suite(dir + "/bad.yaml");
+    ADD_FAILURE() << "a suite with ill-formed UTF-8 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.line(), 6);
+    EXPECT_NE(std::string(e.what()).find("not valid UTF-8 (byte 0xFE at column 11)"), std::string::npos) << e.what();
+    EXPECT_EQ(e.exit_code(), kExitUsage);
+  }
+  EXPECT_EQ(first_invalid_utf8("ok é"), std::string::npos);
+  EXPECT_EQ(first_invalid_utf8("ok \xC3("), 3u);
 }
 
 TEST(TextPolicy, EveryJsonDumpInSrcGoesThroughDumpJson) {
