@@ -7,6 +7,7 @@
 #include "cli/cli_util.h"
 #include "cli/command.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace po = boost::program_options;
 
@@ -37,7 +38,7 @@ int compare_command(const std::vector<std::string>& args) {
   if (!c.suite.same || c.suite.dropped() > 0) std::cerr << "note: " << c.suite.dropped_sentence() << "\n";
   c.routing = analyze_routing(store, id_b, id_a);
   write_output(out, [&](std::ostream& os) {
-    if (format == "json") os << comparison_json(c).dump(2) << "\n";
+    if (format == "json") os << dump_json(comparison_json(c), 2) << "\n";
     else if (format == "html") render_comparison_html(c, os);
     else render_comparison_markdown(c, os);
   });

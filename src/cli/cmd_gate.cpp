@@ -10,6 +10,7 @@
 #include "cli/cli_util.h"
 #include "cli/command.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace po = boost::program_options;
 
@@ -114,10 +115,11 @@ int gate_command(const std::vector<std::string>& args) {
     }
   }
   if (vm.count("json")) {
-    std::cout << g.to_json().dump(2) << "\n";
+    std::cout << dump_json(g.to_json(), 2) << "\n";
   } else {
     std::cout << "gate for run " << run_id << ": " << (g.passed ? "PASSED" : "FAILED") << "\n";
-    for (const auto& c : g.checks) std::cout << "  [" << (c.passed ? "ok" : "FAIL") << "] " << c.name << ": " << c.detail << "\n";
+    for (const auto& c : g.checks)
+      std::cout << "  [" << (c.passed ? "ok" : "FAIL") << "] " << term_line(c.name) << ": " << term_line(c.detail) << "\n";
   }
   return g.passed ? kExitOk : kExitGateFailed;
 }

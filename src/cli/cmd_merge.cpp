@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "store/merge.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace po = boost::program_options;
 
@@ -39,9 +40,9 @@ int merge_command(const std::vector<std::string>& args) {
   if (r.status != "complete")
     std::cerr << "missing samples: finish with 'wobble run --resume " << r.run_id << " --db " << paths[0] << "'\n";
   if (vm.count("json"))
-    std::cout << nlohmann::json{{"run_id", r.run_id}, {"input_runs", r.input_runs}, {"samples", r.samples},
+    std::cout << dump_json(nlohmann::json{{"run_id", r.run_id}, {"input_runs", r.input_runs}, {"samples", r.samples},
                                 {"expected", r.expected}, {"duplicates", r.duplicates}, {"conflicts", r.conflicts},
-                                {"shards", r.shards}, {"status", r.status}}.dump() << "\n";
+                                {"shards", r.shards}, {"status", r.status}}) << "\n";
   else
     std::cout << r.run_id << "\n";
   return kExitOk;

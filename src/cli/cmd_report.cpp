@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "report/report.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace po = boost::program_options;
 
@@ -44,7 +45,7 @@ int report_command(const std::vector<std::string>& args) {
   RoutingAnalysis routing = analyze_routing(store, run_id, baseline > 0 ? std::optional<int64_t>(baseline) : std::nullopt,
                                             max_jsd, min_overlap);
   write_output(out, [&](std::ostream& os) {
-    if (format == "json") os << report_json(a, &routing).dump(2) << "\n";
+    if (format == "json") os << dump_json(report_json(a, &routing), 2) << "\n";
     else if (format == "html") render_html(a, os, &routing);
     else if (format == "junit") render_junit(a, os);
     else if (format == "summary") render_summary(a, os);

@@ -11,6 +11,7 @@
 #include "runner/runner.h"
 #include "suite/suite.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace po = boost::program_options;
 
@@ -51,17 +52,16 @@ int finish(const RunOutcome& out, const std::string& db, bool json, bool quiet, 
     std::cerr << "run " << out.run_id << ": " << (resumed ? "resumed, " : "") << out.executed << "/" << out.planned
               << " samples in " << out.wall_s << " s, " << out.failed << " failed after retries\n";
   if (json)
-    std::cout << nlohmann::json{{"run_id", out.run_id},     {"status", out.status},
+    std::cout << dump_json(nlohmann::json{{"run_id", out.run_id},     {"status", out.status},
                                 {"planned", out.planned},   {"executed", out.executed},
                                 {"failed", out.failed},     {"wall_s", out.wall_s},
-                                {"stop_reason", out.stop_reason}}
-                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                                {"stop_reason", out.stop_reason}})
               << "\n";
   else
     std::cout << out.run_id << "\n";
   const std::string resume = "wobble run --resume " + std::to_string(out.run_id) + " --db " + db;
   if (out.breaker_tripped) {
-    std::cerr << "error: run " << out.run_id << " stopped (status failed): " << out.stop_reason
+    std::cerr << "error: run " << out.run_id << " stopped (status failed): " << term_text(out.stop_reason)
               << "\nfix the cause, then continue with: " << resume << "\n";
     return kExitRuntime;
   }

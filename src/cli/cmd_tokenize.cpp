@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "moe/tokenizer.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace po = boost::program_options;
 
@@ -62,10 +63,10 @@ int tokenize_command(const std::vector<std::string>& args) {
     j["pieces"] = nlohmann::json::array();
     for (int32_t id : *ids) j["pieces"].push_back((*tok)->piece(id));
     // Vocabulary pieces come from the file; never let a malformed one abort the dump.
-    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << dump_json(j) << "\n";
     return kExitOk;
   }
-  for (int32_t id : *ids) std::cout << id << "\t" << (*tok)->piece(id) << "\n";
+  for (int32_t id : *ids) std::cout << id << "\t" << term_line((*tok)->piece(id)) << "\n";
   return kExitOk;
 }
 

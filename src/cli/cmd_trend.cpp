@@ -7,6 +7,7 @@
 #include "cli/cli_util.h"
 #include "cli/command.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace po = boost::program_options;
 
@@ -31,7 +32,7 @@ int trend_command(const std::vector<std::string>& args) {
   Store store = Store::open_read_only(db);
   Trend t = compute_trend(store, suite, last);
   write_output(out, [&](std::ostream& os) {
-    if (format == "json") os << trend_json(t).dump(2) << "\n";
+    if (format == "json") os << dump_json(trend_json(t), 2) << "\n";
     else if (format == "html") render_trend_html(t, os);
     else render_trend_markdown(t, os);
   });

@@ -14,6 +14,7 @@
 
 #include "cli/command.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace wobble::cli {
 
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
   try {
     return it->second.run(args);
   } catch (const Error& e) {
-    std::cerr << "wobble " << name << ": " << e.what() << "\n";
+    // Messages may quote a file, a server or a model: the terminal rule (util/text_policy.h).
+    std::cerr << "wobble " << name << ": " << term_text(e.what()) << "\n";
     return e.exit_code();
   } catch (const boost::program_options::error& e) {
     std::cerr << "wobble " << name << ": " << e.what() << " (see 'wobble " << name << " --help')\n";
@@ -116,7 +118,7 @@ int main(int argc, char** argv) {
     std::cerr << "wobble " << name << ": out of memory\n";
     return kExitRuntime;
   } catch (const std::exception& e) {
-    std::cerr << "wobble " << name << ": " << e.what() << "\n";
+    std::cerr << "wobble " << name << ": " << term_text(e.what()) << "\n";
     return kExitRuntime;
   }
 }

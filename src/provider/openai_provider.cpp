@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "util/error.h"
+#include "util/text_policy.h"
+#include "util/url.h"
 
 namespace wobble {
 namespace {
@@ -29,9 +31,26 @@ size_t on_body(char* ptr, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
+// What the header callback saw: Retry-After, and enough to name an oversized header (curl reports
+// a header line over its 100 KiB limit as "Out of memory").
+struct Headers {
+  std::string retry_after;
+  size_t bytes = 0;       // header bytes received, all responses (1xx included)
+  bool complete = false;  // the blank line ending the last response's headers was seen
+  bool too_large = false;
+};
+constexpr size_t kMaxHeaderBytes = 256 * 1024;
+
 size_t on_header(char* buf, size_t size, size_t nitems, void* user) {
-  auto* retry_after = static_cast<std::string*>(user);
+  auto* h = static_cast<Headers*>(user);
+  h->bytes += size * nitems;
+  if (h->bytes > kMaxHeaderBytes) {
+    h->too_large = true;
+    return 0;  // aborts the transfer
+  }
+  auto* retry_after = &h->retry_after;
   std::string line(buf, size * nitems);
+  h->complete = line == "\r\n" || line == "\n";
   static const std::string kName = "retry-after:";
   if (line.size() > kName.size()) {
     std::string head = line.substr(0, kName.size());
@@ -93,7 +112,7 @@ ParsedResponse parse_openai_response(const std::string& body, bool chat) {
     return r;
   }
   if (j.contains("error")) {
-    r.error = "server error: " + j["error"].dump().substr(0, 300);
+    r.error = "server error: " + clip_utf8(dump_json(j["error"]), 300);
     return r;
   }
   if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].empty() || !j["choices"][0].is_object()) {
@@ -163,7 +182,8 @@ ParsedResponse parse_openai_response(const std::string& body, bool chat) {
 OpenAIProvider::OpenAIProvider(const ProviderSpec& spec)
     : spec_(spec), limiter_(spec.requests_per_second, std::max(1.0, spec.requests_per_second)) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  url_ = spec.base_url + (spec.endpoint == "chat" ? "/chat/completions" : "/completions");
+  spec_.base_url = url_without_userinfo(spec_.base_url);  // credentials never sent (util/url.h)
+  url_ = spec_.base_url + (spec.endpoint == "chat" ? "/chat/completions" : "/completions");
   retry_.max_attempts = spec.max_attempts;
   if (!spec.api_key_env.empty()) {
     const char* key = std::getenv(spec.api_key_env.c_str());
@@ -257,6 +277,7 @@ OpenAIProvider::HttpResult OpenAIProvider::send(Connection& conn, const std::str
   CURL* curl = static_cast<CURL*>(conn.easy);
   HttpResult res;
   Body body;
+  Headers hdr;
   struct curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");
   if (!auth_header_.empty()) headers = curl_slist_append(headers, auth_header_.c_str());
@@ -271,7 +292,7 @@ OpenAIProvider::HttpResult OpenAIProvider::send(Connection& conn, const std::str
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &res.retry_after_raw);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &hdr);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(timeout_s * 1000));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, long(std::min(timeout_s, 30.0) * 1000));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -283,6 +304,16 @@ OpenAIProvider::HttpResult OpenAIProvider::send(Connection& conn, const std::str
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   res.status = int(status);
   res.too_large = body.too_large;
+  res.retry_after_raw = std::move(hdr.retry_after);
+  // A header line over curl's own limit ends the transfer as "Out of memory" (CURLE_TOO_LARGE, 100,
+  // from curl 8.6) before the headers end.
+  if (hdr.too_large)
+    res.header_error = "response headers larger than " + std::to_string(kMaxHeaderBytes / 1024) + " KiB in all";
+  else if ((res.code == CURLE_OUT_OF_MEMORY || res.code == 100) && !hdr.complete)
+    res.header_error = "a response header line is longer than curl's limit of " +
+                       std::to_string(CURL_MAX_HTTP_HEADER / 1024) + " KiB (curl: " +
+                       curl_easy_strerror(CURLcode(res.code)) + "; " + std::to_string(hdr.bytes) +
+                       " header bytes before it)";
   res.body = std::move(body.data);
   curl_slist_free_all(headers);
   return res;
@@ -290,7 +321,7 @@ OpenAIProvider::HttpResult OpenAIProvider::send(Connection& conn, const std::str
 
 Completion OpenAIProvider::complete(const CompletionRequest& req) {
   Completion out;
-  std::string payload = build_openai_request(spec_, req).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string payload = dump_json(build_openai_request(spec_, req));
   bool chat = spec_.endpoint == "chat";
   uint64_t jitter_state = req.sampling.seed ^ (uint64_t(req.repeat) << 32) ^ uint64_t(std::hash<std::string>()(req.case_id));
   Connection conn = acquire_connection();
@@ -316,20 +347,23 @@ Completion OpenAIProvider::complete(const CompletionRequest& req) {
     a.latency_s = h.latency_s;
     bool retry = false;
     std::optional<double> retry_after;
-    if (h.code != CURLE_OK) {
+    if (h.code != CURLE_OK && !h.header_error.empty()) {
+      a.outcome = "bad_response";
+      a.error = h.header_error;
+    } else if (h.code != CURLE_OK) {
       a.outcome = h.code == CURLE_OPERATION_TIMEDOUT ? "timeout" : (h.too_large ? "bad_response" : "network");
       a.error = h.too_large ? "response body larger than 16 MiB" : curl_easy_strerror(CURLcode(h.code));
       retry = !h.too_large;
     } else if (h.status < 200 || h.status >= 300) {
       a.outcome = "http_error";
-      a.error = "HTTP " + std::to_string(h.status) + ": " + h.body.substr(0, 200);
+      a.error = "HTTP " + std::to_string(h.status) + ": " + clip_utf8(h.body, 200);
       retry = RetryPolicy::retryable_status(h.status);
       if (!h.retry_after_raw.empty()) retry_after = parse_retry_after(h.retry_after_raw);
     } else {
       ParsedResponse p = parse_openai_response(h.body, chat);
       if (!p.error.empty()) {
         a.outcome = "bad_response";
-        a.error = p.error.substr(0, 300);
+        a.error = clip_utf8(p.error, 300);
         retry = true;
       } else {
         a.outcome = "ok";
@@ -380,7 +414,7 @@ std::string v1_hint(const std::string& base_url) {
 }
 
 std::string snippet(const std::string& body) {
-  std::string s = body.substr(0, 200);
+  std::string s = clip_utf8(body, 200);
   for (auto& c : s)
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   return s;
@@ -398,7 +432,8 @@ void OpenAIProvider::preflight() {
   } release{this, conn};
   const double timeout = std::min(spec_.timeout_s, 15.0);
   const auto unreachable = [&](const HttpResult& h) {
-    return RuntimeError("cannot reach the endpoint " + spec_.base_url + ": " + curl_easy_strerror(CURLcode(h.code)) +
+    return RuntimeError("cannot reach the endpoint " + spec_.base_url + ": " +
+                        (h.header_error.empty() ? curl_easy_strerror(CURLcode(h.code)) : h.header_error) +
                         " (is the server running and the URL right?)");
   };
   const auto transient = [&](const HttpResult& h, const char* what) {
@@ -431,7 +466,7 @@ void OpenAIProvider::preflight() {
   probe.sampling.max_tokens = 1;
   ProviderSpec quiet = spec_;
   quiet.logprobs = false;
-  std::string payload = build_openai_request(quiet, probe).dump();
+  std::string payload = dump_json(build_openai_request(quiet, probe));
   HttpResult h = send(conn, url_, &payload, timeout, nullptr);
   if (h.code != CURLE_OK && !h.too_large) throw unreachable(h);
   if (h.status >= 200 && h.status < 300) return;

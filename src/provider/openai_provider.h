@@ -49,6 +49,7 @@ class OpenAIProvider : public Provider {
     int status = 0;         // HTTP status, 0 when none
     bool too_large = false, cancelled = false;
     std::string body, retry_after_raw;
+    std::string header_error;  // set when the response headers were too large (says which limit)
     double latency_s = 0;
   };
   Connection acquire_connection();

@@ -9,6 +9,7 @@
 #include "report/html_text.h"
 #include "report/report.h"
 #include "report/svg_chart.h"
+#include "util/text_policy.h"
 #include "util/utf8.h"
 
 namespace wobble {
@@ -36,7 +37,7 @@ void render_facts(const RunAnalysis& a, std::ostream& out) {
       << (r.finished_at.empty() ? "" : ", finished " + html_escape(r.finished_at)) << "</dd>"
       << "<dt>Suite</dt><dd><code>" << html_escape(r.suite_path) << "</code> (sha256 "
       << html_escape(r.suite_hash.substr(0, 12)) << ")</dd>"
-      << "<dt>Sampling</dt><dd><code>" << html_escape(r.sampling.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      << "<dt>Sampling</dt><dd><code>" << html_escape(dump_json(r.sampling))
       << "</code>, repeats " << html_escape(r.plan.repeats_text()) << "</dd>";
   if (!r.shard.empty()) out << "<dt>Shard</dt><dd>" << html_escape(r.shard) << "</dd>";
   out << "<dt>Samples</dt><dd>" << a.total_samples << " stored of " << r.expected_samples << " planned, "

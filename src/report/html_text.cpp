@@ -5,12 +5,15 @@
 #include <cstdio>
 #include <set>
 
+#include "util/text_policy.h"
 #include "util/utf8.h"
 
 namespace wobble {
 
 std::string html_escape(std::string_view s) {
-  std::string valid = valid_utf8(s);
+  // The terminal rule (text_policy.h) first, so control characters and bidi overrides show as
+  // visible escapes (\x1b, \u202e) instead of acting on the page.
+  std::string valid = visible_text(s, /*keep_newlines=*/true);
   std::string out;
   out.reserve(valid.size() + valid.size() / 8);
   for (char c : valid) {
@@ -20,9 +23,7 @@ std::string html_escape(std::string_view s) {
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
       case '\'': out += "&#39;"; break;
-      default:
-        if ((static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') || c == 0x7F) out += "\xEF\xBF\xBD";
-        else out += c;
+      default: out += c;
     }
   }
   return out;

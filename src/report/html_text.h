@@ -1,6 +1,7 @@
 // Building blocks for HTML output that contains untrusted text (model outputs, case ids, reasons).
 //
-// Every byte of untrusted text goes through html_escape, which also repairs ill-formed UTF-8, so
+// Every byte of untrusted text goes through html_escape, which also repairs ill-formed UTF-8 and
+// shows control characters and bidi overrides as visible escapes (util/text_policy.h), so
 // no model output can open a tag, close an attribute or inject an event handler. Reports carry no
 // script at all and declare a Content-Security-Policy that forbids scripts, as a second wall.
 #pragma once
@@ -13,8 +14,10 @@
 
 namespace wobble {
 
-// Text content and double- or single-quoted attribute values: & < > " ' escaped, ill-formed UTF-8
-// and control characters other than tab and newline replaced by U+FFFD.
+// Text content and double- or single-quoted attribute values: the terminal rule of
+// util/text_policy.h (ill-formed UTF-8 becomes U+FFFD; control characters other than tab and
+// newline, bidi overrides and isolates are shown as visible escapes such as \x1b and \u202e),
+// then & < > " ' escaped.
 std::string html_escape(std::string_view s);
 
 // A highlighted byte range of a text; classes of overlapping spans are combined.

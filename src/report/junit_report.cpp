@@ -4,24 +4,24 @@
 #include <map>
 
 #include "report/report.h"
-#include "util/utf8.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 
 std::string xml_escape(const std::string& raw) {
-  // Ill-formed UTF-8 would make the whole file unreadable to an XML parser.
-  std::string s = valid_utf8(raw), o;
-  for (unsigned char c : s) {
+  // The terminal rule (text_policy.h) first: ill-formed UTF-8 would make the whole file unreadable
+  // to an XML parser, XML 1.0 forbids most control characters even escaped, and a bidi override
+  // must show in a CI viewer rather than reorder the message.
+  std::string s = visible_text(raw, /*keep_newlines=*/true), o;
+  o.reserve(s.size());
+  for (char c : s) {
     switch (c) {
       case '&': o += "&amp;"; break;
       case '<': o += "&lt;"; break;
       case '>': o += "&gt;"; break;
       case '"': o += "&quot;"; break;
       case '\'': o += "&apos;"; break;
-      default:
-        // XML 1.0 forbids most control characters even escaped.
-        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') o += "\xEF\xBF\xBD";
-        else o += char(c);
+      default: o += c;
     }
   }
   return o;
@@ -109,10 +109,10 @@ void render_summary(const RunAnalysis& a, std::ostream& out) {
   for (const auto& c : a.criteria) {
     if (c.verdict == Verdict::kStablePass) continue;
     if (++shown > 50) break;
-    std::snprintf(line, sizeof line, "| %s | %s | %s | %lld/%lld | [%.2f, %.2f] | %s |\n", md_inline(c.case_id).c_str(),
-                  md_inline(c.variant_id).c_str(), md_inline(c.criterion_id).c_str(), (long long)c.passes,
-                  (long long)c.n, c.wilson.lo, c.wilson.hi, verdict_name(c.verdict));
-    out << line;
+    // The names go around snprintf: a fixed buffer could cut one inside a character.
+    std::snprintf(line, sizeof line, " | %lld/%lld | [%.2f, %.2f] | %s |\n", (long long)c.passes, (long long)c.n,
+                  c.wilson.lo, c.wilson.hi, verdict_name(c.verdict));
+    out << "| " << md_inline(c.case_id) << " | " << md_inline(c.variant_id) << " | " << md_inline(c.criterion_id) << line;
   }
   if (shown == 0 && a.scored > 0) out << "| — | — | — | — | — | every criterion stable-pass |\n";
   if (shown == 0 && a.scored == 0) out << "| — | — | — | — | — | nothing was scored |\n";

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "report/report.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 namespace {
@@ -26,7 +27,10 @@ const char* verdict_badge(Verdict v) {
 
 }  // namespace
 
-std::string md_inline(const std::string& s, size_t max) {
+std::string md_inline(const std::string& raw, size_t max) {
+  // The terminal rule first (text_policy.h): ill-formed UTF-8 repaired, controls and bidi
+  // overrides shown as visible escapes; then Markdown's table and code-span escapes.
+  std::string s = visible_text(raw, /*keep_newlines=*/true);
   std::string out;
   size_t n = 0;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -35,15 +39,14 @@ std::string md_inline(const std::string& s, size_t max) {
       break;
     }
     char c = s[i];
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
     if (c == '\n') out += "⏎";
-    else if (c == '\r') continue;
+    else if (c == '\t') out += ' ';
     else if (c == '|') out += "\\|";
     else if (c == '`') out += "'";
     else if (c == '<') out += "&lt;";
     else if (c == '>') out += "&gt;";
-    else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
     else out += c;
-    ++n;
   }
   return out;
 }
@@ -53,17 +56,17 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
   out << "# Wobble report: " << md_inline(r.suite_name) << " (run " << r.id << ")\n\n";
   for (const auto& alert : a.alerts) out << "> **Warning:** " << md_inline(alert, 400) << "\n\n";
   out << "- Model: `" << md_inline(r.model_id) << "`\n";
-  out << "- Status: " << r.status << ", started " << r.started_at;
-  if (!r.finished_at.empty()) out << ", finished " << r.finished_at;
-  out << "\n- Suite: `" << md_inline(r.suite_path) << "` (sha256 " << r.suite_hash.substr(0, 12) << ")\n";
-  out << "- Sampling: `" << md_inline(r.sampling.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 400)
-      << "`, repeats " << r.plan.repeats_text() << "\n";
+  out << "- Status: " << md_inline(r.status) << ", started " << md_inline(r.started_at);
+  if (!r.finished_at.empty()) out << ", finished " << md_inline(r.finished_at);
+  out << "\n- Suite: `" << md_inline(r.suite_path) << "` (sha256 " << md_inline(r.suite_hash.substr(0, 12)) << ")\n";
+  out << "- Sampling: `" << md_inline(dump_json(r.sampling), 400)
+      << "`, repeats " << md_inline(r.plan.repeats_text()) << "\n";
   if (!r.plan.overrides.empty()) {
     out << "- Overrides:";
     for (const auto& [k, v] : r.plan.overrides) out << " --" << md_inline(k) << " " << md_inline(v);
     out << "\n";
   }
-  if (!r.shard.empty()) out << "- Shard: " << r.shard << "\n";
+  if (!r.shard.empty()) out << "- Shard: " << md_inline(r.shard) << "\n";
   out << "- Samples: " << a.total_samples << " stored of " << r.expected_samples << " planned, " << a.failed_samples
       << " provider failures\n";
   out << "- Criteria: " << a.unstable << " unstable (case, variant, criterion) triples; overall pass rate "

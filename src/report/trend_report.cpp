@@ -20,7 +20,7 @@ void render_trend_markdown(const Trend& t, std::ostream& out) {
          "|---|---|---|---|---|---|---|---|---|\n";
   for (size_t i = 0; i < t.points.size(); ++i) {
     const auto& p = t.points[i];
-    out << "| " << p.run.id << " | " << p.run.started_at << " | " << p.run.status << " | `" << md_inline(p.run.model_id, 60)
+    out << "| " << p.run.id << " | " << md_inline(p.run.started_at) << " | " << md_inline(p.run.status) << " | `" << md_inline(p.run.model_id, 60)
         << "` | " << p.samples << " | " << p.failed << " | " << html_number(p.pass_rate) << " (" << p.passes << "/"
         << p.scored << ") | " << p.unstable << "/" << p.criteria << " | ";
     if (p.mean_jsd) out << opt3(p.mean_jsd) << " / " << opt3(p.max_jsd) << " (" << p.drift_groups << " groups)";

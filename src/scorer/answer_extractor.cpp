@@ -6,6 +6,7 @@
 #include "scorer/number_finder.h"
 #include "scorer/pcre_regex.h"
 #include "scorer/scorer.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 namespace {
@@ -62,7 +63,7 @@ std::optional<std::string> extract_answer(const Case& c, const std::string& outp
     try {
       const nlohmann::json* v = json_path_get(j->value, spec->args.value("path", "$"));
       if (!v) return std::nullopt;
-      return v->is_string() ? v->get<std::string>() : v->dump();
+      return v->is_string() ? v->get<std::string>() : dump_json(*v);
     } catch (const std::exception&) {
       return std::nullopt;
     }

@@ -4,6 +4,7 @@
 #include "scorer/json_support.h"
 #include "scorer/scorer_args.h"
 #include "scorer/scorer_factories.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 namespace {
@@ -42,15 +43,15 @@ class JsonSchemaScorer : public Scorer {
   CriterionResult score(const ScoreInput& in) const override {
     std::string err;
     auto j = locate_json(in.output, fenced_, &err);
-    if (!j) return make_result(Outcome::kFail, 0, "not JSON: " + clip(err), {}, schema_.dump());
+    if (!j) return make_result(Outcome::kFail, 0, "not JSON: " + clip(err), {}, dump_json(schema_));
     auto bad = validate_schema(schema_, j->value);
     if (!bad)
       return make_result(Outcome::kPass, 1, "JSON matches the schema", span(in.output, j->start, j->end),
-                         schema_.dump());
+                         dump_json(schema_));
     Evidence e = span(in.output, j->start, j->end);
     e.text = bad->path + ": " + bad->reason;
     return make_result(Outcome::kFail, 0, "schema violation at " + bad->path + ": " + bad->reason, e,
-                       schema_.dump());
+                       dump_json(schema_));
   }
 
  private:
@@ -77,21 +78,21 @@ class JsonPathScorer : public Scorer {
     if (expected.is_string()) expected = render_arg(expected.get<std::string>(), in.test_case, id_);
     std::string err;
     auto j = locate_json(in.output, fenced_, &err);
-    if (!j) return make_result(Outcome::kFail, 0, "not JSON: " + clip(err), {}, expected.dump());
+    if (!j) return make_result(Outcome::kFail, 0, "not JSON: " + clip(err), {}, dump_json(expected));
     const nlohmann::json* got = json_path_get(j->value, path_);
     Evidence e = span(in.output, j->start, j->end);
     if (!got) {
       e.text = path_ + " is absent";
-      return make_result(Outcome::kFail, 0, path_ + " not found", e, expected.dump());
+      return make_result(Outcome::kFail, 0, path_ + " not found", e, dump_json(expected));
     }
     // A templated expectation is text; compare it with the value's text form for strings and numbers.
     bool eq = *got == expected ||
-              (expected.is_string() && !got->is_string() && got->dump() == expected.get<std::string>());
-    e.text = path_ + " = " + clip(got->dump());
+              (expected.is_string() && !got->is_string() && dump_json(*got) == expected.get<std::string>());
+    e.text = path_ + " = " + clip(dump_json(*got));
     return make_result(eq ? Outcome::kPass : Outcome::kFail, eq ? 1 : 0,
-                       eq ? path_ + " equals " + clip(expected.dump())
-                          : path_ + " is " + clip(got->dump()) + ", expected " + clip(expected.dump()),
-                       e, expected.dump());
+                       eq ? path_ + " equals " + clip(dump_json(expected))
+                          : path_ + " is " + clip(dump_json(*got)) + ", expected " + clip(dump_json(expected)),
+                       e, dump_json(expected));
   }
 
  private:

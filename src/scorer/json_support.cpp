@@ -4,6 +4,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "util/text_policy.h"
+
 namespace wobble {
 namespace {
 
@@ -94,32 +96,32 @@ std::optional<SchemaViolation> validate_at(const nlohmann::json& schema, const n
   if (schema.contains("enum")) {
     bool found = false;
     for (const auto& e : schema["enum"]) found = found || e == v;
-    if (!found) return fail("value " + v.dump() + " is not one of " + schema["enum"].dump());
+    if (!found) return fail("value " + dump_json(v) + " is not one of " + dump_json(schema["enum"]));
   }
-  if (schema.contains("const") && schema["const"] != v) return fail("value must be " + schema["const"].dump());
+  if (schema.contains("const") && schema["const"] != v) return fail("value must be " + dump_json(schema["const"]));
   if (v.is_number()) {
     double x = v.get<double>();
     if (schema.contains("minimum") && x < schema["minimum"].get<double>())
-      return fail(v.dump() + " is less than the minimum " + schema["minimum"].dump());
+      return fail(dump_json(v) + " is less than the minimum " + dump_json(schema["minimum"]));
     if (schema.contains("maximum") && x > schema["maximum"].get<double>())
-      return fail(v.dump() + " is greater than the maximum " + schema["maximum"].dump());
+      return fail(dump_json(v) + " is greater than the maximum " + dump_json(schema["maximum"]));
     if (schema.contains("exclusiveMinimum") && x <= schema["exclusiveMinimum"].get<double>())
-      return fail(v.dump() + " is not greater than " + schema["exclusiveMinimum"].dump());
+      return fail(dump_json(v) + " is not greater than " + dump_json(schema["exclusiveMinimum"]));
     if (schema.contains("exclusiveMaximum") && x >= schema["exclusiveMaximum"].get<double>())
-      return fail(v.dump() + " is not less than " + schema["exclusiveMaximum"].dump());
+      return fail(dump_json(v) + " is not less than " + dump_json(schema["exclusiveMaximum"]));
   }
   if (v.is_string()) {
     size_t len = utf8_length(v.get<std::string>());
     if (schema.contains("minLength") && len < schema["minLength"].get<size_t>())
-      return fail("string of length " + std::to_string(len) + " is shorter than " + schema["minLength"].dump());
+      return fail("string of length " + std::to_string(len) + " is shorter than " + dump_json(schema["minLength"]));
     if (schema.contains("maxLength") && len > schema["maxLength"].get<size_t>())
-      return fail("string of length " + std::to_string(len) + " is longer than " + schema["maxLength"].dump());
+      return fail("string of length " + std::to_string(len) + " is longer than " + dump_json(schema["maxLength"]));
   }
   if (v.is_array()) {
     if (schema.contains("minItems") && v.size() < schema["minItems"].get<size_t>())
-      return fail("array has " + std::to_string(v.size()) + " items, fewer than " + schema["minItems"].dump());
+      return fail("array has " + std::to_string(v.size()) + " items, fewer than " + dump_json(schema["minItems"]));
     if (schema.contains("maxItems") && v.size() > schema["maxItems"].get<size_t>())
-      return fail("array has " + std::to_string(v.size()) + " items, more than " + schema["maxItems"].dump());
+      return fail("array has " + std::to_string(v.size()) + " items, more than " + dump_json(schema["maxItems"]));
     if (schema.contains("items")) {
       for (size_t i = 0; i < v.size(); ++i)
         if (auto bad = validate_at(schema["items"], v[i], path + "[" + std::to_string(i) + "]")) return bad;
@@ -246,7 +248,7 @@ void check_schema(const nlohmann::json& schema) {
     if (k == "type") {
       auto check = [&](const nlohmann::json& t) {
         if (!t.is_string() || !kTypes.count(t.get<std::string>()))
-          throw std::invalid_argument("bad schema type " + t.dump());
+          throw std::invalid_argument("bad schema type " + dump_json(t));
       };
       if (v.is_array()) for (const auto& t : v) check(t);
       else check(v);

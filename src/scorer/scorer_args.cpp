@@ -2,6 +2,7 @@
 
 #include "suite/yaml_node.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 
@@ -25,7 +26,7 @@ std::optional<std::string> ScorerArgs::opt_string(const std::string& key) const 
   if (!args_.contains(key) || args_[key].is_null()) return std::nullopt;
   const auto& v = args_[key];
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_number() || v.is_boolean()) return v.dump();
+  if (v.is_number() || v.is_boolean()) return dump_json(v);
   fail(key, "expected a string");
 }
 

@@ -6,6 +6,7 @@
 
 #include "store/store.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 namespace {
@@ -29,9 +30,9 @@ std::string differing_field(const RunRecord& a, const RunRecord& b) {
   if (a.suite_hash != b.suite_hash) return "suite content hash (" + a.suite_hash.substr(0, 12) + " vs " + b.suite_hash.substr(0, 12) + ")";
   if (without_paths(suite_to_json(a.plan.suite)) != without_paths(suite_to_json(b.plan.suite)))
     return "planned suite (cases, filters or per-case overrides differ)";
-  if (a.provider != b.provider) return "provider (" + a.provider.dump() + " vs " + b.provider.dump() + ")";
+  if (a.provider != b.provider) return "provider (" + dump_json(a.provider) + " vs " + dump_json(b.provider) + ")";
   if (a.model_id != b.model_id) return "model ('" + a.model_id + "' vs '" + b.model_id + "')";
-  if (a.sampling != b.sampling) return "sampling (" + a.sampling.dump() + " vs " + b.sampling.dump() + ")";
+  if (a.sampling != b.sampling) return "sampling (" + dump_json(a.sampling) + " vs " + dump_json(b.sampling) + ")";
   if (a.repeats != b.repeats) return "repeats (" + std::to_string(a.repeats) + " vs " + std::to_string(b.repeats) + ")";
   if (a.tool_version != b.tool_version) return "tool version ('" + a.tool_version + "' vs '" + b.tool_version + "')";
   return "";

@@ -17,6 +17,7 @@
 #include "store/schema.h"
 #include "store/sqlite_util.h"
 #include "util/error.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 namespace {
@@ -63,7 +64,7 @@ std::optional<std::string> encode_logprobs(const std::vector<TokenLogprob>& lps)
     for (const auto& [tok, lp] : t.top) top.push_back({tok, lp});
     j.push_back({t.token, t.logprob, top});
   }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return dump_json(j);
 }
 
 std::vector<TokenLogprob> decode_logprobs(const std::optional<std::string>& text) {
@@ -255,7 +256,7 @@ int64_t Store::create_run(const RunRecord& r, const RunLease* lease) {
   Stmt s(db_,
          "INSERT INTO runs (suite_name, suite_path, suite_hash, suite_snapshot, provider, model_id, sampling, "
          "repeats, tool_version, started_at, status, shard, expected_samples, plan) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  const auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+  const auto dump = [](const nlohmann::json& j) { return dump_json(j); };
   s.bind(1, r.suite_name).bind(2, r.suite_path).bind(3, r.suite_hash).bind(4, dump(suite_to_json(r.plan.suite)));
   s.bind(5, dump(r.provider)).bind(6, r.model_id).bind(7, dump(r.sampling)).bind(8, int64_t(r.repeats));
   s.bind(9, r.tool_version).bind(10, r.started_at).bind(11, r.status.empty() ? std::string("running") : r.status);

@@ -5,6 +5,7 @@
 
 #include "suite/suite.h"
 #include "util/sha256.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 namespace {
@@ -240,7 +241,7 @@ std::string suite_content_hash(const Suite& s) {
   }
   for (const auto& c : s.cases) j["cases"].push_back(case_content_json(c));
   Sha256 h;
-  h.update(j.dump(-1, ' ', false, json::error_handler_t::replace));
+  h.update(dump_json(j));
   return h.hex_digest();
 }
 

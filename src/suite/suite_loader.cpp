@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -11,6 +12,8 @@
 #include "suite/yaml_node.h"
 #include "util/error.h"
 #include "util/sha256.h"
+#include "util/text_policy.h"
+#include "util/url.h"
 
 namespace fs = std::filesystem;
 
@@ -56,6 +59,14 @@ ProviderSpec parse_provider(const YamlNode& n) {
     if (p.base_url.rfind("http://", 0) != 0 && p.base_url.rfind("https://", 0) != 0)
       n.required("base_url").fail("must start with http:// or https://");
     while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
+    if (url_has_userinfo(p.base_url)) {  // never stored, printed or sent (util/url.h)
+      p.base_url = url_without_userinfo(p.base_url);
+      std::cerr << "warning: " << ConfigError(n.file(), n.required("base_url").line(), n.required("base_url").path(),
+                                              "credentials in the URL were removed and will not be sent; name an "
+                                              "environment variable holding the key in provider.api_key_env")
+                                      .what()
+                << "\n";
+    }
     p.model = n.required("model").as_string();
     p.api_key_env = n.opt_string("api_key_env").value_or("");
     p.endpoint = n.opt_string("endpoint").value_or("chat");
@@ -251,7 +262,7 @@ void check_templates(const Suite& s, const std::vector<YamlNode>& variant_nodes,
     for (size_t k = 0; k < c.rubric.criteria.size(); ++k) {
       const CriterionSpec& crit = c.rubric.criteria[k];
       try {
-        render_template(crit.args.dump(), c.vars, "case '" + c.id + "'");
+        render_template(dump_json(crit.args), c.vars, "case '" + c.id + "'");
       } catch (const ConfigError& e) {
         // crit.source is "file:line" of the criterion, in the rubric file or the suite.
         std::string file = crit.source;

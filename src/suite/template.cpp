@@ -3,6 +3,7 @@
 
 #include "suite/suite.h"
 #include "util/error.h"
+#include "util/url.h"
 
 namespace wobble {
 namespace {
@@ -106,7 +107,7 @@ nlohmann::json Sampling::to_json() const {
 nlohmann::json ProviderSpec::to_json() const {
   nlohmann::json j = {{"kind", kind}};
   if (kind == "openai") {
-    j["base_url"] = base_url;
+    j["base_url"] = url_without_userinfo(base_url);  // credentials never stored (util/url.h)
     j["model"] = model;
     j["api_key_env"] = api_key_env;  // the variable's name only; the key is never stored
     j["endpoint"] = endpoint;

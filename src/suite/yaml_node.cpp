@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include <yaml-cpp/parser.h>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace wobble {
 namespace {
@@ -159,6 +161,24 @@ std::string closest_match(const std::string& word, const std::set<std::string>& 
   return best;
 }
 
+namespace {
+
+// Suite and rubric files must be UTF-8 (as YAML requires): ids and names are stored in JSON
+// columns too, where ill-formed bytes could not be kept exactly (util/text_policy.h).
+void require_utf8(const std::string& file, const std::string& text) {
+  size_t bad = first_invalid_utf8(text);
+  if (bad == std::string::npos) return;
+  int line = 1 + int(std::count(text.begin(), text.begin() + std::ptrdiff_t(bad), '\n'));
+  size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+  size_t column = bad - (line_start == std::string::npos || bad == 0 ? 0 : line_start + 1) + 1;
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02X", unsigned(static_cast<unsigned char>(text[bad])));
+  throw ConfigError(file, line, "", "not valid UTF-8 (byte " + std::string(hex) + " at column " +
+                                        std::to_string(column) + "); suite and rubric files must be UTF-8");
+}
+
+}  // namespace
+
 YamlNode YamlNode::load_file(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw ConfigError(file, 0, "", "cannot open file");
@@ -169,6 +189,7 @@ YamlNode YamlNode::load_file(const std::string& file) {
   in.seekg(0);
   std::stringstream ss;
   ss << in.rdbuf();
+  require_utf8(file, ss.str());
   try {
     {
       std::istringstream events(ss.str());

@@ -49,6 +49,15 @@ std::string valid_utf8(std::string_view s) {
   return out;
 }
 
+size_t first_invalid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t len = sequence_length(s, i);
+    if (len == 0) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
 size_t utf8_floor(std::string_view s, size_t pos) {
   if (pos >= s.size()) return s.size();
   size_t p = pos;
