@@ -8,7 +8,6 @@
 
 #include "report/report.h"
 #include "util/error.h"
-#include "util/sha256.h"
 
 namespace wobble {
 
@@ -52,7 +51,7 @@ Definition definition_of(const nlohmann::json& snap) {
     for (const auto& cr : member(rubric, "criteria"))
       criteria.push_back({{"id", member(cr, "id")}, {"scorer", member(cr, "scorer")}, {"args", member(cr, "args")},
                           {"not", member(cr, "not")}});
-    d.cases[c["id"].get<std::string>()] = {{"vars", member(c, "vars")},
+    d.cases[c["id"].get<std::string>()] = {{"vars", member(c, "vars")}, {"tags", member(c, "tags")},
                                            {"answer_extractor", member(c, "answer_extractor")},
                                            {"rubric_answer_extractor", member(rubric, "answer_extractor")},
                                            {"criteria", criteria}};
@@ -60,15 +59,7 @@ Definition definition_of(const nlohmann::json& snap) {
   return d;
 }
 
-std::string digest_of(const Definition& d) {
-  return sha256_hex(nlohmann::json{{"name", d.name}, {"cases", d.cases}, {"variants", d.variants}}.dump());
-}
-
 }  // namespace
-
-std::string suite_definition_digest(const Suite& suite) {
-  return digest_of(definition_of(suite_to_json(suite)));
-}
 
 std::string SuiteMatch::dropped_sentence() const {
   return std::to_string(dropped()) + " (case, variant, criterion) triple" + (dropped() == 1 ? "" : "s") +
@@ -84,8 +75,8 @@ SuiteMatch match_suites(const RunAnalysis& a, const RunAnalysis& b) {
   m.name_a = a.run.suite_name;
   m.name_b = b.run.suite_name;
   Definition da = definition_of(suite_to_json(a.run.plan.suite)), db = definition_of(suite_to_json(b.run.plan.suite));
-  m.digest_a = digest_of(da);
-  m.digest_b = digest_of(db);
+  m.digest_a = suite_content_hash(a.run.plan.suite);
+  m.digest_b = suite_content_hash(b.run.plan.suite);
   m.same = m.name_a == m.name_b && m.digest_a == m.digest_b;
   auto run_name = [](int64_t id) { return "run " + std::to_string(id); };
   if (m.name_a != m.name_b) m.differences.push_back("suite names differ");

@@ -39,7 +39,7 @@ struct SuiteMatch {
   bool same = true;  // same suite name and same definition digest
   int64_t run_a = 0, run_b = 0;
   std::string name_a, name_b;
-  std::string digest_a, digest_b;        // suite_definition_digest() of each snapshot
+  std::string digest_a, digest_b;        // suite_content_hash() of each run's plan
   std::vector<std::string> differences;  // human lines, e.g. "case 'mul' only in run 7"
   int64_t criteria_common = 0, criteria_only_a = 0, criteria_only_b = 0;
   int64_t dropped() const { return criteria_only_a + criteria_only_b; }
@@ -47,12 +47,6 @@ struct SuiteMatch {
   std::string dropped_sentence() const;
 };
 
-// SHA-256 (hex) over what a suite asks and how it grades, read from a run's suite snapshot: the
-// suite name, each variant's prompt or messages, and each case's vars, answer extractor and
-// criteria (id, scorer, args, not), keyed by id so that reordering changes nothing. Left out:
-// provider and model, sampling, repeats, gate thresholds, weights, descriptions and file paths,
-// since comparing two models or two settings on the same questions is what comparisons are for.
-std::string suite_definition_digest(const Suite& suite);
 
 SuiteMatch match_suites(const RunAnalysis& a, const RunAnalysis& b);
 

@@ -163,8 +163,8 @@ nlohmann::json suite_to_json(const Suite& suite);
 Suite suite_from_json(const nlohmann::json& j);
 
 // SHA-256 over what the suite asks and how it grades it: name, variants, cases (ids, vars, tags,
-// extractors) and rubric criteria. File paths, descriptions, provider, sampling, repeats and gate
-// thresholds are left out, so the same suite read from another directory, run on another model or
+// extractors) and rubric criteria (id, scorer, args, not). File paths, descriptions, criterion
+// weights, provider, sampling, repeats and gate thresholds are left out, so the same suite read from another directory, run on another model or
 // at another temperature keeps its hash.
 std::string suite_content_hash(const Suite& suite);
 

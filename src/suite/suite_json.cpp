@@ -95,13 +95,16 @@ json variant_json(const Variant& v) {
   return vj;
 }
 
-// What a case asks and how it is graded: the part of the snapshot the content hash covers.
+// What a case asks and how it is graded: the part of the snapshot the content hash covers. A
+// criterion's weight is left out (it changes the weighted score, not any pass or fail), and so is
+// the rubric's name.
 json case_content_json(const Case& c) {
-  json rub = {{"name", c.rubric.name}, {"answer_extractor", extractor_json(c.rubric.answer_extractor)}};
+  json rub = {{"answer_extractor", extractor_json(c.rubric.answer_extractor)}};
   rub["criteria"] = json::array();
   for (const auto& cr : c.rubric.criteria) {
     json k = criterion_json(cr);
     k.erase("description");
+    k.erase("weight");
     rub["criteria"].push_back(k);
   }
   return {{"id", c.id}, {"vars", c.vars}, {"tags", c.tags},
