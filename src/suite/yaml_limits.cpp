@@ -29,6 +29,13 @@ void check_yaml_nesting(const std::string& file, std::string_view text) {
   std::vector<long> indents;    // columns of the open block levels, increasing
   int block_depth = 0;          // block levels enclosing the current position
   size_t line_no = 0;
+  uint64_t flow_entries = 0;    // collections opened and commas inside flow collections
+  auto count_entry = [&] {
+    if (++flow_entries > kMaxYamlFlowEntries)
+      throw ConfigError(file, int(line_no), "",
+                        "more than " + std::to_string(kMaxYamlFlowEntries) +
+                            " entries in flow collections ([...], {...}); refusing to load it");
+  };
   auto check = [&](int depth) {
     if (depth > kMaxYamlDepth)
       throw ConfigError(file, int(line_no), "",
@@ -81,12 +88,14 @@ void check_yaml_nesting(const std::string& file, std::string_view text) {
       } else if ((ch == '[' || ch == '{') && (flow > 0 || node_start)) {
         ++flow;
         check(block_depth + flow);
+        count_entry();
         node_start = true;
       } else if ((ch == ']' || ch == '}') && flow > 0) {
         --flow;
         node_start = false;
       } else if (ch == ',' && flow > 0) {
         node_start = true;
+        count_entry();
       } else if (ch == ':' && (space_after || flow > 0)) {
         node_start = true;
         if (flow == 0) check(++block_depth);  // the value is one level below its key

@@ -17,12 +17,18 @@ namespace wobble {
 // Lists and mappings inside one another, block and flow together. Honest suites stay below 15
 // (a JSON schema inside a rubric's arguments is the deepest thing they hold).
 inline constexpr int kMaxYamlDepth = 64;
+// Entries of flow collections ([a, b], {k: v}) in one document. yaml-cpp queues every token of a
+// flow collection that might be a mapping key before it reports a single event, so the node
+// counter alone cannot stop 16 MB of "[],": the scan counts them first. Equal to the node limit.
+inline constexpr uint64_t kMaxYamlFlowEntries = 1'000'000;
 // Sum of scalar bytes once every alias is expanded.
 inline constexpr uint64_t kMaxYamlExpandedBytes = uint64_t(64) << 20;  // 64 MiB
 
 // Scans `text` (YAML or JSON) for nesting deeper than kMaxYamlDepth without building anything:
 // flow brackets outside quotes and comments, block indentation levels and compact "- - x" entries,
-// skipping block scalars (| and >). It may over-count an unusual layout by a level or two, never
+// skipping block scalars (| and >); and counts flow entries against kMaxYamlFlowEntries
+//   "s.yaml:1: more than 1000000 entries in flow collections ([...], {...}); refusing to load it"
+// It may over-count an unusual layout by a level or two, never
 // under-count the flow nesting yaml-cpp recurses on. Throws ConfigError
 //   "s.yaml:7: nested too deeply at line 7 (more than 64 levels of lists and mappings); refusing to load it"
 // Linear in the size of the text; allocates only an indentation stack bounded by kMaxYamlDepth.
