@@ -16,6 +16,7 @@
 #include "suite/yaml_limits.h"
 #include "util/bounded_read.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace wobble {
 namespace {
@@ -39,6 +40,11 @@ class ExpansionCounter : public YAML::EventHandler {
     leaf(m, 0, it == sizes_.end() ? Size{1, 0} : it->second);
   }
   void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a, const std::string& value) override {
+    // Raw bytes and escapes ("\uD800") can both make a scalar that is not UTF-8; every later use
+    // (JSON snapshot, schema checks, reports) needs UTF-8, so it is refused here, at its line.
+    if (valid_utf8(value) != value)
+      throw ConfigError(file_, m.is_null() ? 0 : m.line + 1, "",
+                        "text is not valid UTF-8 (suites and rubrics must be UTF-8); refusing to load it");
     leaf(m, a, {1, value.size()});
   }
   void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a, YAML::EmitterStyle::value) override {

@@ -28,3 +28,11 @@ TEST(LimitsCli, TokenizeFileFromADeviceIsBounded) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("/dev/zero: file is larger than the 64 MiB limit"), std::string::npos) << r.err;
 }
+
+TEST(LimitsCli, FifoAsModelIsRefusedInsteadOfWaiting) {
+  std::string fifo = testsupport::scratch_path("model.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto r = run_process({WOBBLE_EXE, "tokenize", "-m", fifo, "--text", "hi"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find(fifo + ": not a regular file"), std::string::npos) << r.err;
+}

@@ -200,3 +200,20 @@ TEST(AnswerExtractor, FirstLineOfALongOutputIsStoredAsASpanNotTheOutputAgain) {
   c.rubric.answer_extractor = ExtractorSpec{"json-path", {{"path", "$.a"}}};
   EXPECT_LT(extract_answer(c, "{\"a\": \"" + output + "\"}")->size(), 400u);
 }
+
+TEST(HostileFiles, TextThatIsNotUtf8IsAConfigErrorAtItsLine) {
+  // Found by fuzz_suite: an invalid byte inside a json-schema type reached nlohmann's dump() in the
+  // schema check and escaped as json type_error 316 (exit 3, and a crash in the fuzzer).
+  std::string path = scratch_path("bad-utf8.yaml");
+  write_file(path, kMinimalSuite + "rubric:\n  criteria:\n    - id: s\n      scorer: json-schema\n"
+                                   "      args: {schema: {type: \"obj\x9C\"}}\n");
+  std::string msg = config_error([&] { load_suite(path); });
+  EXPECT_TRUE(contains(msg, path + ":10: text is not valid UTF-8")) << msg;
+  // An escape for a lone surrogate would make the same kind of bytes; yaml-cpp refuses it itself.
+  write_file(path, kMinimalSuite + "description: \"a\\uD800b\"\n");
+  msg = config_error([&] { load_suite(path); });
+  EXPECT_TRUE(contains(msg, path + ":6: ")) << msg;
+  // Well-formed non-ASCII text loads.
+  write_file(path, kMinimalSuite + "description: \"h\xC3\xA9llo \\u00e9 \xF0\x9F\x98\x80\"\n");
+  EXPECT_NO_THROW(load_suite(path));
+}
