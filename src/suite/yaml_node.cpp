@@ -32,7 +32,16 @@ constexpr uint64_t kMaxExpandedNodes = 1'000'000;
 class ExpansionCounter : public YAML::EventHandler {
  public:
   explicit ExpansionCounter(const std::string& file) : file_(file) {}
-  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentStart(const YAML::Mark& m) override {
+    // yaml-cpp 0.7 never gets past a ',' where a block node should start: it reports one empty
+    // document after another at the same place, forever (found by fuzz_suite; on main
+    // `wobble run` hung). A document that starts where the previous one did is that loop.
+    if (documents_++ > 0 && m.pos == last_document_pos_)
+      throw ConfigError(file_, m.line + 1, "",
+                        "syntax error: unexpected character at column " + std::to_string(m.column + 1) +
+                            " (the YAML parser cannot get past it)");
+    last_document_pos_ = m.pos;
+  }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& m, YAML::anchor_t a) override { leaf(m, a, {1, 0}); }
   void OnAlias(const YAML::Mark& m, YAML::anchor_t a) override {
@@ -96,6 +105,8 @@ class ExpansionCounter : public YAML::EventHandler {
   std::vector<std::pair<YAML::anchor_t, Size>> open_;
   std::unordered_map<YAML::anchor_t, Size> sizes_;
   Size total_;
+  uint64_t documents_ = 0;
+  int last_document_pos_ = -1;
 };
 
 std::string child_path(const std::string& parent, const std::string& key) {

@@ -217,3 +217,15 @@ TEST(HostileFiles, TextThatIsNotUtf8IsAConfigErrorAtItsLine) {
   write_file(path, kMinimalSuite + "description: \"h\xC3\xA9llo \\u00e9 \xF0\x9F\x98\x80\"\n");
   EXPECT_NO_THROW(load_suite(path));
 }
+
+TEST(HostileFiles, CommaWhereABlockNodeStartsIsASyntaxErrorNotAHang) {
+  // Found by fuzz_suite (reduced): yaml-cpp 0.7 reports empty documents at the ',' forever; on main
+  // `wobble run` on this file never returned.
+  std::string path = scratch_path("comma.yaml");
+  write_file(path, "# a rubric\n,   description: x\n    scorer: regex\n");
+  std::string msg = config_error([&] { load_suite(path); });
+  EXPECT_TRUE(contains(msg, path + ":2: syntax error: unexpected character at column 1")) << msg;
+  write_file(path, kMinimalSuite + ",\n");
+  msg = config_error([&] { load_suite(path); });
+  EXPECT_TRUE(contains(msg, path + ":6: syntax error")) << msg;
+}
