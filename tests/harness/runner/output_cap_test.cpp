@@ -70,6 +70,7 @@ TEST(OutputCap, TwoMebibyteOutputFromAServerIsStoredCutToOneMebibyte) {
   const SampleRecord& s = samples[0];
   EXPECT_TRUE(s.ok);
   EXPECT_EQ(s.finish_reason, kFinishTruncatedByWobble);
+  EXPECT_EQ(s.output_original_bytes, int64_t(big.size()));
   EXPECT_LE(s.output.size(), size_t(1) << 20);
   EXPECT_GT(s.output.size(), (size_t(1) << 20) - 3);
   EXPECT_EQ(s.output.size() % 3, 1u);  // whole characters only

@@ -168,6 +168,11 @@ TEST(ProviderSpec, MaxOutputBytesIsParsedCheckedAndSnapshotted) {
   Suite s = load_suite(path);
   EXPECT_EQ(s.provider.max_output_bytes, 4096);
   EXPECT_EQ(suite_to_json(s)["provider"]["max_output_bytes"], 4096);
+  // The stored run plan gives it back on resume; a plan from before the cap means no cap (16 MiB).
+  EXPECT_EQ(ProviderSpec::from_json(s.provider.to_json()).max_output_bytes, 4096);
+  nlohmann::json old = s.provider.to_json();
+  old.erase("max_output_bytes");
+  EXPECT_EQ(ProviderSpec::from_json(old).max_output_bytes, 16 << 20);
   write_file(path, kMinimalSuite);
   EXPECT_EQ(load_suite(path).provider.max_output_bytes, 1 << 20);
   write_file(path, "provider: {max_output_bytes: 0}\n" + kMinimalSuite);
