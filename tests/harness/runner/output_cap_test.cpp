@@ -60,7 +60,9 @@ TEST(OutputCap, TwoMebibyteOutputFromAServerIsStoredCutToOneMebibyte) {
   RunOptions opts;
   opts.db_path = testsupport::scratch_path("cap.db");
   opts.quiet = true;
-  RunOutcome out = run_suite(suite, provider, opts);
+  RunPlan plan;
+  plan.suite = suite;
+  RunOutcome out = run_plan(plan, provider, opts);
   ASSERT_EQ(out.executed, 1);
   ASSERT_EQ(out.failed, 0);
 
