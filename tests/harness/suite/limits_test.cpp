@@ -234,3 +234,15 @@ TEST(HostileFiles, CommaWhereABlockNodeStartsIsASyntaxErrorNotAHang) {
   msg = config_error([&] { load_suite(path); });
   EXPECT_TRUE(contains(msg, path + ":6: syntax error")) << msg;
 }
+
+TEST(HostileFiles, CountScorerBoundsOutsideWholeCountsAreConfigErrors) {
+  // Found by fuzz_suite: max: 1e20 overflowed a double-to-int64 conversion (UBSan), and a negative
+  // max was read as "no maximum", so every output passed.
+  std::string path = scratch_path("count.yaml");
+  for (const char* bound : {"max: 1e20", "max: -3", "min: 1e300"}) {
+    write_file(path, "name: s\nvariants: [{id: v, prompt: p}]\ncases:\n  - id: c\n"
+                     "    rubric: {criteria: [{id: k, scorer: line-count, args: {" + std::string(bound) + "}}]}\n");
+    std::string msg = config_error([&] { load_suite(path); });
+    EXPECT_TRUE(contains(msg, "must be between 0 and 1e15")) << bound << ": " << msg;
+  }
+}
