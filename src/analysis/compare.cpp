@@ -3,9 +3,12 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <ostream>
 
 #include "report/report.h"
+#include "util/error.h"
+#include "util/sha256.h"
 
 namespace wobble {
 
@@ -21,10 +24,108 @@ double mcnemar_exact(int64_t b, int64_t c) {
   return std::min(1.0, 2 * p);
 }
 
+namespace {
+
+const nlohmann::json& member(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json kNull;
+  return j.is_object() && j.contains(key) ? j[key] : kNull;
+}
+
+// The graded content of each case and variant (suite_to_json's form), keyed by id (nlohmann
+// objects keep keys sorted, so dump() is canonical).
+struct Definition {
+  std::string name;
+  nlohmann::json cases = nlohmann::json::object(), variants = nlohmann::json::object();
+};
+
+Definition definition_of(const nlohmann::json& snap) {
+  Definition d;
+  if (member(snap, "name").is_string()) d.name = snap["name"].get<std::string>();
+  for (const auto& v : member(snap, "variants")) {
+    if (!member(v, "id").is_string()) continue;
+    d.variants[v["id"].get<std::string>()] = {{"prompt", member(v, "prompt")}, {"messages", member(v, "messages")}};
+  }
+  for (const auto& c : member(snap, "cases")) {
+    if (!member(c, "id").is_string()) continue;
+    const auto& rubric = member(c, "rubric");
+    nlohmann::json criteria = nlohmann::json::array();
+    for (const auto& cr : member(rubric, "criteria"))
+      criteria.push_back({{"id", member(cr, "id")}, {"scorer", member(cr, "scorer")}, {"args", member(cr, "args")},
+                          {"not", member(cr, "not")}});
+    d.cases[c["id"].get<std::string>()] = {{"vars", member(c, "vars")},
+                                           {"answer_extractor", member(c, "answer_extractor")},
+                                           {"rubric_answer_extractor", member(rubric, "answer_extractor")},
+                                           {"criteria", criteria}};
+  }
+  return d;
+}
+
+std::string digest_of(const Definition& d) {
+  return sha256_hex(nlohmann::json{{"name", d.name}, {"cases", d.cases}, {"variants", d.variants}}.dump());
+}
+
+}  // namespace
+
+std::string suite_definition_digest(const Suite& suite) {
+  return digest_of(definition_of(suite_to_json(suite)));
+}
+
+std::string SuiteMatch::dropped_sentence() const {
+  return std::to_string(dropped()) + " (case, variant, criterion) triple" + (dropped() == 1 ? "" : "s") +
+         " present in only one run left out (" + std::to_string(criteria_only_a) + " only in run " +
+         std::to_string(run_a) + ", " + std::to_string(criteria_only_b) + " only in run " + std::to_string(run_b) +
+         "); " + std::to_string(criteria_common) + " compared";
+}
+
+SuiteMatch match_suites(const RunAnalysis& a, const RunAnalysis& b) {
+  SuiteMatch m;
+  m.run_a = a.run.id;
+  m.run_b = b.run.id;
+  m.name_a = a.run.suite_name;
+  m.name_b = b.run.suite_name;
+  Definition da = definition_of(suite_to_json(a.run.plan.suite)), db = definition_of(suite_to_json(b.run.plan.suite));
+  m.digest_a = digest_of(da);
+  m.digest_b = digest_of(db);
+  m.same = m.name_a == m.name_b && m.digest_a == m.digest_b;
+  auto run_name = [](int64_t id) { return "run " + std::to_string(id); };
+  if (m.name_a != m.name_b) m.differences.push_back("suite names differ");
+  auto diff = [&](const nlohmann::json& x, const nlohmann::json& y, const char* kind) {
+    for (const auto& [id, def] : x.items()) {
+      if (!y.contains(id)) m.differences.push_back(std::string(kind) + " '" + id + "' only in " + run_name(m.run_a));
+      else if (y[id] != def) m.differences.push_back(std::string(kind) + " '" + id + "' is defined differently");
+    }
+    for (const auto& [id, def] : y.items())
+      if (!x.contains(id)) m.differences.push_back(std::string(kind) + " '" + id + "' only in " + run_name(m.run_b));
+  };
+  diff(da.variants, db.variants, "variant");
+  diff(da.cases, db.cases, "case");
+
+  std::set<std::tuple<std::string, std::string, std::string>> in_a, in_b;
+  for (const auto& c : a.criteria) in_a.emplace(c.case_id, c.variant_id, c.criterion_id);
+  for (const auto& c : b.criteria) in_b.emplace(c.case_id, c.variant_id, c.criterion_id);
+  for (const auto& t : in_a) (in_b.count(t) ? m.criteria_common : m.criteria_only_a)++;
+  for (const auto& t : in_b)
+    if (!in_a.count(t)) ++m.criteria_only_b;
+  return m;
+}
+
+void require_same_suite(const SuiteMatch& m, bool allow_change) {
+  if (m.same || allow_change) return;
+  std::string msg = "run " + std::to_string(m.run_a) + " and run " + std::to_string(m.run_b) +
+                    " are runs of different suites: '" + m.name_a + "' (definition sha256 " + m.digest_a.substr(0, 12) +
+                    ") and '" + m.name_b + "' (definition sha256 " + m.digest_b.substr(0, 12) + ")";
+  size_t shown = std::min<size_t>(m.differences.size(), 5);
+  for (size_t i = 0; i < shown; ++i) msg += (i ? "; " : ": ") + m.differences[i];
+  if (m.differences.size() > shown) msg += "; and " + std::to_string(m.differences.size() - shown) + " more";
+  msg += ". Pass --allow-suite-change to compare only the (case, variant, criterion) triples both runs have";
+  throw Error(kExitUsage, msg);
+}
+
 RunComparison compare_runs(const RunAnalysis& a, const RunAnalysis& b) {
   RunComparison out;
   out.a = a.run;
   out.b = b.run;
+  out.suite = match_suites(a, b);
   std::map<std::tuple<std::string, std::string, std::string>, const CriterionStability*> in_b;
   for (const auto& c : b.criteria) in_b[{c.case_id, c.variant_id, c.criterion_id}] = &c;
   for (const auto& ca : a.criteria) {
@@ -73,6 +174,10 @@ nlohmann::json comparison_json(const RunComparison& c) {
   nlohmann::json j;
   j["run_a"] = {{"id", c.a.id}, {"suite", c.a.suite_name}, {"model_id", c.a.model_id}};
   j["run_b"] = {{"id", c.b.id}, {"suite", c.b.suite_name}, {"model_id", c.b.model_id}};
+  j["suite"] = {{"same", c.suite.same}, {"definition_a", c.suite.digest_a}, {"definition_b", c.suite.digest_b},
+                {"differences", c.suite.differences}, {"criteria_compared", c.suite.criteria_common},
+                {"criteria_dropped", c.suite.dropped()}, {"criteria_only_a", c.suite.criteria_only_a},
+                {"criteria_only_b", c.suite.criteria_only_b}};
   j["verdict_changes"] = c.verdict_changes;
   j["significant"] = c.significant;
   j["criteria"] = nlohmann::json::array();
@@ -95,7 +200,15 @@ void render_comparison_markdown(const RunComparison& c, std::ostream& out) {
   out << "- A: `" << md_inline(c.a.model_id) << "` (" << md_inline(c.a.suite_name) << ")\n";
   out << "- B: `" << md_inline(c.b.model_id) << "` (" << md_inline(c.b.suite_name) << ")\n";
   out << "- " << c.criteria.size() << " paired criteria, " << c.verdict_changes << " verdict changes, " << c.significant
-      << " with McNemar p < 0.05\n\n";
+      << " with McNemar p < 0.05\n";
+  if (!c.suite.same) {
+    out << "- **Suites differ** (compared with --allow-suite-change):";
+    for (size_t i = 0; i < c.suite.differences.size() && i < 10; ++i)
+      out << (i ? "; " : " ") << md_inline(c.suite.differences[i]);
+    out << "\n";
+  }
+  if (c.suite.dropped() > 0) out << "- " << c.suite.dropped_sentence() << "\n";
+  out << "\n";
   out << "| Case | Variant | Criterion | A | B | Δ | Paired | A only | B only | McNemar p | Verdict A → B |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|\n";
   char buf[160];

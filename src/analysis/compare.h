@@ -32,8 +32,37 @@ struct GroupComparison {
   bool tar_r_a = false, tar_r_b = false;
 };
 
+// Whether two runs asked the same questions and graded them the same way, and how many
+// (case, variant, criterion) triples they share. gate --baseline and compare refuse runs whose
+// suites differ (exit 2) unless --allow-suite-change; then only the shared triples are compared.
+struct SuiteMatch {
+  bool same = true;  // same suite name and same definition digest
+  int64_t run_a = 0, run_b = 0;
+  std::string name_a, name_b;
+  std::string digest_a, digest_b;        // suite_definition_digest() of each snapshot
+  std::vector<std::string> differences;  // human lines, e.g. "case 'mul' only in run 7"
+  int64_t criteria_common = 0, criteria_only_a = 0, criteria_only_b = 0;
+  int64_t dropped() const { return criteria_only_a + criteria_only_b; }
+  // "3 (case, variant, criterion) triples present in only one run were left out (2 only in run 7, ...)"
+  std::string dropped_sentence() const;
+};
+
+// SHA-256 (hex) over what a suite asks and how it grades, read from a run's suite snapshot: the
+// suite name, each variant's prompt or messages, and each case's vars, answer extractor and
+// criteria (id, scorer, args, not), keyed by id so that reordering changes nothing. Left out:
+// provider and model, sampling, repeats, gate thresholds, weights, descriptions and file paths,
+// since comparing two models or two settings on the same questions is what comparisons are for.
+std::string suite_definition_digest(const Suite& suite);
+
+SuiteMatch match_suites(const RunAnalysis& a, const RunAnalysis& b);
+
+// Throws Error(kExitUsage) when the suites differ and !allow_change, naming both runs' suite names
+// and definition digests and the first differences.
+void require_same_suite(const SuiteMatch& m, bool allow_change);
+
 struct RunComparison {
   RunRecord a, b;
+  SuiteMatch suite;
   std::vector<CriterionComparison> criteria;
   std::vector<GroupComparison> groups;
   int64_t verdict_changes = 0, significant = 0;

@@ -10,6 +10,20 @@ namespace {
 
 std::string f2(double x) { return fixed(x, 3); }
 
+// Fails below the minimum, and when no sample has a weighted score (nothing scored cannot pass).
+// The detail names the (case, variant) groups whose mean is below the minimum.
+GateCheck weighted_score_check(const RunAnalysis& a, double minimum) {
+  if (a.weighted.n == 0)
+    return {"min_weighted_score", false, "no sample has a weighted score (nothing was scored), minimum " + f2(minimum)};
+  std::string below;
+  for (const auto& g : a.groups)
+    if (g.weighted.n > 0 && g.weighted.mean < minimum)
+      below += (below.empty() ? "" : ", ") + g.case_id + "/" + g.variant_id + " " + f2(g.weighted.mean);
+  return {"min_weighted_score", a.weighted.mean >= minimum,
+          "mean weighted score " + f2(a.weighted.mean) + " over " + std::to_string(a.weighted.n) + " samples, minimum " +
+              f2(minimum) + (below.empty() ? "" : "; groups below: " + below)};
+}
+
 }  // namespace
 
 nlohmann::json GateResult::to_json() const {
@@ -26,6 +40,7 @@ GateSpec merge_gate(const GateSpec& s, const GateSpec& c) {
   if (c.alpha) g.alpha = c.alpha;
   if (c.max_routing_jsd) g.max_routing_jsd = c.max_routing_jsd;
   if (c.min_topk_overlap) g.min_topk_overlap = c.min_topk_overlap;
+  if (c.min_weighted_score) g.min_weighted_score = c.min_weighted_score;
   if (c.max_provider_failures) g.max_provider_failures = c.max_provider_failures;
   return g;
 }
@@ -69,6 +84,7 @@ GateResult evaluate_gate(const RunAnalysis& a, const GateSpec& spec, const RunAn
          "overall pass rate " + f2(a.overall_pass_rate) + " (" + std::to_string(a.passes) + "/" +
              std::to_string(a.scored) + "), minimum " + f2(*spec.min_pass_rate)});
   }
+  if (spec.min_weighted_score) add(weighted_score_check(a, *spec.min_weighted_score));
   if (baseline) {
     double alpha = spec.alpha.value_or(0.05);
     std::map<std::tuple<std::string, std::string, std::string>, const CriterionStability*> base;

@@ -74,11 +74,70 @@ Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outp
   return d;
 }
 
+CriterionWeights criterion_weights(const Suite& suite) {
+  CriterionWeights w;
+  for (const auto& c : suite.cases)
+    for (const auto& cr : c.rubric.criteria)
+      // The loader allows [0, 1e6]; anything else (a hand-edited database) does not count.
+      w[c.id][cr.id] = std::isfinite(cr.weight) && cr.weight >= 0 ? cr.weight : 0;
+  return w;
+}
+
+std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeights& weights) {
+  if (!s.ok) return std::nullopt;
+  const std::map<std::string, double>* by_criterion = nullptr;
+  if (auto it = weights.find(s.case_id); it != weights.end()) by_criterion = &it->second;
+  double sum_w = 0, sum_ws = 0;
+  for (const auto& c : s.scores) {
+    if (c.outcome == Outcome::kUnscored) continue;
+    double w = 1;
+    if (by_criterion)
+      if (auto it = by_criterion->find(c.criterion_id); it != by_criterion->end()) w = it->second;
+    sum_w += w;
+    sum_ws += w * c.score;
+  }
+  if (!(sum_w > 0)) return std::nullopt;
+  return sum_ws / sum_w;
+}
+
 RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k) {
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
   return analyze_samples(*run, store.samples(run_id, false), report_k);
 }
+
+namespace {
+
+std::string plural(int64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// The sentences every report leads with, most severe first.
+void add_alerts(RunAnalysis& a) {
+  const int64_t planned = std::max<int64_t>(a.run.expected_samples, a.total_samples);
+  if (a.total_samples > 0 && a.failed_samples == a.total_samples) {
+    a.alerts.push_back("Every sample failed at the provider (" + std::to_string(a.failed_samples) + " of " +
+                       std::to_string(planned) + "): nothing was scored, no verdict below means anything. Last error: " +
+                       a.failures.back().error);
+  } else if (a.failed_samples > 0) {
+    a.alerts.push_back(plural(a.failed_samples, "sample", "samples") + " of " + std::to_string(planned) +
+                       " failed at the provider and are not scored; e.g. " + a.failures.front().case_id + "/" +
+                       a.failures.front().variant_id + " #" + std::to_string(a.failures.front().repeat) + ": " +
+                       a.failures.front().error);
+  }
+  if (a.run.status != "complete")
+    a.alerts.push_back("Run " + std::to_string(a.run.id) + " is " + a.run.status + ": " +
+                       std::to_string(a.total_samples) + " of " + std::to_string(planned) +
+                       " planned samples are stored (wobble run --resume " + std::to_string(a.run.id) + ")");
+  if (a.model_changed()) {
+    std::string which;
+    for (const auto& [m, n] : a.reported_models) which += (which.empty() ? "" : ", ") + m + " (" + std::to_string(n) + ")";
+    a.alerts.push_back("The endpoint reported " + std::to_string(a.reported_models.size()) +
+                       " different model ids across samples: " + which +
+                       "; a model swapped behind the endpoint changes outputs by itself");
+  }
+}
+}  // namespace
 
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k) {
   RunAnalysis a;
@@ -100,6 +159,32 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     } else if (!s.model_reported.empty()) {
       ++a.reported_models[s.model_reported];
     }
+    if (s.ok && !s.logprobs.empty()) {
+      LogprobSummary ls;
+      ls.tokens = int64_t(s.logprobs.size());
+      ls.min = s.logprobs[0].logprob;
+      double sum = 0;
+      for (const auto& t : s.logprobs) {
+        sum += t.logprob;
+        ls.min = std::min(ls.min, t.logprob);
+      }
+      ls.mean = sum / double(ls.tokens);
+      a.logprobs[s.id] = ls;
+    }
+  }
+
+  // Weighted score of every sample, and over the run.
+  const CriterionWeights weights = criterion_weights(run.plan.suite);
+  std::map<const SampleRecord*, std::optional<double>> weighted_of;
+  {
+    std::vector<double> all;
+    for (const auto& s : a.samples) {
+      auto w = weighted_score(s, weights);
+      a.weighted_scores.push_back(w);
+      weighted_of[&s] = w;
+      if (w) all.push_back(*w);
+    }
+    a.weighted = summarize(all);
   }
 
   // Which cases have an answer extractor, from the run's plan.
@@ -133,6 +218,18 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
       g.unique_answers = int64_t(answers.size());
     }
     g.divergence = first_divergence(outputs);
+    if (g.divergence.diverged) {
+      const SampleRecord *sa = nullptr, *sb = nullptr;
+      for (const auto* s : members) {
+        if (s->ok && s->repeat == g.divergence.repeat_a) sa = s;
+        if (s->ok && s->repeat == g.divergence.repeat_b) sb = s;
+      }
+      if (sa && sb) attach_divergence_tokens(g.divergence, *sa, *sb);
+    }
+    std::vector<double> group_weighted;
+    for (const auto* s : members)
+      if (auto w = weighted_of[s]) group_weighted.push_back(*w);
+    g.weighted = summarize(group_weighted);
     a.groups.push_back(std::move(g));
 
     // Criteria in first-seen order within the group.
@@ -217,7 +314,28 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     x.kappa_raters = raters;
     a.across.push_back(std::move(x));
   }
+  add_alerts(a);
   return a;
+}
+
+void attach_divergence_tokens(Divergence& d, const SampleRecord& a, const SampleRecord& b) {
+  // The token of `s` covering byte `offset`, when its logprob tokens spell its output exactly.
+  auto token_at = [](const SampleRecord& s, int64_t offset) -> const TokenLogprob* {
+    std::string spelled;
+    const TokenLogprob* hit = nullptr;
+    for (const auto& t : s.logprobs) {
+      if (!hit && int64_t(spelled.size() + t.token.size()) > offset) hit = &t;
+      spelled += t.token;
+    }
+    return spelled == s.output ? hit : nullptr;
+  };
+  const TokenLogprob* ta = token_at(a, d.byte_offset);
+  const TokenLogprob* tb = token_at(b, d.byte_offset);
+  if (!ta || !tb) return;
+  d.token_a = Divergence::Token{ta->token, std::exp(ta->logprob)};
+  d.token_b = Divergence::Token{tb->token, std::exp(tb->logprob)};
+  for (const auto& [alt, lp] : ta->top)
+    if (alt == tb->token) d.prob_b_under_a = std::exp(lp);
 }
 
 }  // namespace wobble

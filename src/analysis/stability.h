@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,6 +40,20 @@ struct Divergence {
   int64_t char_offset = 0;         // same position in code points
   std::string context;             // up to 40 bytes before the divergence
   std::string continuation_a, continuation_b;  // up to 60 bytes from the divergence on
+  // The tokens at the divergence and their probabilities, when both repeats carry logprobs whose
+  // tokens spell their outputs: the "why" of a divergence (a near tie, or an unlikely sample).
+  struct Token {
+    std::string text;
+    double prob = 0;          // exp(logprob) of the token the repeat produced
+  };
+  std::optional<Token> token_a, token_b;
+  std::optional<double> prob_b_under_a;  // repeat b's token among repeat a's top alternatives
+};
+
+// Per-sample token log-probabilities, summarised.
+struct LogprobSummary {
+  int64_t tokens = 0;
+  double mean = 0, min = 0;
 };
 
 // Per (case, variant).
@@ -51,6 +66,7 @@ struct GroupStability {
   std::optional<bool> tar_a;     // all extracted answers identical; nullopt without an extractor
   int64_t unique_answers = 0;
   Divergence divergence;
+  Summary weighted;              // weighted scores of the group's samples (n = samples that have one)
 };
 
 // Per criterion across all (case, variant) groups.
@@ -78,17 +94,42 @@ struct RunAnalysis {
   int64_t total_samples = 0, failed_samples = 0, unstable = 0;
   std::vector<FailedSample> failures;              // every provider failure, in the suite's order
   std::map<std::string, int64_t> reported_models;  // model id the endpoint answered with -> samples
+  std::map<int64_t, LogprobSummary> logprobs;      // by sample id, for samples that carry logprobs
+  // Sentences a reader must see first (every sample failed, provider failures, incomplete run,
+  // model swap), most severe first. Renderers show them at the top of every format.
+  std::vector<std::string> alerts;
   // More than one model id reported across samples: a silent model swap behind the endpoint.
   bool model_changed() const { return reported_models.size() > 1; }
   int64_t scored = 0, passes = 0;  // over all criterion results
   double overall_pass_rate = 0;
+  std::vector<std::optional<double>> weighted_scores;  // per sample, same order as `samples`
+  Summary weighted;                                     // over every sample that has a weighted score
   int report_k = 3;
+  // The weighted score of one of `samples` (by address); nullopt when it has none or is not one of them.
+  std::optional<double> weighted_score_of(const SampleRecord* s) const {
+    std::less<const SampleRecord*> before;  // a total order even for pointers into other arrays
+    if (samples.empty() || before(s, samples.data()) || !before(s, samples.data() + samples.size())) return std::nullopt;
+    size_t i = size_t(s - samples.data());
+    return i < weighted_scores.size() ? weighted_scores[i] : std::nullopt;
+  }
 };
+
+// Criterion weights by case id, then criterion id: the `weight` of each criterion of each case's
+// rubric in the suite as run (run.plan.suite). A criterion the suite does not name weighs 1.
+using CriterionWeights = std::map<std::string, std::map<std::string, double>>;
+CriterionWeights criterion_weights(const Suite& suite);
+
+// A sample's weighted score: sum(w * score) / sum(w) over its criteria scored pass or fail
+// (unscored criteria are left out, not counted as 0). nullopt when the sample failed at the
+// provider, has no scored criterion, or the scored criteria weigh 0 in total.
+std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeights& weights);
 
 RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3);
 // The same, over samples already loaded (tests, merged views).
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k = 3);
 
 Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outputs_by_repeat);
+// Fills d.token_a/token_b/prob_b_under_a from the two repeats' logprobs (no-op when unusable).
+void attach_divergence_tokens(Divergence& d, const SampleRecord& a, const SampleRecord& b);
 
 }  // namespace wobble

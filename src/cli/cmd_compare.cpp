@@ -1,4 +1,4 @@
-// wobble compare RUN_A RUN_B [--format md|json|html] [--out FILE]
+// wobble compare RUN_A RUN_B [--format md|json|html] [--out FILE] [--allow-suite-change]
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -15,25 +15,27 @@ namespace {
 
 int compare_command(const std::vector<std::string>& args) {
   po::options_description opts("wobble compare RUN_A RUN_B [options]");
-  std::vector<int64_t> ids;
+  std::vector<std::string> refs;
   std::string db = "wobble.db", format = "md", out;
-  opts.add_options()("help,h", "show this help")("runs", po::value(&ids)->multitoken(), "two run ids")
+  opts.add_options()("help,h", "show this help")("runs", po::value(&refs)->multitoken(), "two run ids ('latest' for the newest)")
       ("db", po::value(&db)->default_value(db), "SQLite database")
-      ("format,f", po::value(&format)->default_value(format), "md | json | html")("out,o", po::value(&out), "write to FILE");
+      ("format,f", po::value(&format)->default_value(format), "md | json | html")("out,o", po::value(&out), "write to FILE")
+      ("allow-suite-change", "compare runs of different suites: only (case, variant, criterion) triples both have");
   po::positional_options_description pos;
   pos.add("runs", 2);
   po::variables_map vm;
   if (parse_or_help(opts, &pos, args, vm)) return kExitOk;
-  if (ids.size() != 2) throw Error(kExitUsage, "give two run ids: wobble compare RUN_A RUN_B");
+  if (refs.size() != 2) throw Error(kExitUsage, "give two run ids: wobble compare RUN_A RUN_B");
   if (format != "md" && format != "json" && format != "html")
     throw Error(kExitUsage, "--format must be md, json or html, got '" + format + "'");
-  Store store = Store::open(db);
-  RunAnalysis a = analyze_run(store, ids[0]), b = analyze_run(store, ids[1]);
-  if (a.run.suite_name != b.run.suite_name)
-    std::cerr << "note: comparing runs of different suites ('" << a.run.suite_name << "' and '" << b.run.suite_name
-              << "'); only matching (case, variant, criterion) triples are paired\n";
+  Store store = Store::open_read_only(db);
+  int64_t id_a = resolve_run_id(store, refs[0], db, "RUN_A"), id_b = resolve_run_id(store, refs[1], db, "RUN_B");
+  if (id_a == id_b) throw Error(kExitUsage, "RUN_A and RUN_B are both run " + std::to_string(id_a) + "; give two different runs");
+  RunAnalysis a = analyze_run(store, id_a), b = analyze_run(store, id_b);
   RunComparison c = compare_runs(a, b);
-  c.routing = analyze_routing(store, ids[1], ids[0]);
+  require_same_suite(c.suite, vm.count("allow-suite-change") > 0);
+  if (!c.suite.same || c.suite.dropped() > 0) std::cerr << "note: " << c.suite.dropped_sentence() << "\n";
+  c.routing = analyze_routing(store, id_b, id_a);
   write_output(out, [&](std::ostream& os) {
     if (format == "json") os << comparison_json(c).dump(2) << "\n";
     else if (format == "html") render_comparison_html(c, os);

@@ -3,6 +3,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "analysis/compare.h"
 #include "analysis/gate.h"
 #include "analysis/routing_drift.h"
 #include <cstdio>
@@ -17,17 +18,19 @@ namespace {
 
 int gate_command(const std::vector<std::string>& args) {
   po::options_description opts("wobble gate RUN_ID [options]");
-  int64_t run_id = 0, baseline_id = 0;
+  std::string run_ref, baseline_ref;
   std::string db = "wobble.db";
   GateSpec cli;
   int max_unstable = -1;
-  double min_pass = -1, max_drop = -1, alpha = -1, max_jsd = -1, min_overlap = -1;
+  double min_pass = -1, max_drop = -1, alpha = -1, max_jsd = -1, min_overlap = -1, min_weighted = -1;
   std::string max_failures;
-  opts.add_options()("help,h", "show this help")("run", po::value(&run_id), "run id to gate")
+  opts.add_options()("help,h", "show this help")("run", po::value(&run_ref), "run id to gate, or 'latest'")
       ("db", po::value(&db)->default_value(db), "SQLite database")
-      ("baseline", po::value(&baseline_id), "compare with this run: flag criteria whose pass rate fell")
+      ("baseline", po::value(&baseline_ref), "compare with this run (id or 'latest'): flag criteria whose pass rate fell")
+      ("allow-suite-change", "with --baseline: accept a baseline of a different suite; only shared criteria are compared")
       ("max-unstable", po::value(&max_unstable), "fail when more (case, variant, criterion) triples are unstable")
       ("min-pass-rate", po::value(&min_pass), "fail when the overall pass rate is lower (0..1)")
+      ("min-weighted-score", po::value(&min_weighted), "fail when the mean weighted score of the samples is lower (0..1)")
       ("max-pass-rate-drop", po::value(&max_drop), "with --baseline: fail on a larger absolute drop (0..1)")
       ("alpha", po::value(&alpha), "with --baseline: significance level of the Fisher test (default 0.05)")
       ("max-routing-jsd", po::value(&max_jsd), "with --baseline: fail when any layer's expert-usage JSD is larger")
@@ -42,7 +45,7 @@ int gate_command(const std::vector<std::string>& args) {
       "\nThresholds default to the suite's gate: block. Exit codes: 0 pass, 1 gate failed, "
       "2 usage or configuration error, 4 database error.\n";
   if (parse_or_help(opts, &pos, args, vm, kHelpTail)) return kExitOk;
-  if (run_id <= 0) throw Error(kExitUsage, "a run id is required");
+  if (run_ref.empty()) throw Error(kExitUsage, "a run id (or 'latest') is required");
   if (vm.count("max-unstable")) {
     if (max_unstable < 0) throw Error(kExitUsage, "--max-unstable must be >= 0");
     cli.max_unstable = max_unstable;
@@ -52,6 +55,7 @@ int gate_command(const std::vector<std::string>& args) {
     return v;
   };
   if (vm.count("min-pass-rate")) cli.min_pass_rate = unit(min_pass, "min-pass-rate");
+  if (vm.count("min-weighted-score")) cli.min_weighted_score = unit(min_weighted, "min-weighted-score");
   if (vm.count("max-pass-rate-drop")) cli.max_pass_rate_drop = unit(max_drop, "max-pass-rate-drop");
   if (vm.count("alpha")) cli.alpha = unit(alpha, "alpha");
   if (vm.count("max-routing-jsd")) cli.max_routing_jsd = unit(max_jsd, "max-routing-jsd");
@@ -63,15 +67,30 @@ int gate_command(const std::vector<std::string>& args) {
                                   max_failures + "'");
   }
 
-  Store store = Store::open(db);
+  Store store = Store::open_read_only(db);
+  int64_t run_id = resolve_run_id(store, run_ref, db);
+  int64_t baseline_id = baseline_ref.empty() ? 0 : resolve_run_id(store, baseline_ref, db, "--baseline");
+  if (baseline_id == run_id)
+    throw Error(kExitUsage, "--baseline is run " + std::to_string(run_id) + ", the run being gated; a run cannot be its own baseline");
   RunAnalysis a = analyze_run(store, run_id);
   GateSpec spec = merge_gate(a.run.plan.suite.gate, cli);
   std::optional<RunAnalysis> base;
   if (baseline_id > 0) base = analyze_run(store, baseline_id);
-  if (!spec.max_unstable && !spec.min_pass_rate && !base && !spec.max_provider_failures)
+  std::optional<SuiteMatch> suite_match;
+  if (base) {
+    suite_match = match_suites(a, *base);
+    require_same_suite(*suite_match, vm.count("allow-suite-change") > 0);
+  }
+  if (!spec.max_unstable && !spec.min_pass_rate && !spec.min_weighted_score && !base && !spec.max_provider_failures)
     throw Error(kExitUsage, "no gate thresholds: set them in the suite's gate: block or pass --max-unstable, "
-                            "--min-pass-rate, --max-provider-failures or --baseline");
+                            "--min-pass-rate, --min-weighted-score, --max-provider-failures or --baseline");
   GateResult g = evaluate_gate(a, spec, base ? &*base : nullptr);
+  if (suite_match && (!suite_match->same || suite_match->dropped() > 0)) {
+    // Allowed, but never silent: say what was left out; nothing shared means nothing was compared.
+    bool any = suite_match->criteria_common > 0;
+    g.checks.push_back({"suite_change", any, suite_match->dropped_sentence()});
+    g.passed = g.passed && any;
+  }
   if (base && (spec.max_routing_jsd || spec.min_topk_overlap)) {
     RoutingAnalysis r = analyze_routing(store, run_id, baseline_id, spec.max_routing_jsd.value_or(1.0),
                                         spec.min_topk_overlap.value_or(0.0));

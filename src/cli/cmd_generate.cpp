@@ -108,7 +108,9 @@ int generate_command(const std::vector<std::string>& args) {
   go.max_tokens = n;
   go.sampling = {temp, top_k, top_p, min_p, seed};
   if (text_mode) {
-    // A raw prompt is continued in place; a chat answer starts on its own line.
+    // A raw prompt is continued in place; a chat answer starts on its own line. The generated text
+    // is the continuation of the prompt (moe::DecodeOptions::generated_text(), as llama-server
+    // returns it): an SPM model's first word keeps its space, so "Hello" + " world" reads right.
     std::cout << prompt << (fam != moe::ChatFamily::kRaw ? "\n" : "") << std::flush;
   }
   auto res = moe::generate(**session, ids, go, [&](std::string_view s) {

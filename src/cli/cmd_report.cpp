@@ -1,4 +1,4 @@
-// wobble report RUN --format md|json|html|junit|summary [--out FILE]
+// wobble report RUN|latest --format md|json|html|junit|summary [--out FILE]
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -17,30 +17,30 @@ namespace {
 
 int report_command(const std::vector<std::string>& args) {
   po::options_description opts("wobble report RUN_ID [options]");
-  int64_t run_id = 0;
+  std::string run_ref, baseline_ref;
   std::string db = "wobble.db", format = "md", out;
   int k = 3;
-  int64_t baseline = 0;
   double max_jsd = 0.1, min_overlap = 0.8;
-  opts.add_options()("help,h", "show this help")("run", po::value(&run_id), "run id (see 'wobble runs')")
+  opts.add_options()("help,h", "show this help")("run", po::value(&run_ref), "run id (see 'wobble runs') or 'latest'")
       ("db", po::value(&db)->default_value(db), "SQLite database")
       ("format,f", po::value(&format)->default_value(format), "md | json | html | junit | summary")
       ("out,o", po::value(&out), "write to FILE instead of stdout")
-      ("k", po::value(&k)->default_value(k), "k for pass@k and pass^k (capped at n)")
-      ("baseline", po::value(&baseline), "compare routing with this run (same cases and variants)")
-      ("max-routing-jsd", po::value(&max_jsd)->default_value(max_jsd), "flag layers whose JSD vs the baseline is larger")
-      ("min-topk-overlap", po::value(&min_overlap)->default_value(min_overlap), "flag prompts whose top-k overlap vs the baseline is smaller");
+      ("k", value_with_default(&k), "k for pass@k and pass^k (capped at n)")
+      ("baseline", po::value(&baseline_ref), "compare routing with this run id or 'latest' (same cases and variants)")
+      ("max-routing-jsd", value_with_default(&max_jsd), "flag layers whose JSD vs the baseline is larger")
+      ("min-topk-overlap", value_with_default(&min_overlap), "flag prompts whose top-k overlap vs the baseline is smaller");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
   if (parse_or_help(opts, &pos, args, vm)) return kExitOk;
-  if (run_id <= 0) throw Error(kExitUsage, "a run id is required (see 'wobble runs')");
+  if (run_ref.empty()) throw Error(kExitUsage, "a run id (or 'latest') is required (see 'wobble runs')");
   if (k < 1) throw Error(kExitUsage, "--k must be at least 1");
   if (format != "md" && format != "json" && format != "html" && format != "junit" && format != "summary")
     throw Error(kExitUsage, "--format must be md, json, html, junit or summary, got '" + format + "'");
-  Store store = Store::open(db);
+  Store store = Store::open_read_only(db);
+  int64_t run_id = resolve_run_id(store, run_ref, db);
+  int64_t baseline = baseline_ref.empty() ? 0 : resolve_run_id(store, baseline_ref, db, "--baseline");
   RunAnalysis a = analyze_run(store, run_id, k);
-  if (baseline > 0 && !store.get_run(baseline)) throw Error(kExitUsage, "no baseline run " + std::to_string(baseline));
   RoutingAnalysis routing = analyze_routing(store, run_id, baseline > 0 ? std::optional<int64_t>(baseline) : std::nullopt,
                                             max_jsd, min_overlap);
   write_output(out, [&](std::ostream& os) {

@@ -28,7 +28,7 @@ int runs_command(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (parse_or_help(opts, nullptr, args, vm)) return kExitOk;
   if (vm.count("last")) limit = 1;
-  Store store = Store::open(db);
+  Store store = Store::open_read_only(db);
   auto runs = store.list_runs(suite, limit);
   if (vm.count("last") && runs.empty()) throw Error(kExitUsage, "no runs in " + db);
   if (vm.count("json")) {
@@ -54,18 +54,18 @@ int runs_command(const std::vector<std::string>& args) {
 
 int show_command(const std::vector<std::string>& args) {
   po::options_description opts("wobble show RUN_ID [options]");
-  int64_t run_id = 0;
+  std::string run_ref;
   std::string db = "wobble.db", case_id;
-  opts.add_options()("help,h", "show this help")("run", po::value(&run_id), "run id")
+  opts.add_options()("help,h", "show this help")("run", po::value(&run_ref), "run id, or 'latest'")
       ("db", po::value(&db)->default_value(db), "SQLite database")("case", po::value(&case_id), "only this case")
       ("json", "print JSON");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
   if (parse_or_help(opts, &pos, args, vm)) return kExitOk;
-  if (run_id <= 0) throw Error(kExitUsage, "a run id is required");
-  Store store = Store::open(db);
-  if (!store.get_run(run_id)) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in " + db);
+  if (run_ref.empty()) throw Error(kExitUsage, "a run id (or 'latest') is required");
+  Store store = Store::open_read_only(db);
+  int64_t run_id = resolve_run_id(store, run_ref, db);
   nlohmann::json out = nlohmann::json::array();
   for (const auto& s : store.samples(run_id)) {
     if (!case_id.empty() && s.case_id != case_id) continue;

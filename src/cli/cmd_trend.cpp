@@ -28,7 +28,7 @@ int trend_command(const std::vector<std::string>& args) {
   if (last < 0) throw Error(kExitUsage, "--last must be 0 (all) or positive");
   if (format != "md" && format != "json" && format != "html")
     throw Error(kExitUsage, "--format must be md, json or html, got '" + format + "'");
-  Store store = Store::open(db);
+  Store store = Store::open_read_only(db);
   Trend t = compute_trend(store, suite, last);
   write_output(out, [&](std::ostream& os) {
     if (format == "json") os << trend_json(t).dump(2) << "\n";

@@ -139,11 +139,19 @@ class LocalProvider : public Provider {
     go.sampling.min_p = float(req.sampling.min_p);
     go.sampling.seed = req.sampling.seed;
     go.stop = req.sampling.stop;
+    go.cancel = req.cancel;
     auto res = moe::generate(**session, *ids, go);
+    if (!res.ok() && res.status().code() == moe::Status::Code::kCancelled) {
+      out.cancelled = true;
+      return out;
+    }
     if (!res.ok()) return fail(res.status().ToString());
     a.outcome = "ok";
     a.latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out.ok = true;
+    // The continuation of the prompt, decoded as an OpenAI-compatible server returns it (one policy
+    // for every caller: moe::DecodeOptions::generated_text()), so local and remote runs of the same
+    // GGUF store the same bytes; the SPM word-boundary space of the first token is kept.
     out.text = res->text;
     out.finish_reason = res->finish_reason;
     out.prompt_tokens = int64_t(ids->size());

@@ -16,6 +16,13 @@ void render_comparison_html(const RunComparison& c, std::ostream& out) {
       << html_escape(c.b.model_id) << "</code> (" << html_escape(c.b.suite_name) << ", " << html_escape(c.b.started_at)
       << ")</dd><dt>Paired criteria</dt><dd>" << c.criteria.size() << ", " << c.verdict_changes << " verdict changes, "
       << c.significant << " with McNemar p &lt; 0.05</dd></dl>\n";
+  if (!c.suite.same) {
+    out << "<p class=\"flag\">Suites differ (compared with --allow-suite-change):";
+    for (size_t i = 0; i < c.suite.differences.size() && i < 10; ++i)
+      out << (i ? "; " : " ") << html_escape(c.suite.differences[i]);
+    out << "</p>\n";
+  }
+  if (c.suite.dropped() > 0) out << "<p>" << html_escape(c.suite.dropped_sentence()) << "</p>\n";
   std::vector<PairedRate> rows;
   for (const auto& x : c.criteria) {
     std::string label = x.case_id + " / " + x.variant_id + " / " + x.criterion_id;

@@ -12,6 +12,7 @@ h1 { font-size: 22px; margin: 8px 0; } h2 { font-size: 18px; margin-top: 32px; b
 h3 { font-size: 15px; margin: 20px 0 6px; }
 nav a { margin-right: 14px; }
 a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underline; }
+div.alert { background: #fde8e8; border: 2px solid #c0392b; color: #7b1d12; font-weight: 600; padding: 8px 12px; margin: 8px 0; border-radius: 4px; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; margin: 8px 0; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
 table { border-collapse: collapse; margin: 8px 0; }

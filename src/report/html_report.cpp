@@ -36,12 +36,17 @@ void render_facts(const RunAnalysis& a, std::ostream& out) {
       << (r.finished_at.empty() ? "" : ", finished " + html_escape(r.finished_at)) << "</dd>"
       << "<dt>Suite</dt><dd><code>" << html_escape(r.suite_path) << "</code> (sha256 "
       << html_escape(r.suite_hash.substr(0, 12)) << ")</dd>"
-      << "<dt>Sampling</dt><dd><code>" << html_escape(r.sampling.dump()) << "</code>, repeats " << r.repeats << "</dd>";
+      << "<dt>Sampling</dt><dd><code>" << html_escape(r.sampling.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      << "</code>, repeats " << html_escape(r.plan.repeats_text()) << "</dd>";
   if (!r.shard.empty()) out << "<dt>Shard</dt><dd>" << html_escape(r.shard) << "</dd>";
   out << "<dt>Samples</dt><dd>" << a.total_samples << " stored of " << r.expected_samples << " planned, "
       << a.failed_samples << " provider failures</dd>"
       << "<dt>Criteria</dt><dd>" << a.unstable << " unstable (case, variant, criterion) triples; overall pass rate "
-      << html_number(a.overall_pass_rate) << " (" << a.passes << "/" << a.scored << " scored results)</dd></dl>\n";
+      << html_number(a.overall_pass_rate) << " (" << a.passes << "/" << a.scored << " scored results)</dd>";
+  if (a.weighted.n > 0)
+    out << "<dt>Weighted score</dt><dd>mean " << html_number(a.weighted.mean) << " over " << a.weighted.n
+        << " samples (min " << html_number(a.weighted.min) << ", max " << html_number(a.weighted.max) << ")</dd>";
+  out << "</dl>\n";
 }
 
 void render_pass_rates(const RunAnalysis& a, const std::map<std::pair<std::string, std::string>, size_t>& group_of,
@@ -79,7 +84,7 @@ void render_grid(const RunAnalysis& a, const std::map<std::pair<std::string, std
          "</span><span class=\"badge v-unstable\">unstable</span><span class=\"badge v-stable-fail\">stable-fail</span>"
          "<span class=\"badge v-unscored\">unscored</span></p>\n<table class=\"grid\"><tr><th>Case</th><th>Variant</th>";
   for (const auto& c : criteria) out << "<th>" << html_escape(c) << "</th>";
-  out << "</tr>\n";
+  out << "<th>Weighted (mean)</th></tr>\n";
   for (size_t gi = 0; gi < a.groups.size(); ++gi) {
     const auto& g = a.groups[gi];
     out << "<tr><td>" << html_escape(g.case_id) << "</td><td>" << html_escape(g.variant_id) << "</td>";
@@ -95,7 +100,7 @@ void render_grid(const RunAnalysis& a, const std::map<std::pair<std::string, std
                                           ", " + html_number(c.wilson.hi) + "], " + std::to_string(c.flips) + " flips")
           << "\">" << c.passes << "/" << c.n << "</a></td>";
     }
-    out << "</tr>\n";
+    out << "<td class=\"num\">" << (g.weighted.n ? html_number(g.weighted.mean) : std::string("n/a")) << "</td></tr>\n";
   }
   out << "</table>\n";
   out << "<h3>Criteria across cases</h3>\n<table><tr><th>Criterion</th><th>Groups</th><th>Unstable</th><th>Stable "
@@ -126,11 +131,13 @@ void render_group(const RunAnalysis& a, const GroupStability& g, size_t index, s
         << " vs " << g.divergence.repeat_b << ")";
   out << ".</p>\n";
   // Criterion rows for the prompt's per-criterion stability.
-  out << "<table class=\"repeats\"><tr><th>Repeat</th><th>Criteria</th><th>Output (highlight: departs from repeat "
+  out << "<table class=\"repeats\"><tr><th>Repeat</th><th>Weighted</th><th>Criteria</th><th>Output (highlight: departs from repeat "
       << (reference ? std::to_string(reference->repeat) : std::string("—"))
       << "; underline: evidence)</th></tr>\n";
   for (const auto* s : samples) {
-    out << "<tr id=\"s-" << s->id << "\"><td class=\"num\">#" << s->repeat << "</td><td>";
+    const auto weighted = a.weighted_score_of(s);
+    out << "<tr id=\"s-" << s->id << "\"><td class=\"num\">#" << s->repeat << "</td><td class=\"num\">"
+        << (weighted ? html_number(*weighted) : std::string("n/a")) << "</td><td>";
     if (!s->ok) {
       out << "<span class=\"badge o-error\">error</span></td><td><span class=\"err\">provider failure after "
           << s->attempts.size() << " attempt(s): " << html_escape(s->error) << "</span></td></tr>\n";
@@ -236,6 +243,8 @@ void render_appendix(const RunAnalysis& a, bool routing, std::ostream& out) {
       << "): the chance that at least one, or all, of k repeats pass.</dd>"
          "<dt>Verdict</dt><dd>stable-pass when every scored repeat passed, stable-fail when every one failed, unstable "
          "when both occur, unscored when none was scored.</dd>"
+         "<dt>Weighted score</dt><dd>Σ w·score / Σ w over a sample's criteria scored pass or fail (w: the "
+         "criterion's weight, default 1; unscored criteria are left out); n/a when nothing was scored.</dd>"
          "<dt>Flips</dt><dd>pass↔fail changes in repeat order, skipping unscored repeats.</dd>"
          "<dt>TARr@N, TARa@N</dt><dd>all N raw outputs byte-identical; all extracted answers identical.</dd>"
          "<dt>First divergence</dt><dd>the smallest offset (in code points) at which a repeat's output departs from "
@@ -265,6 +274,7 @@ void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis*
   out << "<h1>" << html_escape(title) << "</h1>\n<nav><a href=\"#pass-rates\">Pass rates</a><a href=\"#grid\">Stability "
          "grid</a><a href=\"#divergence\">Repeats</a>"
       << (has_routing ? "<a href=\"#routing\">Routing</a>" : "") << "<a href=\"#appendix\">Definitions</a></nav>\n";
+  for (const auto& alert : a.alerts) out << "<div class=\"alert\" role=\"alert\">" << html_escape(alert) << "</div>\n";
   render_facts(a, out);
   render_pass_rates(a, group_of, out);
   render_grid(a, group_of, out);

@@ -13,20 +13,43 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
   nlohmann::json j;
   const RunRecord& r = a.run;
   j["run"] = {{"id", r.id}, {"suite", r.suite_name}, {"suite_path", r.suite_path}, {"suite_hash", r.suite_hash},
-              {"model_id", r.model_id}, {"provider", r.provider}, {"sampling", r.sampling}, {"repeats", r.repeats},
+              {"model_id", r.model_id}, {"provider", r.provider}, {"sampling", r.sampling},
+              {"repeats", r.plan.uniform_repeats() ? nlohmann::json(r.plan.suite.repeats) : nlohmann::json(nullptr)},
               {"tool_version", r.tool_version}, {"started_at", r.started_at}, {"finished_at", r.finished_at},
               {"status", r.status}, {"shard", r.shard}, {"expected_samples", r.expected_samples}};
+  nlohmann::json per_case = nlohmann::json::object();
+  for (const auto& c : r.plan.suite.cases) per_case[c.id] = r.plan.suite.repeats_for(c);
+  j["run"]["repeats_per_case"] = per_case;
+  j["run"]["overrides"] = r.plan.overrides;
+  j["run"]["reported_models"] = a.reported_models;
+  j["alerts"] = a.alerts;
+  j["failures"] = nlohmann::json::array();
+  for (const auto& f : a.failures)
+    j["failures"].push_back({{"case", f.case_id}, {"variant", f.variant_id}, {"repeat", f.repeat},
+                             {"error", f.error}, {"attempts", f.attempts}});
   j["summary"] = {{"samples", a.total_samples}, {"failed_samples", a.failed_samples}, {"unstable", a.unstable},
                   {"scored", a.scored}, {"passes", a.passes}, {"pass_rate", num(a.overall_pass_rate)},
                   {"report_k", a.report_k}};
+  j["summary"]["weighted_score"] = {{"n", a.weighted.n}, {"mean", a.weighted.n ? num(a.weighted.mean) : nullptr},
+                                    {"min", a.weighted.n ? num(a.weighted.min) : nullptr},
+                                    {"max", a.weighted.n ? num(a.weighted.max) : nullptr}};
   j["samples"] = nlohmann::json::array();
-  for (const auto& s : a.samples) {
+  for (size_t i = 0; i < a.samples.size(); ++i) {
+    const SampleRecord& s = a.samples[i];
     nlohmann::json sj = {{"id", s.id}, {"case", s.case_id}, {"variant", s.variant_id}, {"repeat", s.repeat},
                          {"ok", s.ok}, {"output", s.output}, {"finish_reason", s.finish_reason},
                          {"latency_s", s.latency_s}, {"error", s.error}, {"seed", s.seed},
                          {"prompt_tokens", s.prompt_tokens}, {"completion_tokens", s.completion_tokens},
                          {"attempts", s.attempts.size()}};
+    const auto weighted = a.weighted_score_of(&s);
+    sj["weighted_score"] = weighted ? num(*weighted) : nlohmann::json(nullptr);
     sj["extracted_answer"] = s.extracted_answer ? nlohmann::json(*s.extracted_answer) : nlohmann::json(nullptr);
+    sj["model_reported"] = s.model_reported;
+    if (s.output_original_bytes >= 0) sj["output_original_bytes"] = s.output_original_bytes;
+    if (auto lp = a.logprobs.find(s.id); lp != a.logprobs.end())
+      sj["logprobs"] = {{"tokens", lp->second.tokens}, {"mean", num(lp->second.mean)}, {"min", num(lp->second.min)}};
+    else
+      sj["logprobs"] = nullptr;
     sj["scores"] = nlohmann::json::array();
     for (const auto& c : s.scores)
       sj["scores"].push_back({{"criterion", c.criterion_id}, {"outcome", outcome_name(c.outcome)}, {"score", c.score},
@@ -52,12 +75,21 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
                          {"failed", g.failed}, {"unique_outputs", g.unique_outputs}, {"tar_r", g.tar_r}};
     gj["tar_a"] = g.tar_a ? nlohmann::json(*g.tar_a) : nlohmann::json(nullptr);
     gj["unique_answers"] = g.unique_answers;
+    gj["weighted_score"] = {{"n", g.weighted.n}, {"mean", g.weighted.n ? num(g.weighted.mean) : nullptr},
+                            {"sd", g.weighted.n ? num(g.weighted.sd) : nullptr},
+                            {"min", g.weighted.n ? num(g.weighted.min) : nullptr},
+                            {"max", g.weighted.n ? num(g.weighted.max) : nullptr}};
     const auto& d = g.divergence;
     gj["divergence"] = d.diverged ? nlohmann::json{{"repeat_a", d.repeat_a}, {"repeat_b", d.repeat_b},
                                                    {"byte_offset", d.byte_offset}, {"char_offset", d.char_offset},
                                                    {"context", d.context}, {"continuation_a", d.continuation_a},
                                                    {"continuation_b", d.continuation_b}}
                                   : nlohmann::json(nullptr);
+    if (d.diverged && d.token_a && d.token_b) {
+      gj["divergence"]["token_a"] = {{"text", d.token_a->text}, {"prob", num(d.token_a->prob)}};
+      gj["divergence"]["token_b"] = {{"text", d.token_b->text}, {"prob", num(d.token_b->prob)}};
+      gj["divergence"]["prob_b_under_a"] = d.prob_b_under_a ? num(*d.prob_b_under_a) : nlohmann::json(nullptr);
+    }
     j["groups"].push_back(gj);
   }
   j["across"] = nlohmann::json::array();

@@ -39,10 +39,15 @@ void render_junit(const RunAnalysis& a, std::ostream& out) {
   for (const auto& s : a.samples) seconds += s.latency_s;
   char time[32];
   std::snprintf(time, sizeof time, "%.3f", seconds);
-  out << "<testsuites name=\"wobble\" tests=\"" << a.criteria.size() << "\" failures=\"" << failures
-      << "\" errors=\"0\" skipped=\"" << skipped << "\" time=\"" << time << "\">\n";
+  // Every provider failure is an <error> testcase of its own, so a CI page shows it even when no
+  // criterion could be scored; an incomplete run adds one more.
+  const bool incomplete = a.run.status != "complete";
+  const size_t errors = a.failures.size() + (incomplete ? 1 : 0);
+  const size_t tests = a.criteria.size() + errors;
+  out << "<testsuites name=\"wobble\" tests=\"" << tests << "\" failures=\"" << failures
+      << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << time << "\">\n";
   out << "  <testsuite name=\"" << xml_escape(a.run.suite_name + " (run " + std::to_string(a.run.id) + ")")
-      << "\" tests=\"" << a.criteria.size() << "\" failures=\"" << failures << "\" errors=\"0\" skipped=\"" << skipped
+      << "\" tests=\"" << tests << "\" failures=\"" << failures << "\" errors=\"" << errors << "\" skipped=\"" << skipped
       << "\" time=\"" << time << "\"";
   // JUnit timestamps carry no zone designator; the run's start is UTC.
   if (a.run.started_at.size() >= 19) out << " timestamp=\"" << xml_escape(a.run.started_at.substr(0, 19)) << "\"";
@@ -73,11 +78,27 @@ void render_junit(const RunAnalysis& a, std::ostream& out) {
     out << "      <system-out>" << xml_escape(std::string(verdict_name(c.verdict)) + ": " + rate) << "</system-out>\n";
     out << "    </testcase>\n";
   }
+  if (incomplete) {
+    std::string msg = "run " + std::to_string(a.run.id) + " is " + a.run.status + ": " +
+                      std::to_string(a.total_samples) + " of " + std::to_string(a.run.expected_samples) +
+                      " planned samples stored";
+    out << "    <testcase classname=\"" << xml_escape(a.run.suite_name) << "\" name=\"run complete\">\n"
+        << "      <error type=\"run_" << xml_escape(a.run.status) << "\" message=\"" << xml_escape(msg) << "\">"
+        << xml_escape(msg) << "</error>\n    </testcase>\n";
+  }
+  for (const auto& f : a.failures) {
+    std::string msg = "provider failure after " + std::to_string(f.attempts) + " attempt(s): " + f.error;
+    out << "    <testcase classname=\"" << xml_escape(a.run.suite_name + "." + f.case_id + "." + f.variant_id)
+        << "\" name=\"" << xml_escape("repeat " + std::to_string(f.repeat) + " (provider)") << "\">\n"
+        << "      <error type=\"provider_failure\" message=\"" << xml_escape(msg) << "\">" << xml_escape(msg)
+        << "</error>\n    </testcase>\n";
+  }
   out << "  </testsuite>\n</testsuites>\n";
 }
 
 void render_summary(const RunAnalysis& a, std::ostream& out) {
   out << "### Wobble: " << md_inline(a.run.suite_name) << " (run " << a.run.id << ")\n\n";
+  for (const auto& alert : a.alerts) out << "> **Warning:** " << md_inline(alert, 400) << "\n\n";
   char line[256];
   std::snprintf(line, sizeof line,
                 "%lld samples (%lld provider failures), overall pass rate **%.2f**, **%lld unstable** criteria\n\n",
@@ -93,7 +114,8 @@ void render_summary(const RunAnalysis& a, std::ostream& out) {
                   (long long)c.n, c.wilson.lo, c.wilson.hi, verdict_name(c.verdict));
     out << line;
   }
-  if (shown == 0) out << "| — | — | — | — | — | every criterion stable-pass |\n";
+  if (shown == 0 && a.scored > 0) out << "| — | — | — | — | — | every criterion stable-pass |\n";
+  if (shown == 0 && a.scored == 0) out << "| — | — | — | — | — | nothing was scored |\n";
   if (shown > 50) out << "\n(only the first 50 non-passing criteria are listed; see the full report)\n";
 }
 

@@ -51,16 +51,27 @@ std::string md_inline(const std::string& s, size_t max) {
 void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing) {
   const RunRecord& r = a.run;
   out << "# Wobble report: " << md_inline(r.suite_name) << " (run " << r.id << ")\n\n";
+  for (const auto& alert : a.alerts) out << "> **Warning:** " << md_inline(alert, 400) << "\n\n";
   out << "- Model: `" << md_inline(r.model_id) << "`\n";
   out << "- Status: " << r.status << ", started " << r.started_at;
   if (!r.finished_at.empty()) out << ", finished " << r.finished_at;
   out << "\n- Suite: `" << md_inline(r.suite_path) << "` (sha256 " << r.suite_hash.substr(0, 12) << ")\n";
-  out << "- Sampling: `" << r.sampling.dump() << "`, repeats " << r.repeats << "\n";
+  out << "- Sampling: `" << md_inline(r.sampling.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 400)
+      << "`, repeats " << r.plan.repeats_text() << "\n";
+  if (!r.plan.overrides.empty()) {
+    out << "- Overrides:";
+    for (const auto& [k, v] : r.plan.overrides) out << " --" << md_inline(k) << " " << md_inline(v);
+    out << "\n";
+  }
   if (!r.shard.empty()) out << "- Shard: " << r.shard << "\n";
   out << "- Samples: " << a.total_samples << " stored of " << r.expected_samples << " planned, " << a.failed_samples
       << " provider failures\n";
   out << "- Criteria: " << a.unstable << " unstable (case, variant, criterion) triples; overall pass rate "
-      << fmt(a.overall_pass_rate) << " (" << a.passes << "/" << a.scored << " scored results)\n\n";
+      << fmt(a.overall_pass_rate) << " (" << a.passes << "/" << a.scored << " scored results)\n";
+  if (a.weighted.n > 0)
+    out << "- Weighted score: mean " << fmt(a.weighted.mean) << " over " << a.weighted.n << " samples (min "
+        << fmt(a.weighted.min) << ", max " << fmt(a.weighted.max) << ")\n";
+  out << "\n";
 
   // Per case: one row per repeat of each variant.
   std::map<std::string, std::vector<const SampleRecord*>> by_case;
@@ -71,11 +82,11 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
   }
   out << "## Cases\n\n";
   for (const auto& cid : case_order) {
-    out << "### " << md_inline(cid) << "\n\n| Run | Score | Failure modes | Notes |\n|---|---|---|---|\n";
+    out << "### " << md_inline(cid) << "\n\n| Run | Score | Weighted | Failure modes | Notes |\n|---|---|---|---|---|\n";
     for (const auto* s : by_case[cid]) {
       out << "| " << md_inline(s->variant_id) << " #" << s->repeat << " | ";
       if (!s->ok) {
-        out << "error | provider failure after " << s->attempts.size() << " attempt(s) | " << md_inline(s->error, 100)
+        out << "error | — | provider failure after " << s->attempts.size() << " attempt(s) | " << md_inline(s->error, 100)
             << " |\n";
         continue;
       }
@@ -94,7 +105,8 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
           if (!c.evidence.text.empty()) failures += " [" + c.evidence.text + "]";
         }
       }
-      out << pass << "/" << scored << " | " << (failures.empty() ? "—" : md_inline(failures, 160)) << " | ";
+      const auto weighted = a.weighted_score_of(s);
+      out << pass << "/" << scored << " | " << (weighted ? fmt(*weighted) : "n/a") << " | " << (failures.empty() ? "—" : md_inline(failures, 160)) << " | ";
       std::string notes = "finish " + (s->finish_reason.empty() ? std::string("?") : s->finish_reason);
       if (s->extracted_answer) notes += ", answer \"" + *s->extracted_answer + "\"";
       if (!unscored.empty()) notes += ", unscored: " + unscored;
@@ -159,6 +171,8 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
       << ").\n"
          "- **Verdict**: stable-pass when every scored repeat passed, stable-fail when every one failed, unstable "
          "when both occur, unscored when none was scored.\n"
+         "- **Weighted**: a sample's weighted score, Σ w·score / Σ w over its criteria scored pass or fail "
+         "(w: the criterion's `weight`, default 1; unscored criteria are left out); n/a when nothing was scored.\n"
          "- **Flips**: number of pass↔fail changes in repeat order, skipping unscored repeats.\n"
          "- **Unique outputs / TARr@N**: distinct raw outputs; TARr is yes when all N outputs are byte-identical. "
          "**TARa@N**: yes when all extracted answers are identical (n/a without an answer extractor).\n"

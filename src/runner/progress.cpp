@@ -31,14 +31,15 @@ void Progress::waiting(const Attempt& a, double wait_s) {
   if (quiet_) return;
   std::lock_guard<std::mutex> lock(mu_);
   ++retrying_;
-  ++retries_;
+  const bool first = retries_++ == 0;
   std::string cause = a.http_status > 0 ? std::to_string(a.http_status) : a.outcome;
   char buf[96];
   std::snprintf(buf, sizeof buf, "%s, waiting %.1f s", cause.c_str(), wait_s);
   last_retry_ = buf;
   auto now = std::chrono::steady_clock::now();
-  // Plain lines are rate-limited like progress lines; a TTY redraws at once.
-  if (!tty_ && now - last_print_ < std::chrono::seconds(5)) return;
+  // Plain lines are rate-limited like progress lines, except the first retry (a log shows when a
+  // storm began); a TTY redraws at once.
+  if (!tty_ && !first && now - last_print_ < std::chrono::seconds(5)) return;
   last_print_ = now;
   draw(done_, failed_, false);
 }

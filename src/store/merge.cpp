@@ -70,7 +70,7 @@ MergeResult merge_databases(const std::string& out_path, const std::vector<std::
   std::string reference_file;
   MergeResult result;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    stores.push_back(Store::open(inputs[i]));
+    stores.push_back(Store::open_read_only(inputs[i]));  // inputs are only read: never migrated or written
     runs.push_back(stores.back().list_runs());
     if (runs.back().empty()) throw Error(kExitUsage, inputs[i] + ": contains no run");
   }

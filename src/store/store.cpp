@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 #include <map>
 #include <tuple>
@@ -157,20 +158,20 @@ Store Store::open(const std::string& path) {
   }
   Store store(db);
   sqlite3_busy_timeout(db, 5000);
-  try {
+  const auto& migrations = schema_migrations();
+  auto check_not_newer = [&](int version) {
+    if (version > int(migrations.size()))
+      throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
+                       ", newer than this wobble understands (" + std::to_string(migrations.size()) +
+                       "); upgrade wobble");
+  };
+  auto prepare = [&] {
     exec_sql(db, "PRAGMA foreign_keys = ON");
     {
       Stmt wal(db, "PRAGMA journal_mode = WAL");
       wal.step();
     }
     exec_sql(db, "PRAGMA synchronous = NORMAL");
-    const auto& migrations = schema_migrations();
-    auto check_not_newer = [&](int version) {
-      if (version > int(migrations.size()))
-        throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
-                         ", newer than this wobble understands (" + std::to_string(migrations.size()) +
-                         "); upgrade wobble");
-    };
     int version = store.schema_version();
     check_not_newer(version);
     if (version < int(migrations.size())) {
@@ -183,9 +184,63 @@ Store Store::open(const std::string& path) {
       exec_sql(db, ("PRAGMA user_version = " + std::to_string(migrations.size())).c_str());
       tx.commit();
     }
-  } catch (const StoreError& e) {
-    throw StoreError(path + ": " + e.what());
+  };
+  // Switching a new file to WAL while another connection opens it can be refused at once
+  // (SQLite does not wait on that lock): such refusals are retried for up to 30 s.
+  auto t0 = std::chrono::steady_clock::now();
+  for (double wait = 0.01;; wait = std::min(wait * 2, 0.5)) {
+    try {
+      prepare();
+      break;
+    } catch (const StoreError& e) {
+      bool again = e.busy() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30);
+      if (!again) throw StoreError(path + ": " + e.what(), e.busy());
+      std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+    }
   }
+  return store;
+}
+
+Store Store::open_read_only(const std::string& path) {
+  // SQLite would create a missing file only with SQLITE_OPEN_CREATE, but a clear message needs the
+  // check up front: "unable to open database file" does not say which of path or permissions failed.
+  std::error_code ec;
+  auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) throw StoreError("no such database: " + path);
+  if (std::filesystem::is_directory(st)) throw StoreError("'" + path + "' is a directory, not a database");
+  // Without SQLITE_OPEN_CREATE nothing is created. Not SQLITE_OPEN_READONLY: a read-only connection
+  // is never the one that checkpoints and removes the -wal and -shm files of a WAL database when it
+  // closes, so each `wobble runs` would leave two files behind. `query_only` refuses every write
+  // instead; SQLite opens a write-protected file read-only by itself.
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw StoreError("cannot open database '" + path + "': " + msg);
+  }
+  Store store(db);
+  sqlite3_busy_timeout(db, 5000);
+  int version = 0;
+  bool has_runs = false;
+  try {
+    exec_sql(db, "PRAGMA query_only = ON");
+    version = store.schema_version();  // the first read: a file that is not SQLite fails here
+    Stmt t(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'");
+    has_runs = t.step();
+  } catch (const StoreError& e) {
+    throw StoreError("'" + path + "' is not a wobble database (" + e.what() + ")");
+  }
+  const int current = int(schema_migrations().size());
+  if (version == 0 && !has_runs) throw StoreError("'" + path + "' is not a wobble database (it has no runs table)");
+  if (version > current)
+    throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
+                     ", newer than this wobble understands (" + std::to_string(current) + "); upgrade wobble");
+  // A read-only command cannot migrate, and reading an older layout with today's queries could
+  // misread it; say so and name the one command that upgrades in place.
+  if (version < current)
+    throw StoreError("database '" + path + "' has schema version " + std::to_string(version) +
+                     ", older than this wobble's " + std::to_string(current) +
+                     "; read-only commands do not upgrade it: run 'wobble migrate --db " + path + "' first");
   return store;
 }
 

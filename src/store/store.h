@@ -78,6 +78,12 @@ struct SampleRecord {
 class Store {
  public:
   static Store open(const std::string& path);  // creates and migrates as needed
+  // For commands that only read (runs, show, report, gate, compare, trend, merge's inputs): never
+  // creates, migrates or writes anything (PRAGMA query_only; see store.cpp for why not
+  // SQLITE_OPEN_READONLY). A missing path throws StoreError "no such database: PATH";
+  // a file that is not a wobble database, or one whose schema is older or newer than this tool's,
+  // throws StoreError naming the version and what to do (an older one: `wobble migrate --db PATH`).
+  static Store open_read_only(const std::string& path);
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
   ~Store();

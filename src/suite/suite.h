@@ -132,6 +132,7 @@ struct GateSpec {
   std::optional<double> alpha;               // significance level for baseline comparison
   std::optional<double> max_routing_jsd;     // vs baseline, per layer
   std::optional<double> min_topk_overlap;    // vs baseline
+  std::optional<double> min_weighted_score;  // mean weighted score over the run's samples (0..1)
   std::optional<FailureBudget> max_provider_failures;  // unset: none tolerated
 };
 

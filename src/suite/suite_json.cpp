@@ -59,6 +59,7 @@ json gate_json(const GateSpec& g) {
   if (g.max_routing_jsd) gate["max_routing_jsd"] = *g.max_routing_jsd;
   if (g.min_topk_overlap) gate["min_topk_overlap"] = *g.min_topk_overlap;
   if (g.max_provider_failures) gate["max_provider_failures"] = g.max_provider_failures->text();
+  if (g.min_weighted_score) gate["min_weighted_score"] = *g.min_weighted_score;
   return gate;
 }
 
@@ -71,6 +72,7 @@ GateSpec gate_from(const json& j) {
   g.alpha = field<double>(j, "alpha", w);
   g.max_routing_jsd = field<double>(j, "max_routing_jsd", w);
   g.min_topk_overlap = field<double>(j, "min_topk_overlap", w);
+  g.min_weighted_score = field<double>(j, "min_weighted_score", w);
   if (auto t = field<std::string>(j, "max_provider_failures", w)) {
     g.max_provider_failures = FailureBudget::parse(*t);
     if (!g.max_provider_failures) throw std::runtime_error("gate.max_provider_failures is malformed: " + *t);

@@ -109,6 +109,62 @@ class ExpansionCounter : public YAML::EventHandler {
   int last_document_pos_ = -1;
 };
 
+// yaml-cpp accepts a quoted scalar that runs to the end of the input: `prompt: "hi` without its
+// closing quote swallows the rest of the file into the string, and the loader's next complaint
+// would be a misleading "cases: is required". This pass finds each quoted scalar's opening quote
+// from the parser's marks (byte offsets after any UTF-8 byte-order mark) and checks that it closes.
+class QuoteChecker : public YAML::EventHandler {
+ public:
+  explicit QuoteChecker(const std::string& text)
+      : text_(text), offset_(text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0) {}
+  // The line (1-based) and quote character of the first quoted scalar that never closes.
+  int unterminated_line() const { return line_; }
+  char quote() const { return quote_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark& m, const std::string& tag, YAML::anchor_t, const std::string&) override {
+    if (tag == "?" || line_ || m.is_null() || m.pos < 0) return;  // "?": a plain scalar, never quoted
+    size_t p = size_t(m.pos) + offset_;
+    // The mark is the node's start: skip a tag (!x) and an anchor (&a) to reach the quote.
+    while (p < text_.size() && (text_[p] == '!' || text_[p] == '&')) {
+      while (p < text_.size() && !is_space(text_[p])) ++p;
+      while (p < text_.size() && is_space(text_[p])) ++p;
+    }
+    if (p >= text_.size() || (text_[p] != '"' && text_[p] != '\'')) return;  // a block scalar (| or >)
+    if (!closes(p)) {
+      line_ = m.line + 1;
+      quote_ = text_[p];
+    }
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+  // Double quotes end at an unescaped "; single quotes at a ' that is not doubled ('').
+  bool closes(size_t open) const {
+    const char q = text_[open];
+    for (size_t p = open + 1; p < text_.size(); ++p) {
+      if (q == '"' && text_[p] == '\\') {
+        ++p;
+      } else if (text_[p] == q) {
+        if (q == '\'' && p + 1 < text_.size() && text_[p + 1] == '\'') ++p;
+        else return true;
+      }
+    }
+    return false;
+  }
+  const std::string& text_;
+  size_t offset_;
+  int line_ = 0;
+  char quote_ = 0;
+};
+
 std::string child_path(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
 }
@@ -152,6 +208,19 @@ YamlNode YamlNode::load_text(const std::string& file, const std::string& text) {
       ExpansionCounter counter(file);  // throws ConfigError past a limit
       while (parser.HandleNextDocument(counter)) {
       }
+    }
+    // Marks are byte offsets only in UTF-8 input; a UTF-16/32 file (it has NUL bytes) is skipped.
+    if (const std::string text = ss.str(); text.find('\0') == std::string::npos) {
+      std::istringstream events(text);
+      YAML::Parser parser(events);
+      QuoteChecker quotes(text);
+      while (!quotes.unterminated_line() && parser.HandleNextDocument(quotes)) {
+      }
+      if (int line = quotes.unterminated_line())
+        throw ConfigError(file, line, "",
+                          std::string("syntax error: the ") + (quotes.quote() == '"' ? "double" : "single") +
+                              "-quoted string that starts on this line is never closed (a missing " +
+                              quotes.quote() + " swallows the rest of the file)");
     }
     YAML::Node root = YAML::Load(ss.str());
     return YamlNode(root, file, "");

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -14,8 +15,10 @@
 namespace wobble::testing {
 namespace {
 
-[[noreturn]] void exec_child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                             const std::string& cwd = "") {
   for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+  if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -25,9 +28,10 @@ namespace {
 
 }  // namespace
 
-ProcessResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  std::string dir = make_temp_dir("proc");
-  std::string out_path = dir + "/out", err_path = dir + "/err";
+namespace {
+
+pid_t fork_captured(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                    const std::string& cwd, const std::string& out_path, const std::string& err_path) {
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -37,14 +41,57 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::map<s
     dup2(o, 1);
     dup2(e, 2);
     dup2(in, 0);
-    exec_child(argv, env);
+    exec_child(argv, env, cwd);
   }
+  return pid;
+}
+
+int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                          const std::string& cwd) {
+  std::string dir = make_temp_dir("proc");
+  std::string out_path = dir + "/out", err_path = dir + "/err";
+  pid_t pid = fork_captured(argv, env, cwd, out_path, err_path);
   int status = 0;
   waitpid(pid, &status, 0);
   ProcessResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.exit_code = exit_code_of(status);
   r.out = read_text_file(out_path);
   r.err = read_text_file(err_path);
+  return r;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                                     const std::string& cwd) {
+  std::string dir = make_temp_dir("bg");
+  out_path_ = dir + "/out";
+  err_path_ = dir + "/err";
+  pid_ = fork_captured(argv, env, cwd, out_path_, err_path_);
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0 && !reaped_) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+void BackgroundProcess::signal(int sig) { kill(pid_, sig); }
+
+std::string BackgroundProcess::err_so_far() const { return read_text_file(err_path_); }
+
+ProcessResult BackgroundProcess::wait() {
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  reaped_ = true;
+  ProcessResult r;
+  r.exit_code = exit_code_of(status);
+  r.out = read_text_file(out_path_);
+  r.err = read_text_file(err_path_);
   return r;
 }
 

@@ -12,8 +12,26 @@ struct ProcessResult {
   std::string out, err;
 };
 
-// Runs argv with extra environment variables; blocks until it exits.
-ProcessResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+// Runs argv with extra environment variables (in `cwd` when given); blocks until it exits.
+ProcessResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+                          const std::string& cwd = "");
+
+// A process started in the background with its stdout and stderr captured to files.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+                    const std::string& cwd = "");
+  ~BackgroundProcess();  // kills the process if it still runs
+  int pid() const { return pid_; }
+  void signal(int sig);
+  std::string err_so_far() const;
+  ProcessResult wait();  // blocks until it exits
+
+ private:
+  int pid_ = -1;
+  bool reaped_ = false;
+  std::string out_path_, err_path_;
+};
 
 // Starts argv in the background; returns its pid (stdout/stderr to /dev/null).
 int spawn_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});

@@ -5,6 +5,8 @@
 // logits for any n_threads.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,19 +55,24 @@ struct GenerateOptions {
   int32_t max_tokens = 128;
   SamplerParams sampling;
   std::vector<std::string> stop;  // stop strings, matched on decoded text
+  // Read between decode steps (not owned; may be null): once true, generate() returns
+  // Status::Cancelled. Lets a caller stop a long completion within one step.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct GenerateResult {
   std::vector<int32_t> prompt_tokens;
   std::vector<int32_t> tokens;  // generated, without the end-of-generation token
   int32_t eog_token = -1;       // the sampled end-of-generation token that ended it, else -1
-  std::string text;             // decoded generated text (stop string excluded)
+  std::string text;             // generated text (stop string excluded), decoded as a continuation
+                                // of the prompt: DecodeOptions::generated_text() in moe/tokenizer.h
   std::string finish_reason;    // "stop" (EOG or stop string), "length", "context"
   double prefill_seconds = 0, decode_seconds = 0;
 };
 
 // Prefills `prompt` and samples until EOG, a stop string, max_tokens or the context limit.
-// on_text (optional) receives complete UTF-8 text as it is produced.
+// on_text (optional) receives complete UTF-8 text as it is produced; the pieces it receives add up
+// to GenerateResult::text byte for byte.
 Result<GenerateResult> generate(Session& session, std::span<const int32_t> prompt,
                                 const GenerateOptions& opts,
                                 const std::function<void(std::string_view)>& on_text = {});

@@ -24,6 +24,7 @@ class Status {
     kIOError,          // the operating system refused (open, mmap, write)
     kOutOfRange,       // a limit was reached (context length)
     kInternal,         // a bug in the engine
+    kCancelled,        // the caller asked the call to stop (GenerateOptions::cancel)
   };
 
   Status() = default;
@@ -35,6 +36,7 @@ class Status {
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
   static Status OutOfRange(std::string m) { return Status(Code::kOutOfRange, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+  static Status Cancelled(std::string m) { return Status(Code::kCancelled, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -62,6 +64,7 @@ class Status {
       case Code::kIOError: return "IO error";
       case Code::kOutOfRange: return "Out of range";
       case Code::kInternal: return "Internal error";
+      case Code::kCancelled: return "Cancelled";
     }
     return "Unknown";
   }

@@ -25,8 +25,28 @@ struct EncodeOptions {
   bool parse_special = false;  // recognise special/control token texts (e.g. "<|im_start|>") in input
 };
 
+// Where the decoded ids stand in a text. SPM encoding writes a space as the word-boundary marker
+// U+2581 and, with add_space_prefix, puts one in front of the text; decoding turns markers back into
+// spaces. The two contexts differ only in that first marker:
+//  kStartOfText   the ids begin a text, as encode() made them: the space in front of the first word
+//                 is the one encoding added, and is removed (once). Round trip: decode(encode(t)) == t.
+//  kContinuation  the ids continue a text that came before them (tokens generated after a prompt):
+//                 every marker is a real space and is kept, as llama.cpp's server (token by token,
+//                 no left strip) and vLLM (decoded after the prompt) return a completion.
+// BPE vocabularies have no prefix space: both contexts give the same bytes.
+enum class DecodeContext { kStartOfText, kContinuation };
+
 struct DecodeOptions {
-  bool show_special = false;  // render control tokens' text instead of dropping it
+  bool show_special = false;  // render control and unknown tokens' text instead of dropping it
+  DecodeContext context = DecodeContext::kStartOfText;
+
+  // The policy for generated text, in one place: what an OpenAI-compatible server (llama-server)
+  // returns for the same tokens. The continuation is decoded in the context of the prompt; control,
+  // unknown and unused tokens are hidden; <0xNN> tokens become bytes; bytes that do not form a
+  // character become U+FFFD (one per maximal ill-formed subpart, as the server's JSON encoder
+  // replaces them). moe::generate decodes with it, so `wobble generate`, the local provider and any
+  // server built on generate() all return it.
+  static constexpr DecodeOptions generated_text() { return {false, DecodeContext::kContinuation}; }
 };
 
 class Tokenizer {
@@ -37,6 +57,8 @@ class Tokenizer {
   virtual ~Tokenizer();
 
   Result<std::vector<int32_t>> encode(std::string_view text, const EncodeOptions& = {}) const;
+  // Always well-formed UTF-8: each maximal ill-formed subpart (byte tokens that do not make a
+  // character) becomes one U+FFFD, as an OpenAI-compatible server's JSON carries it.
   std::string decode(std::span<const int32_t> ids, const DecodeOptions& = {}) const;
   // The raw piece text of one token as stored in the vocabulary (for display).
   std::string piece(int32_t id) const;
@@ -49,7 +71,10 @@ class Tokenizer {
   const std::string& pre_kind() const;    // tokenizer.ggml.pre, "default" when absent
   const std::string& chat_template() const;  // tokenizer.chat_template, empty when absent
 
-  // Streaming decode that never emits half a UTF-8 character.
+  // Streaming decode that never emits half a UTF-8 character. The concatenation of push() and
+  // finish() outputs equals decode() of the same ids with the same options, byte for byte (ill-formed
+  // bytes become U+FFFD once they are known to be ill-formed; an unfinished character at the end
+  // becomes one U+FFFD in finish()).
   class StreamDecoder {
    public:
     explicit StreamDecoder(const Tokenizer& tok, DecodeOptions opts = {});
@@ -59,7 +84,7 @@ class Tokenizer {
     const Tokenizer& tok_;
     DecodeOptions opts_;
     std::string pending_;
-    bool started_ = false;  // some text has been produced (SPM prefix space handled)
+    bool started_ = false;  // some text has been produced (kStartOfText: SPM prefix space handled)
   };
 
   struct Impl;

@@ -1,5 +1,8 @@
 // moe::generate: prefill, then sample until end-of-generation, a stop string, max_tokens or the
-// context limit. Streams complete UTF-8 text through on_text.
+// context limit. Streams complete UTF-8 text through on_text. The text is decoded with
+// DecodeOptions::generated_text() (a continuation of the prompt, as llama-server returns it), and
+// stop strings are matched on that text, so a stop string may begin with the space of the first
+// generated token's word-boundary marker.
 #include <chrono>
 #include <algorithm>
 #include <optional>
@@ -18,7 +21,8 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
   const Model& model = session.model();
   const Tokenizer* tok = model.has_tokenizer() ? &model.tokenizer() : nullptr;
   std::optional<Tokenizer::StreamDecoder> stream;
-  if (tok) stream.emplace(*tok);
+  // Generated text follows the one policy in moe/tokenizer.h: the continuation of the prompt.
+  if (tok) stream.emplace(*tok, DecodeOptions::generated_text());
   auto t0 = std::chrono::steady_clock::now();
   MOE_RETURN_IF_ERROR(session.prefill(prompt));
   auto t1 = std::chrono::steady_clock::now();
@@ -27,6 +31,7 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
   r.finish_reason = "length";
   size_t emitted = 0;  // bytes of r.text already passed to on_text
   for (int32_t i = 0; i < opts.max_tokens; ++i) {
+    if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) return Status::Cancelled("generation cancelled");
     int32_t id = sampler.sample(session.logits());
     if (tok && tok->is_eog(id)) {
       r.finish_reason = "stop";
@@ -40,6 +45,7 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
       bool stopped = false;
       size_t hold = 0;
       for (const auto& s : opts.stop) {
+        if (s.empty()) continue;  // matches nothing (and must not make `hold` wrap around)
         size_t at = r.text.find(s);
         if (at != std::string::npos) {
           r.text.resize(at);

@@ -60,8 +60,9 @@ Result<std::vector<int32_t>> Tokenizer::encode(std::string_view text, const Enco
   return out;
 }
 
-// Appends the text of one token. SPM's prefix-space removal is the caller's business because it
-// applies once per decoded sequence, not once per token.
+// Appends the text of one token, as llama.cpp's token_to_piece renders it with lstrip 0. SPM's
+// prefix-space removal is the caller's business because it applies once per decoded sequence, and
+// only in DecodeContext::kStartOfText.
 void Tokenizer::Impl::append_piece(int32_t id, const DecodeOptions& opts, std::string& out) const {
   if (id < 0 || size_t(id) >= tokens.size()) return;
   const std::string& t = tokens[size_t(id)];
@@ -74,6 +75,8 @@ void Tokenizer::Impl::append_piece(int32_t id, const DecodeOptions& opts, std::s
     out += t;
     return;
   }
+  // Unused and undefined tokens have no text; a BPE vocabulary renders only normal tokens.
+  if (type != kTokNormal && !(type == kTokByte && model != "gpt2")) return;
   if (model == "gpt2") {
     for (size_t i = 0; i < t.size();) {
       size_t n = utf8_len(static_cast<unsigned char>(t[i]));
@@ -98,14 +101,19 @@ void Tokenizer::Impl::append_piece(int32_t id, const DecodeOptions& opts, std::s
   }
 }
 
-bool Tokenizer::Impl::strips_prefix_space() const { return model == "llama" && add_space_prefix; }
+bool Tokenizer::Impl::strips_prefix_space(const DecodeOptions& opts) const {
+  return opts.context == DecodeContext::kStartOfText && model == "llama" && add_space_prefix;
+}
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, const DecodeOptions& opts) const {
   std::string out;
   for (int32_t id : ids) impl_->append_piece(id, opts, out);
-  // Undo the space SPM encoding put in front of the text.
-  if (impl_->strips_prefix_space() && !out.empty() && out[0] == ' ') out.erase(0, 1);
-  return out;
+  // At the start of a text, undo the space SPM encoding put in front of it.
+  if (impl_->strips_prefix_space(opts) && !out.empty() && out[0] == ' ') out.erase(0, 1);
+  if (unicode::invalid_utf8_at(out) == std::string::npos) return out;
+  std::string valid;  // byte tokens that do not form characters: U+FFFD, as StreamDecoder gives
+  unicode::append_valid_utf8(out, /*hold_incomplete=*/false, valid);
+  return valid;
 }
 
 }  // namespace moe

@@ -52,7 +52,7 @@ struct Tokenizer::Impl {
   void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
   void spm_text(std::string_view text, std::vector<int32_t>& out) const;
   void append_piece(int32_t id, const DecodeOptions& opts, std::string& out) const;
-  bool strips_prefix_space() const;
+  bool strips_prefix_space(const DecodeOptions& opts) const;  // SPM prefix space removed in this context
 };
 
 }  // namespace moe

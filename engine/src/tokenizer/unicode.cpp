@@ -47,32 +47,52 @@ size_t utf8_len(unsigned char c) {
   return 1;
 }
 
+Utf8Seq check_utf8_seq(std::string_view s, size_t i) {
+  const unsigned char c = s[i];
+  if (c < 0x80) return {1, 1};
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) n = 3, lo = 0xA0;
+  else if (c == 0xED) n = 3, hi = 0x9F;
+  else if (c >= 0xE1 && c <= 0xEF) n = 3;
+  else if (c == 0xF0) n = 4, lo = 0x90;
+  else if (c == 0xF4) n = 4, hi = 0x8F;
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else return {0, 0};
+  size_t ok = 1;
+  while (ok < n && i + ok < s.size()) {
+    const unsigned char b = s[i + ok];
+    if (ok == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) break;
+    ++ok;
+  }
+  return {n, ok};
+}
+
 size_t invalid_utf8_at(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c == 0xE0) n = 3, lo = 0xA0;
-    else if (c == 0xED) n = 3, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF) n = 3;
-    else if (c == 0xF0) n = 4, lo = 0x90;
-    else if (c == 0xF4) n = 4, hi = 0x8F;
-    else if (c >= 0xF1 && c <= 0xF3) n = 4;
-    else return i;
-    if (i + n > s.size()) return i;
-    const unsigned char c1 = s[i + 1];
-    if (c1 < lo || c1 > hi) return i;
-    for (size_t k = 2; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return i;
-    i += n;
+  for (size_t i = 0; i < s.size();) {
+    Utf8Seq q = check_utf8_seq(s, i);
+    if (q.need == 0 || q.ok < q.need) return i;
+    i += q.need;
   }
   return std::string_view::npos;
+}
+
+size_t append_valid_utf8(std::string_view in, bool hold_incomplete, std::string& out) {
+  size_t i = 0;
+  while (i < in.size()) {
+    Utf8Seq q = check_utf8_seq(in, i);
+    if (q.need != 0 && q.ok == q.need) {
+      out.append(in.substr(i, q.need));
+      i += q.need;
+    } else if (q.need != 0 && i + q.ok == in.size() && hold_incomplete) {
+      break;  // well-formed so far; the rest may still arrive
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD for the maximal subpart; the byte that broke it is read again
+      i += q.ok > 0 ? q.ok : 1;
+    }
+  }
+  return i;
 }
 
 int byte_value(std::string_view t) {

@@ -11,6 +11,7 @@
 #include "moe/chat_template.h"
 #include "moe/tokenizer.h"
 #include "support/scratch.h"
+#include "tokenizer/unicode.h"
 
 using namespace moe;
 namespace fs = std::filesystem;
@@ -381,4 +382,129 @@ TEST(Tokenizer, InconsistentVocabularyArraysNameTheKey) {
   auto ok = Tokenizer::load(path);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ((*ok)->n_vocab(), 3);
+}
+
+// Generated text is decoded as the continuation of the prompt (DecodeOptions::generated_text()): the
+// word-boundary marker of its first token is a real space, as llama-server returns it.
+TEST(Tokenizer, SpmContinuationKeepsTheFirstWordBoundarySpace) {
+  auto tok = Tokenizer::load(tiny_spm());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  const DecodeOptions cont = DecodeOptions::generated_text();
+  EXPECT_EQ(cont.context, DecodeContext::kContinuation);
+  EXPECT_FALSE(cont.show_special);
+  auto ids = (*tok)->encode("hello world", EncodeOptions{false, false});
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ((*tok)->piece((*ids)[2]), "\xE2\x96\x81w");
+  // "hello" was the prompt; " world" is what came after it.
+  const std::vector<int32_t> after(ids->begin() + 2, ids->end());
+  EXPECT_EQ((*tok)->decode(after, cont), " world");
+  EXPECT_EQ((*tok)->decode(after), "world");  // the start of a text: the encoder's prefix space goes
+  EXPECT_EQ((*tok)->decode(*ids, cont), " hello world");
+  // A hidden control token in front does not move the space; a lone marker token is a space.
+  EXPECT_EQ((*tok)->decode(std::vector<int32_t>{1, after[0], after[1]}, cont), " wor");
+  auto cjk = (*tok)->encode("\xE6\x97\xA5", EncodeOptions{false, false});  // "▁" + 3 byte tokens
+  ASSERT_TRUE(cjk.ok());
+  EXPECT_EQ((*tok)->decode(*cjk, cont), " \xE6\x97\xA5");
+  EXPECT_EQ((*tok)->decode(std::vector<int32_t>(cjk->begin() + 1, cjk->end()), cont), "\xE6\x97\xA5");
+  // Streaming gives the same bytes, chunk by chunk: the space first, the character once complete.
+  Tokenizer::StreamDecoder sd(**tok, cont);
+  std::vector<std::string> chunks;
+  for (int32_t id : *cjk) chunks.push_back(sd.push(id));
+  EXPECT_EQ(chunks, (std::vector<std::string>{" ", "", "", "\xE6\x97\xA5"}));
+  EXPECT_EQ(sd.finish(), "");
+  Tokenizer::StreamDecoder sd2(**tok, cont);
+  std::string acc;
+  for (int32_t id : after) acc += sd2.push(id);
+  EXPECT_EQ(acc + sd2.finish(), " world");
+}
+
+TEST(Tokenizer, BpeDecodesTheSameAtTheStartAndInAContinuation) {
+  auto tok = Tokenizer::load(tiny_bpe("ctx"));
+  ASSERT_TRUE(tok.ok());
+  std::mt19937 rng(17);
+  for (int i = 0; i < 200; ++i) {
+    std::vector<int32_t> ids;
+    for (int j = 0, n = 1 + int(rng() % 6); j < n; ++j) ids.push_back(int32_t(rng() % uint32_t((*tok)->n_vocab())));
+    std::string start = (*tok)->decode(ids);
+    EXPECT_EQ((*tok)->decode(ids, DecodeOptions::generated_text()), start);
+    Tokenizer::StreamDecoder sd(**tok, DecodeOptions::generated_text());
+    std::string acc;
+    for (int32_t id : ids) acc += sd.push(id);
+    acc += sd.finish();
+    if (unicode::invalid_utf8_at(start) == std::string_view::npos) EXPECT_EQ(acc, start);
+  }
+  auto ids = (*tok)->encode(" world", EncodeOptions{false, false});
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ((*tok)->decode(*ids, DecodeOptions::generated_text()), " world");
+  EXPECT_EQ((*tok)->decode(*ids), " world");
+}
+
+// Unused and undefined tokens have no text, as in llama.cpp's token_to_piece.
+TEST(Tokenizer, UnusedTokensDecodeToNothing) {
+  GgufWriter w;
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_array_string("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "\xE2\x96\x81" "a", "[unused0]", "b?"});
+  w.set_array_i32("tokenizer.ggml.token_type", {2, 3, 3, 1, 5, 0});
+  w.set_array_f32("tokenizer.ggml.scores", {0.f, 0.f, 0.f, -1.f, -2.f, -3.f});
+  const std::string path = testsupport::scratch_path("tok-unused.gguf");
+  ASSERT_TRUE(w.write(path).ok());
+  auto tok = Tokenizer::load(path);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ((*tok)->decode(std::vector<int32_t>{3, 4, 5, 3}, DecodeOptions::generated_text()), " a a");
+  EXPECT_EQ((*tok)->decode(std::vector<int32_t>{4, 3}), "a");
+}
+
+// The shared LLaMA SentencePiece vocabulary (skipped when absent): "Hello world" continues as
+// " world", not "world".
+TEST(Tokenizer, ReferenceSpmVocabularyContinuation) {
+  const fs::path gguf = kVocabDir / "ggml-vocab-llama-spm.gguf";
+  if (!fs::exists(gguf)) GTEST_SKIP() << "shared fixtures not found at " << gguf;
+  auto tok = Tokenizer::load(gguf.string());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto ids = (*tok)->encode("Hello world", EncodeOptions{false, false});
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ(ids->size(), 2u);
+  EXPECT_EQ((*tok)->piece((*ids)[1]), "\xE2\x96\x81world");
+  const std::vector<int32_t> after = {(*ids)[1]};
+  EXPECT_EQ((*tok)->decode(after, DecodeOptions::generated_text()), " world");
+  EXPECT_EQ((*tok)->decode(*ids, DecodeOptions::generated_text()), " Hello world");
+  EXPECT_EQ((*tok)->decode(*ids), "Hello world");
+}
+
+// Byte tokens that do not form characters: each maximal ill-formed subpart becomes one U+FFFD, in
+// decode() and in the stream alike (what llama-server's JSON and Python's errors="replace" give).
+TEST(Tokenizer, IllFormedBytesBecomeOneReplacementPerMaximalSubpart) {
+  auto tok = Tokenizer::load(tiny_spm());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto byte_id = [&](int b) { return int32_t(3 + b); };  // tiny_spm: <0x00> is id 3
+  auto word = (*tok)->encode("hello", EncodeOptions{false, false});
+  ASSERT_TRUE(word.ok());
+  const std::string fffd = "\xEF\xBF\xBD";
+  struct Case {
+    std::vector<int> bytes;
+    std::string want;  // after the leading " hello"
+  };
+  const std::vector<Case> cases = {
+      {{0xE2, 0x98, 'h' + 0}, fffd + "h"},          // cut-off 3-byte sequence, then ASCII: one U+FFFD
+      {{0xBD, 0x94}, fffd + fffd},                   // two stray continuation bytes: two
+      {{0xC0, 0xAF}, fffd + fffd},                   // overlong lead byte, then a continuation byte
+      {{0xE0, 0x80, 0x80}, fffd + fffd + fffd},      // E0 80: the second byte breaks it at once
+      {{0xED, 0xA0, 0x80}, fffd + fffd + fffd},      // surrogate
+      {{0xF0, 0x9F, 0x98, 0x80}, "\xF0\x9F\x98\x80"},  // well-formed: kept
+      {{0xF0, 0x9F, 0x98}, fffd},                    // unfinished at the end: one
+      {{0xE6, 0x97, 0xA5, 0xFF}, "\xE6\x97\xA5" + fffd},
+  };
+  for (const auto& c : cases) {
+    std::vector<int32_t> ids = *word;
+    for (int b : c.bytes) ids.push_back(b == 'h' ? (*word)[0] : byte_id(b));
+    std::string want = " hello" + c.want;
+    if (c.bytes.back() == 'h') want = " hello" + c.want.substr(0, c.want.size() - 1) + " he";
+    const std::string got = (*tok)->decode(ids, DecodeOptions::generated_text());
+    EXPECT_EQ(got, want) << c.want;
+    EXPECT_EQ(unicode::invalid_utf8_at(got), std::string_view::npos);
+    Tokenizer::StreamDecoder sd(**tok, DecodeOptions::generated_text());
+    std::string acc;
+    for (int32_t id : ids) acc += sd.push(id);
+    EXPECT_EQ(acc + sd.finish(), want) << c.want;
+  }
 }

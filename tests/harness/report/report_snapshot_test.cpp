@@ -43,7 +43,7 @@ int64_t build_fixed_run(Store& store) {
   run.suite_path = "suites/fixture.yaml";
   run.suite_hash = "0123abcd";
   // Only "sum" has an answer extractor, so only it gets a TARa.
-  run.plan.suite = suite_from_json({{"name", "fixture"},
+  run.plan.suite = suite_from_json({{"name", "fixture"}, {"repeats", 3},
                         {"cases", {{{"id", "capital"}}, {{"id", "sum"}, {"answer_extractor", {{"regex", "(\\d+)"}}}}}},
                         {"gate", {{"max_unstable", 0}}}});
   run.provider = {{"kind", "openai"}, {"model", "m-1"}};
@@ -114,7 +114,7 @@ TEST(Report, MarkdownMatchesTheCommittedSnapshot) {
   ASSERT_TRUE(fs::exists(fixture)) << "missing " << fixture;
   EXPECT_EQ(md, read_all(fixture)) << "report changed; rerun with WOBBLE_UPDATE_FIXTURES=1 if intended";
   // Independent of the snapshot: the sections the format promises are there.
-  EXPECT_NE(md.find("| Run | Score | Failure modes | Notes |"), std::string::npos);
+  EXPECT_NE(md.find("| Run | Score | Weighted | Failure modes | Notes |"), std::string::npos);
   EXPECT_NE(md.find("unstable"), std::string::npos);
   EXPECT_NE(md.find("expected 12, got 13"), std::string::npos);
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db + ext);
