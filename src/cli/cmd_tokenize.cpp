@@ -1,5 +1,4 @@
 // wobble tokenize: show how a model's tokenizer splits a text (ids and vocabulary pieces).
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -9,6 +8,7 @@
 #include "cli/cli_util.h"
 #include "cli/command.h"
 #include "moe/tokenizer.h"
+#include "util/bounded_read.h"
 #include "util/error.h"
 #include "util/text_policy.h"
 
@@ -18,19 +18,6 @@ namespace wobble::cli {
 namespace {
 
 constexpr size_t kMaxInputBytes = 64u << 20;  // a tokenizer demo, not a corpus tool
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(kExitUsage, "--file: cannot read " + path);
-  std::string text;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, size_t(in.gcount()));
-    if (text.size() > kMaxInputBytes)
-      throw Error(kExitUsage, "--file: " + path + " is larger than " + std::to_string(kMaxInputBytes) + " bytes");
-  }
-  return text;
-}
 
 int tokenize_command(const std::vector<std::string>& args) {
   po::options_description opts("wobble tokenize -m MODEL.gguf (--text TEXT | --file F) [options]");
@@ -46,7 +33,7 @@ int tokenize_command(const std::vector<std::string>& args) {
   if (parse_or_help(opts, nullptr, args, vm)) return kExitOk;
   if (path.empty()) throw Error(kExitUsage, "-m MODEL.gguf is required");
   if (vm.count("text") == vm.count("file")) throw Error(kExitUsage, "give exactly one of --text and --file");
-  if (!file.empty()) text = read_text_file(file);
+  if (!file.empty()) text = read_file_bounded(file, kMaxInputBytes);
 
   auto tok = moe::Tokenizer::load(path);
   if (!tok.ok()) throw RuntimeError(path + ": " + tok.status().ToString());

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "runner/output_cap.h"
 #include "runner/progress.h"
 #include "runner/seeds.h"
 #include "scorer/scorer.h"
@@ -293,6 +294,7 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
       r.model_reported = comp.model_reported;
       r.attempts = comp.attempts;
       if (comp.ok) {
+        r.output_original_bytes = cap_output(comp.text, size_t(suite.provider.max_output_bytes), r.finish_reason);
         r.output = std::move(comp.text);
         r.extracted_answer = extract_answer(c, r.output);
         r.scores = score_output(c, r.output);

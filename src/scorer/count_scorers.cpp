@@ -44,7 +44,11 @@ class CountScorer : public Scorer {
     ScorerArgs a(spec, {"min", "max"});
     auto mn = a.opt_number("min"), mx = a.opt_number("max");
     if (!mn && !mx) a.fail("", "needs 'min' and/or 'max'");
-    if (mn && *mn < 0) a.fail("min", "must be >= 0");
+    // Found by fuzz_suite: max: 1e20 overflowed the int64 conversion (undefined behaviour), and a
+    // negative max read as "no maximum". Counts are whole numbers well inside int64.
+    constexpr double kMaxCount = 1e15;
+    if (mn && (*mn < 0 || *mn > kMaxCount)) a.fail("min", "must be between 0 and 1e15");
+    if (mx && (*mx < 0 || *mx > kMaxCount)) a.fail("max", "must be between 0 and 1e15");
     if (mn && mx && *mn > *mx) a.fail("max", "must be >= min");
     min_ = mn ? int64_t(*mn) : -1;
     max_ = mx ? int64_t(*mx) : -1;

@@ -83,7 +83,7 @@ std::unique_ptr<Scorer> make_scorer(const CriterionSpec& spec) {
 }
 
 std::vector<CriterionResult> score_output(const Case& c, const std::string& output) {
-  std::optional<std::string> answer = extract_answer(c, output);
+  std::optional<std::string> answer = extract_answer_full(c, output);
   std::vector<CriterionResult> results;
   for (const auto& crit : c.rubric.criteria) {
     CriterionResult r;

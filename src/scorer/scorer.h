@@ -53,7 +53,11 @@ std::unique_ptr<Scorer> make_scorer(const CriterionSpec& spec);
 std::vector<std::string> scorer_names();
 
 // Applies the case's (or rubric's) answer extractor; nullopt when none is set or nothing matched.
+// This is the form stored with a sample: an answer longer than 1 KiB becomes its first 256 bytes,
+// its length and its SHA-256 (equal answers stay equal, the output is never stored twice).
 std::optional<std::string> extract_answer(const Case& c, const std::string& output);
+// The same answer in full, as the scorers see it (score_output).
+std::optional<std::string> extract_answer_full(const Case& c, const std::string& output);
 
 // Scores every criterion of the case's rubric (applying `not`).
 std::vector<CriterionResult> score_output(const Case& c, const std::string& output);

@@ -54,6 +54,8 @@ struct ProviderSpec {
   // Stop the run after this many samples in a row failed at the provider, spanning more than one
   // (case, variant) group unless the plan has only one; 0 never stops.
   int circuit_breaker = 8;
+  // Both kinds: an output longer than this is stored cut (runner/output_cap.h), 1 MiB by default.
+  int64_t max_output_bytes = int64_t(1) << 20;
   // local
   std::string model_path;          // GGUF; empty = the bundled demo model
   std::string chat_template = "auto";  // auto | raw | chatml | mistral | granite | tulu | llama3 | deepseek

@@ -145,6 +145,9 @@ ProviderSpec ProviderSpec::from_json(const json& j) {
   p.logprobs = field<bool>(j, "logprobs", w).value_or(false);
   p.top_logprobs = field<int>(j, "top_logprobs", w).value_or(0);
   p.circuit_breaker = field<int>(j, "circuit_breaker", w).value_or(p.circuit_breaker);
+  // A run recorded before the cap existed stored outputs up to the 16 MiB response limit; resuming
+  // it keeps that, so one run never mixes cut and uncut outputs.
+  p.max_output_bytes = field<int64_t>(j, "max_output_bytes", w).value_or(int64_t(16) << 20);
   p.model_path = field<std::string>(j, "model_path", w).value_or("");
   p.chat_template = field<std::string>(j, "chat_template", w).value_or(p.chat_template);
   p.threads = field<int>(j, "threads", w).value_or(0);

@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -19,13 +18,6 @@ namespace fs = std::filesystem;
 
 namespace wobble {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 SamplingSpec parse_sampling(const YamlNode& n) {
   n.expect_keys({"temperature", "top_p", "top_k", "min_p", "max_tokens", "seed", "stop"});
@@ -54,7 +46,8 @@ ProviderSpec parse_provider(const YamlNode& n) {
   p.kind = n.opt_string("kind").value_or("local");
   if (p.kind == "openai") {
     n.expect_keys({"kind", "base_url", "model", "api_key_env", "endpoint", "timeout", "max_concurrency", "rps",
-                   "max_attempts", "logprobs", "top_logprobs", "circuit_breaker"});
+                   "max_attempts", "logprobs", "top_logprobs", "circuit_breaker",
+                   "max_output_bytes"});
     p.base_url = n.required("base_url").as_string();
     if (p.base_url.rfind("http://", 0) != 0 && p.base_url.rfind("https://", 0) != 0)
       n.required("base_url").fail("must start with http:// or https://");
@@ -77,7 +70,7 @@ ProviderSpec parse_provider(const YamlNode& n) {
     if (p.top_logprobs > 0) p.logprobs = true;
   } else if (p.kind == "local") {
     n.expect_keys({"kind", "model_path", "chat_template", "threads", "max_concurrency", "trace_routing", "timeout",
-                   "max_attempts", "circuit_breaker"});
+                   "max_attempts", "circuit_breaker", "max_output_bytes"});
     p.model_path = n.opt_string("model_path").value_or("");
     p.chat_template = n.opt_string("chat_template").value_or("auto");
     static const std::set<std::string> kTemplates = {"auto", "raw", "chatml", "mistral", "granite",
@@ -98,6 +91,8 @@ ProviderSpec parse_provider(const YamlNode& n) {
   p.max_concurrency = int(n.opt_int("max_concurrency", 1, 1024).value_or(p.max_concurrency));
   p.requests_per_second = n.opt_double("rps", 0, 1e6).value_or(0);
   p.circuit_breaker = int(n.opt_int("circuit_breaker", 0, 1 << 20).value_or(p.circuit_breaker));
+  // Up to the 16 MiB a response may carry at all; each stored output is cut to this.
+  p.max_output_bytes = n.opt_int("max_output_bytes", 1, int64_t(16) << 20).value_or(p.max_output_bytes);
   return p;
 }
 

@@ -125,6 +125,7 @@ nlohmann::json ProviderSpec::to_json() const {
     j["trace_routing"] = trace_routing;
   }
   j["circuit_breaker"] = circuit_breaker;
+  j["max_output_bytes"] = max_output_bytes;
   return j;
 }
 

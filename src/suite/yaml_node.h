@@ -19,6 +19,8 @@ class YamlNode {
 
   // Parses a whole file (YAML or JSON). Throws ConfigError with the parser's line on bad syntax.
   static YamlNode load_file(const std::string& file);
+  // The same for bytes already read (through read_file_bounded); `file` names them in errors.
+  static YamlNode load_text(const std::string& file, const std::string& text);
 
   const std::string& file() const { return file_; }
   const std::string& path() const { return path_; }
