@@ -153,7 +153,8 @@ TEST(DemoModel, KilledRunResumesToExactlyAllSamples) {
   std::string db = dir + "/w.db";
   int pid = spawn_process({WOBBLE_EXE, "run", suite, "--db", db, "--quiet", "--concurrency", "1"});
   size_t seen = 0;
-  for (int i = 0; i < 400 && seen == 0; ++i) {
+  // Up to 30 s: on a loaded machine the child can take a while to create its run.
+  for (int i = 0; i < 3000 && seen == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     try {
       Store s = Store::open(db);
@@ -169,7 +170,9 @@ TEST(DemoModel, KilledRunResumesToExactlyAllSamples) {
   size_t before;
   {
     Store s = Store::open(db);
-    id = s.list_runs()[0].id;
+    auto runs = s.list_runs();
+    ASSERT_FALSE(runs.empty()) << "the killed run never stored its run row";
+    id = runs[0].id;
     before = s.samples(id).size();
   }
   ASSERT_LT(before, 240u) << "the run finished before it could be killed";
