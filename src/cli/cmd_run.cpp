@@ -24,21 +24,6 @@ std::string joined(const std::vector<std::string>& items) {
   return s;
 }
 
-// Every --case and --tag must select something: a typo must not silently run less.
-void check_filters(const Suite& suite, const std::vector<std::string>& case_ids, const std::vector<std::string>& tags) {
-  for (const auto& id : case_ids) {
-    bool found = false;
-    for (const auto& c : suite.cases) found = found || c.id == id;
-    if (!found) throw Error(kExitUsage, "--case '" + id + "': the suite has no such case");
-  }
-  for (const auto& t : tags) {
-    bool found = false;
-    for (const auto& c : suite.cases)
-      for (const auto& ct : c.tags) found = found || ct == t;
-    if (!found) throw Error(kExitUsage, "--tag '" + t + "': no case of the suite has this tag");
-  }
-}
-
 std::string absolute_dir_of(const std::string& path) {
   std::error_code ec;
   auto dir = std::filesystem::absolute(std::filesystem::path(path), ec).parent_path();
@@ -85,6 +70,7 @@ int run_command(const std::vector<std::string>& args) {
   std::string suite_path, db = "wobble.db", shard;
   std::vector<std::string> case_ids, tags;
   int repeats = 0, concurrency = 0;
+  std::string resume_ref;
   int64_t resume = 0;
   opts.add_options()("help,h", "show this help")
       ("suite", po::value(&suite_path), "suite file (YAML or JSON)")
@@ -93,7 +79,7 @@ int run_command(const std::vector<std::string>& args) {
       ("tag", po::value(&tags)->composing(), "run only cases with this tag (repeatable)")
       ("repeats", po::value(&repeats), "override the suite's repeats for every case (1..10000)")
       ("concurrency", po::value(&concurrency), "override provider.max_concurrency (1..1024)")
-      ("resume", po::value(&resume), "continue run RUN_ID from its stored plan: execute only its missing samples "
+      ("resume", po::value(&resume_ref), "continue run RUN_ID (or 'latest') from its stored plan: execute only its missing samples "
                                      "(a suite file, if given, must match the plan)")
       ("shard", po::value(&shard), "run shard i/N of the work (deterministic split)")
       ("no-preflight", "skip the check that the endpoint answers, accepts the key and knows the model")
@@ -107,10 +93,11 @@ int run_command(const std::vector<std::string>& args) {
       "(a second Ctrl-C aborts at once).\nExit codes: 0 run complete, 2 bad suite or options, 3 provider setup "
       "failure, every sample failed, circuit breaker or interrupted, 4 database error.\n";
   if (parse_or_help(opts, &pos, args, vm, kHelpTail)) return kExitOk;
-  if (vm.count("repeats") && (repeats < 1 || repeats > 10000))
-    throw Error(kExitUsage, "--repeats must be between 1 and 10000, got " + std::to_string(repeats));
-  if (vm.count("concurrency") && (concurrency < 1 || concurrency > 1024))
-    throw Error(kExitUsage, "--concurrency must be between 1 and 1024, got " + std::to_string(concurrency));
+  RunFlags flags{case_ids, tags, {}, {}};
+  if (vm.count("repeats")) flags.repeats = repeats;
+  if (vm.count("concurrency")) flags.concurrency = concurrency;
+  // Ranges first (they need no suite), then the filters once the suite is loaded.
+  validate_run_flags(Suite{}, RunFlags{{}, {}, flags.repeats, flags.concurrency});
   RunOptions ro;
   ro.db_path = db;
   ro.concurrency = concurrency;
@@ -119,13 +106,15 @@ int run_command(const std::vector<std::string>& args) {
   const bool preflight = !vm.count("no-preflight");
 
   if (vm.count("resume")) {
-    if (resume <= 0) throw Error(kExitUsage, "--resume needs a run id, got " + std::to_string(resume));
     if (!case_ids.empty() || !tags.empty() || vm.count("repeats") || !shard.empty())
       throw Error(kExitUsage, "--resume continues a run as it was planned; --case, --tag, --repeats and --shard "
                               "cannot be combined with it");
     RunPlan plan;
     {
-      Store store = Store::open(db);
+      std::error_code ec;
+      if (!std::filesystem::exists(db, ec)) throw StoreError("no such database: " + db);
+      Store store = Store::open(db);  // may migrate an older database; resuming writes anyway
+      resume = resolve_run_id(store, resume_ref, db, "--resume");
       auto run = store.get_run(resume);
       if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(resume) + " in " + db);
       plan = run->plan;
@@ -155,7 +144,7 @@ int run_command(const std::vector<std::string>& args) {
   if (suite_path.empty()) throw Error(kExitUsage, "a suite file is required (see 'wobble run --help')");
   RunPlan plan;
   plan.suite = load_suite(suite_path);
-  check_filters(plan.suite, case_ids, tags);
+  validate_run_flags(plan.suite, flags);
   filter_cases(plan.suite, case_ids, tags);
   if (!case_ids.empty()) plan.overrides["case"] = joined(case_ids);
   if (!tags.empty()) plan.overrides["tag"] = joined(tags);

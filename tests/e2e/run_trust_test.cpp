@@ -202,7 +202,12 @@ TEST(RunTrust, CtrlCAgainstAHangingEndpointStopsAtOnceAndResumeCompletesIt) {
     EXPECT_TRUE(store.samples(1).empty());  // cancelled requests are not failures
   }
   server.hang(false);
-  auto resumed = run_process({WOBBLE_EXE, "run", "--resume", "1", "--db", db, "--quiet"}, kEnv);
+  // A mistyped database is named and not created.
+  auto typo = run_process({WOBBLE_EXE, "run", "--resume", "1", "--db", db + ".typo", "--quiet"}, kEnv);
+  EXPECT_EQ(typo.exit_code, 4) << typo.err;
+  EXPECT_NE(typo.err.find("no such database: " + db + ".typo"), std::string::npos) << typo.err;
+  EXPECT_FALSE(fs::exists(db + ".typo"));
+  auto resumed = run_process({WOBBLE_EXE, "run", "--resume", "latest", "--db", db, "--quiet"}, kEnv);
   EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
   Store store = Store::open(db);
   EXPECT_EQ(store.samples(1).size(), 12u);
