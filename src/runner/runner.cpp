@@ -356,8 +356,6 @@ void install_stop_handlers() {
 }
 bool stop_requested() { return g_stop.load(); }
 void request_stop() { g_stop.store(true); }
-void clear_stop() { g_stop.store(false); }
-const std::atomic<bool>& stop_flag() { return g_stop; }
 
 std::vector<Triple> plan_triples(const RunPlan& plan) {
   std::vector<Triple> out;

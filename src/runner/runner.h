@@ -60,7 +60,5 @@ RunOutcome resume_run(int64_t run_id, Provider& provider, const RunOptions& opts
 void install_stop_handlers();
 bool stop_requested();
 void request_stop();  // for tests
-void clear_stop();    // for tests
-const std::atomic<bool>& stop_flag();
 
 }  // namespace wobble
