@@ -10,7 +10,6 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -58,18 +57,6 @@ std::string utc_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-RunLease my_lease() {
-  RunLease l;
-  std::random_device rd;
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
-  l.owner = buf;
-  l.pid = int64_t(getpid());
-  char host[256] = {0};
-  l.host = gethostname(host, sizeof host - 1) == 0 ? host : "unknown";
-  return l;
 }
 
 constexpr double kLeaseStaleS = 120;   // a live holder heartbeats every few seconds
@@ -384,7 +371,7 @@ RunOutcome run_plan(const RunPlan& plan, Provider& provider, const RunOptions& o
   rec.status = "running";
   rec.shard = plan.shard_text();
   rec.expected_samples = int64_t(todo.size());
-  RunLease lease = my_lease();
+  RunLease lease = RunLease::for_this_process();
   int64_t id = store.create_run(rec, &lease);
   return execute(id, lease.owner, todo, plan, provider, store, opts);
 }
@@ -393,7 +380,7 @@ RunOutcome resume_run(int64_t run_id, Provider& provider, const RunOptions& opts
   Store store = Store::open(opts.db_path);
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in " + opts.db_path);
-  RunLease lease = my_lease();
+  RunLease lease = RunLease::for_this_process();
   if (auto holder = store.acquire_lease(run_id, lease, kLeaseStaleS)) {
     double ago = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
                  holder->heartbeat_at;

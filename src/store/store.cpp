@@ -8,8 +8,10 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <thread>
 #include <map>
 #include <tuple>
@@ -256,11 +258,10 @@ int64_t Store::create_run(const RunRecord& r, const RunLease* lease) {
   Stmt s(db_,
          "INSERT INTO runs (suite_name, suite_path, suite_hash, suite_snapshot, provider, model_id, sampling, "
          "repeats, tool_version, started_at, status, shard, expected_samples, plan) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  const auto dump = [](const nlohmann::json& j) { return dump_json(j); };
-  s.bind(1, r.suite_name).bind(2, r.suite_path).bind(3, r.suite_hash).bind(4, dump(suite_to_json(r.plan.suite)));
-  s.bind(5, dump(r.provider)).bind(6, r.model_id).bind(7, dump(r.sampling)).bind(8, int64_t(r.repeats));
+  s.bind(1, r.suite_name).bind(2, r.suite_path).bind(3, r.suite_hash).bind(4, dump_json(suite_to_json(r.plan.suite)));
+  s.bind(5, dump_json(r.provider)).bind(6, r.model_id).bind(7, dump_json(r.sampling)).bind(8, int64_t(r.repeats));
   s.bind(9, r.tool_version).bind(10, r.started_at).bind(11, r.status.empty() ? std::string("running") : r.status);
-  s.bind(12, r.plan.shard_text()).bind(13, r.expected_samples).bind(14, dump(r.plan.plan_json()));
+  s.bind(12, r.plan.shard_text()).bind(13, r.expected_samples).bind(14, dump_json(r.plan.plan_json()));
   s.run();
   int64_t id = sqlite3_last_insert_rowid(db_);
   if (lease) {
@@ -279,6 +280,17 @@ bool Store::set_run_status_as(int64_t run_id, const std::string& owner, const st
                          "AND EXISTS (SELECT 1 FROM run_leases WHERE run_id = runs.id AND owner = ?)");
   s.bind(1, status).bind(2, run_id).bind(3, owner).run();
   return sqlite3_changes(db_) > 0;
+}
+
+RunLease RunLease::for_this_process() {
+  RunLease l;
+  std::random_device rd;
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  l.owner = buf;
+  l.pid = int64_t(getpid());
+  l.host = host_name();
+  return l;
 }
 
 std::optional<RunLease> Store::lease_of(int64_t run_id) const {

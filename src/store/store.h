@@ -49,6 +49,8 @@ struct RunLease {
   int64_t pid = 0;
   std::string host;
   double acquired_at = 0, heartbeat_at = 0;  // unix seconds
+  // A lease for the calling process: a fresh random owner token, its pid and host name.
+  static RunLease for_this_process();
 };
 
 struct SampleRecord {

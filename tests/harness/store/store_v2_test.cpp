@@ -31,12 +31,9 @@ void exec(sqlite3* db, const std::string& sql) {
 }
 
 RunLease lease(const std::string& owner, int64_t pid = getpid()) {
-  RunLease l;
+  RunLease l = RunLease::for_this_process();
   l.owner = owner;
   l.pid = pid;
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  l.host = host;
   return l;
 }
 
