@@ -413,13 +413,6 @@ std::string v1_hint(const std::string& base_url) {
   return " (did you mean base_url " + base_url + "/v1?)";
 }
 
-std::string snippet(const std::string& body) {
-  std::string s = clip_utf8(body, 200);
-  for (auto& c : s)
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  return s;
-}
-
 }  // namespace
 
 void OpenAIProvider::preflight() {
@@ -478,14 +471,14 @@ void OpenAIProvider::preflight() {
       throw RuntimeError("the endpoint " + spec_.base_url + " does not serve model '" + spec_.model +
                          "' (it lists: " + listed + ")");
     throw RuntimeError("no such endpoint or model: POST " + url_ + " answered 404" + v1_hint(spec_.base_url) +
-                       "; the server said: " + snippet(h.body));
+                       "; the server said: " + clip_utf8(h.body, 200));
   }
   if (h.status == 429 || h.status >= 500) {
     transient(h, "1-token completion");
     return;
   }
   throw RuntimeError("the endpoint refused a 1-token request to model '" + spec_.model + "' (HTTP " +
-                     std::to_string(h.status) + "): " + snippet(h.body));
+                     std::to_string(h.status) + "): " + clip_utf8(h.body, 200));
 }
 
 }  // namespace wobble
