@@ -100,12 +100,6 @@ std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeigh
   return sum_ws / sum_w;
 }
 
-RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k) {
-  auto run = store.get_run(run_id);
-  if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
-  return analyze_samples(*run, store.samples(run_id, false), report_k);
-}
-
 namespace {
 
 std::string plural(int64_t n, const char* one, const char* many) {
@@ -139,26 +133,163 @@ void add_alerts(RunAnalysis& a) {
 }
 }  // namespace
 
-RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k) {
-  RunAnalysis a;
-  a.run = run;
-  a.report_k = std::max(1, report_k);
-  a.samples = std::move(samples);
-  a.total_samples = int64_t(a.samples.size());
+namespace {
 
-  // Group samples by (case, variant), keeping the order they arrive in (the suite's).
-  std::map<std::pair<std::string, std::string>, std::vector<const SampleRecord*>> groups;
-  std::vector<std::pair<std::string, std::string>> order;
-  for (const auto& s : a.samples) {
-    auto key = std::make_pair(s.case_id, s.variant_id);
-    if (!groups.count(key)) order.push_back(key);
-    groups[key].push_back(&s);
+// Builds a RunAnalysis one (case, variant) group at a time, in the order groups are added; both
+// analyze_samples (everything in memory) and analyze_run (streamed from the store) feed it, so the
+// two compute every number the same way.
+class AnalysisBuilder {
+ public:
+  // keep_per_group < 0 keeps every sample; keep_total caps the kept samples over the run.
+  AnalysisBuilder(const RunRecord& run, int report_k, int64_t keep_per_group, int64_t keep_total)
+      : keep_per_group_(keep_per_group), keep_total_(keep_total) {
+    a_.run = run;
+    a_.report_k = std::max(1, report_k);
+    weights_ = criterion_weights(run.plan.suite);
+    for (const auto& c : run.plan.suite.cases)
+      if (c.answer_extractor || c.rubric.answer_extractor) has_extractor_.insert(c.id);
+  }
+
+  // members: the samples of one (case, variant), in repeat order. Their contents may be moved out.
+  void add_group(std::vector<SampleRecord>& members);
+  RunAnalysis finish();
+
+ private:
+  RunAnalysis a_;
+  CriterionWeights weights_;
+  std::set<std::string> has_extractor_;
+  std::vector<double> all_weighted_;       // every sample's weighted score, in order (for a.weighted)
+  std::vector<std::string> criterion_order_;
+  int64_t keep_per_group_, keep_total_;
+};
+
+void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
+  if (members.empty()) return;
+  RunAnalysis& a = a_;
+  std::vector<std::optional<double>> weighted(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    const SampleRecord& s = members[i];
+    ++a.total_samples;
     if (!s.ok) {
       ++a.failed_samples;
       a.failures.push_back({s.case_id, s.variant_id, s.repeat, s.error, int64_t(s.attempts.size())});
     } else if (!s.model_reported.empty()) {
       ++a.reported_models[s.model_reported];
     }
+    weighted[i] = weighted_score(s, weights_);
+    if (weighted[i]) all_weighted_.push_back(*weighted[i]);
+    a.total_latency_s += s.latency_s;
+  }
+
+  GroupStability g;
+  g.case_id = members[0].case_id;
+  g.variant_id = members[0].variant_id;
+  std::vector<std::pair<int, std::string>> outputs;
+  std::set<std::string> unique, answers;
+  for (const auto& s : members) {
+    if (!s.ok) {
+      ++g.failed;
+      continue;
+    }
+    ++g.samples;
+    outputs.emplace_back(s.repeat, s.output);
+    unique.insert(s.output);
+    answers.insert(s.extracted_answer.value_or(std::string("\x01<none>")));
+  }
+  g.unique_outputs = int64_t(unique.size());
+  g.tar_r = g.samples > 0 && unique.size() == 1;
+  if (has_extractor_.count(g.case_id)) {
+    g.tar_a = g.samples > 0 && answers.size() == 1;
+    g.unique_answers = int64_t(answers.size());
+  }
+  g.divergence = first_divergence(outputs);
+  outputs.clear();
+  if (g.divergence.diverged) {
+    const SampleRecord *sa = nullptr, *sb = nullptr;
+    for (const auto& s : members) {
+      if (s.ok && s.repeat == g.divergence.repeat_a) sa = &s;
+      if (s.ok && s.repeat == g.divergence.repeat_b) sb = &s;
+    }
+    if (sa && sb) attach_divergence_tokens(g.divergence, *sa, *sb);
+  }
+  std::vector<double> group_weighted;
+  for (const auto& w : weighted)
+    if (w) group_weighted.push_back(*w);
+  g.weighted = summarize(group_weighted);
+  const std::string case_id = g.case_id, variant_id = g.variant_id;
+  a.groups.push_back(std::move(g));
+
+  // Criteria in first-seen order within the group.
+  std::vector<std::string> crit_ids;
+  for (const auto& s : members)
+    for (const auto& c : s.scores)
+      if (std::find(crit_ids.begin(), crit_ids.end(), c.criterion_id) == crit_ids.end())
+        crit_ids.push_back(c.criterion_id);
+  for (const auto& cid : crit_ids) {
+    CriterionStability cs;
+    cs.case_id = case_id;
+    cs.variant_id = variant_id;
+    cs.criterion_id = cid;
+    std::vector<double> scores;
+    int last = -1;  // 1 pass, 0 fail
+    for (const auto& s : members) {
+      const CriterionResult* r = nullptr;
+      for (const auto& c : s.scores)
+        if (c.criterion_id == cid) {
+          r = &c;
+          if (c.outcome == Outcome::kFail && cs.first_fail_repeat < 0) {
+            cs.first_fail_repeat = s.repeat;
+            cs.first_fail_reason = c.reason;
+            cs.first_fail_evidence = c.evidence.text;
+          }
+        }
+      if (!s.ok || !r) {
+        cs.outcomes.push_back(s.ok ? "unscored" : "error");
+        ++cs.unscored;
+        continue;
+      }
+      cs.outcomes.push_back(outcome_name(r->outcome));
+      if (r->outcome == Outcome::kUnscored) {
+        ++cs.unscored;
+        continue;
+      }
+      int v = r->outcome == Outcome::kPass ? 1 : 0;
+      (v ? cs.passes : cs.fails)++;
+      if (last >= 0 && last != v) ++cs.flips;
+      last = v;
+      scores.push_back(r->score);
+      if (r->score > 0 && r->score < 1) cs.numeric = true;
+    }
+    cs.n = cs.passes + cs.fails;
+    cs.pass_rate = cs.n ? double(cs.passes) / double(cs.n) : 0;
+    cs.wilson = wilson_interval(cs.n, cs.passes);
+    cs.k = std::min<int64_t>(cs.n, a.report_k);
+    if (cs.k > 0) {
+      cs.pass_at_k = pass_at_k(cs.n, cs.passes, cs.k);
+      cs.pass_hat_k = pass_hat_k(cs.n, cs.passes, cs.k);
+    }
+    cs.score = summarize(scores);
+    if (cs.n == 0) cs.verdict = Verdict::kUnscored;
+    else if (cs.passes == cs.n) cs.verdict = Verdict::kStablePass;
+    else if (cs.fails == cs.n) cs.verdict = Verdict::kStableFail;
+    else cs.verdict = Verdict::kUnstable;
+    if (cs.verdict == Verdict::kUnstable) ++a.unstable;
+    a.scored += cs.n;
+    a.passes += cs.passes;
+    if (std::find(criterion_order_.begin(), criterion_order_.end(), cid) == criterion_order_.end())
+      criterion_order_.push_back(cid);
+    a.criteria.push_back(std::move(cs));
+  }
+
+  // Keep the group's first repeats for per-repeat sections, with what those sections show of them.
+  int64_t keep = int64_t(members.size());
+  if (keep_per_group_ >= 0) {
+    keep = std::min(keep, keep_per_group_);
+    keep = std::max<int64_t>(0, std::min(keep, keep_total_ - int64_t(a.samples.size())));
+  }
+  a.detail_omitted += int64_t(members.size()) - keep;
+  for (int64_t i = 0; i < keep; ++i) {
+    SampleRecord& s = members[size_t(i)];
     if (s.ok && !s.logprobs.empty()) {
       LogprobSummary ls;
       ls.tokens = int64_t(s.logprobs.size());
@@ -171,125 +302,17 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
       ls.mean = sum / double(ls.tokens);
       a.logprobs[s.id] = ls;
     }
+    a.weighted_scores.push_back(weighted[size_t(i)]);
+    a.samples.push_back(std::move(s));
   }
+}
 
-  // Weighted score of every sample, and over the run.
-  const CriterionWeights weights = criterion_weights(run.plan.suite);
-  std::map<const SampleRecord*, std::optional<double>> weighted_of;
-  {
-    std::vector<double> all;
-    for (const auto& s : a.samples) {
-      auto w = weighted_score(s, weights);
-      a.weighted_scores.push_back(w);
-      weighted_of[&s] = w;
-      if (w) all.push_back(*w);
-    }
-    a.weighted = summarize(all);
-  }
-
-  // Which cases have an answer extractor, from the run's plan.
-  std::set<std::string> has_extractor;
-  for (const auto& c : run.plan.suite.cases)
-    if (c.answer_extractor || c.rubric.answer_extractor) has_extractor.insert(c.id);
-
-  std::map<std::string, std::vector<const CriterionStability*>> by_criterion_idx;
-  std::vector<std::string> criterion_order;
-  for (const auto& key : order) {
-    const auto& members = groups[key];
-    GroupStability g;
-    g.case_id = key.first;
-    g.variant_id = key.second;
-    std::vector<std::pair<int, std::string>> outputs;
-    std::set<std::string> unique, answers;
-    for (const auto* s : members) {
-      if (!s->ok) {
-        ++g.failed;
-        continue;
-      }
-      ++g.samples;
-      outputs.emplace_back(s->repeat, s->output);
-      unique.insert(s->output);
-      answers.insert(s->extracted_answer.value_or(std::string("\x01<none>")));
-    }
-    g.unique_outputs = int64_t(unique.size());
-    g.tar_r = g.samples > 0 && unique.size() == 1;
-    if (has_extractor.count(g.case_id)) {
-      g.tar_a = g.samples > 0 && answers.size() == 1;
-      g.unique_answers = int64_t(answers.size());
-    }
-    g.divergence = first_divergence(outputs);
-    if (g.divergence.diverged) {
-      const SampleRecord *sa = nullptr, *sb = nullptr;
-      for (const auto* s : members) {
-        if (s->ok && s->repeat == g.divergence.repeat_a) sa = s;
-        if (s->ok && s->repeat == g.divergence.repeat_b) sb = s;
-      }
-      if (sa && sb) attach_divergence_tokens(g.divergence, *sa, *sb);
-    }
-    std::vector<double> group_weighted;
-    for (const auto* s : members)
-      if (auto w = weighted_of[s]) group_weighted.push_back(*w);
-    g.weighted = summarize(group_weighted);
-    a.groups.push_back(std::move(g));
-
-    // Criteria in first-seen order within the group.
-    std::vector<std::string> crit_ids;
-    for (const auto* s : members)
-      for (const auto& c : s->scores)
-        if (std::find(crit_ids.begin(), crit_ids.end(), c.criterion_id) == crit_ids.end())
-          crit_ids.push_back(c.criterion_id);
-    for (const auto& cid : crit_ids) {
-      CriterionStability cs;
-      cs.case_id = key.first;
-      cs.variant_id = key.second;
-      cs.criterion_id = cid;
-      std::vector<double> scores;
-      int last = -1;  // 1 pass, 0 fail
-      for (const auto* s : members) {
-        const CriterionResult* r = nullptr;
-        for (const auto& c : s->scores)
-          if (c.criterion_id == cid) r = &c;
-        if (!s->ok || !r) {
-          cs.outcomes.push_back(s->ok ? "unscored" : "error");
-          ++cs.unscored;
-          continue;
-        }
-        cs.outcomes.push_back(outcome_name(r->outcome));
-        if (r->outcome == Outcome::kUnscored) {
-          ++cs.unscored;
-          continue;
-        }
-        int v = r->outcome == Outcome::kPass ? 1 : 0;
-        (v ? cs.passes : cs.fails)++;
-        if (last >= 0 && last != v) ++cs.flips;
-        last = v;
-        scores.push_back(r->score);
-        if (r->score > 0 && r->score < 1) cs.numeric = true;
-      }
-      cs.n = cs.passes + cs.fails;
-      cs.pass_rate = cs.n ? double(cs.passes) / double(cs.n) : 0;
-      cs.wilson = wilson_interval(cs.n, cs.passes);
-      cs.k = std::min<int64_t>(cs.n, a.report_k);
-      if (cs.k > 0) {
-        cs.pass_at_k = pass_at_k(cs.n, cs.passes, cs.k);
-        cs.pass_hat_k = pass_hat_k(cs.n, cs.passes, cs.k);
-      }
-      cs.score = summarize(scores);
-      if (cs.n == 0) cs.verdict = Verdict::kUnscored;
-      else if (cs.passes == cs.n) cs.verdict = Verdict::kStablePass;
-      else if (cs.fails == cs.n) cs.verdict = Verdict::kStableFail;
-      else cs.verdict = Verdict::kUnstable;
-      if (cs.verdict == Verdict::kUnstable) ++a.unstable;
-      a.scored += cs.n;
-      a.passes += cs.passes;
-      if (std::find(criterion_order.begin(), criterion_order.end(), cid) == criterion_order.end())
-        criterion_order.push_back(cid);
-      a.criteria.push_back(std::move(cs));
-    }
-  }
+RunAnalysis AnalysisBuilder::finish() {
+  RunAnalysis& a = a_;
+  if (a.detail_omitted > 0) a.detail_per_group = keep_per_group_;
+  a.weighted = summarize(all_weighted_);
   a.overall_pass_rate = a.scored ? double(a.passes) / double(a.scored) : 0;
-
-  for (const auto& cid : criterion_order) {
+  for (const auto& cid : criterion_order_) {
     CriterionAcross x;
     x.criterion_id = cid;
     std::map<int64_t, std::vector<std::vector<int64_t>>> by_raters;  // raters -> subjects
@@ -315,7 +338,50 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     a.across.push_back(std::move(x));
   }
   add_alerts(a);
-  return a;
+  return std::move(a_);
+}
+
+}  // namespace
+
+std::string RunAnalysis::detail_note() const {
+  if (detail_omitted <= 0) return "";
+  return "Per-repeat detail lists " + std::to_string(samples.size()) + " of " + std::to_string(total_samples) +
+         " samples (at most the first " + std::to_string(detail_per_group) + " repeats of each case and variant, " +
+         std::to_string(kDetailSamples) + " in all); every count, rate and verdict uses all " +
+         std::to_string(total_samples) + ".";
+}
+
+RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k) {
+  // Group samples by (case, variant), keeping the order they arrive in (the suite's).
+  std::map<GroupKey, std::vector<SampleRecord>> groups;
+  std::vector<GroupKey> order;
+  for (auto& s : samples) {
+    auto key = std::make_pair(s.case_id, s.variant_id);
+    auto [it, added] = groups.try_emplace(key);
+    if (added) order.push_back(key);
+    it->second.push_back(std::move(s));
+  }
+  AnalysisBuilder b(run, report_k, -1, 0);
+  for (const auto& key : order) b.add_group(groups[key]);
+  return b.finish();
+}
+
+RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_t detail_samples) {
+  auto run = store.get_run(run_id);
+  if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
+  const auto groups = store.sample_groups(run_id, run->plan.suite);
+  int64_t per_group = -1, total = 0;
+  if (detail_samples >= 0 && store.sample_count(run_id) > detail_samples) {
+    per_group = std::max<int64_t>(1, detail_samples / std::max<int64_t>(1, int64_t(groups.size())));
+    total = detail_samples;
+  }
+  AnalysisBuilder b(*run, report_k, per_group, total);
+  SampleColumns columns;
+  columns.prompt = detail_samples != 0;
+  columns.token_ids = detail_samples != 0;  // for the kept samples; the analysis itself needs none
+  columns.logprobs = true;    // divergence tokens need them
+  store.for_each_group(run_id, groups, columns, [&](std::vector<SampleRecord>& g) { b.add_group(g); });
+  return b.finish();
 }
 
 void attach_divergence_tokens(Divergence& d, const SampleRecord& a, const SampleRecord& b) {

@@ -31,6 +31,10 @@ struct CriterionStability {
   bool numeric = false;  // some score strictly between 0 and 1
   Summary score;         // over scored repeats
   std::vector<std::string> outcomes;  // by repeat index: "pass" | "fail" | "unscored" | "error"
+  // The first repeat (in repeat order) whose result is a fail, with its reason and evidence text:
+  // kept here so a renderer can quote it when the sample itself is not among RunAnalysis::samples.
+  int first_fail_repeat = -1;
+  std::string first_fail_reason, first_fail_evidence;
 };
 
 struct Divergence {
@@ -87,7 +91,16 @@ struct FailedSample {
 
 struct RunAnalysis {
   RunRecord run;
-  std::vector<SampleRecord> samples;  // in the suite's case and variant order, then repeat (no traces)
+  // In the suite's case and variant order, then repeat (no traces). Every sample for a run of up to
+  // kDetailSamples; above that only the first detail_per_group repeats of each (case, variant), for
+  // per-repeat sections (every other field counts all samples). See detail_note().
+  std::vector<SampleRecord> samples;
+  int64_t detail_omitted = 0;    // samples analysed but not kept in `samples`
+  int64_t detail_per_group = 0;  // the per-group limit applied when detail_omitted > 0
+  double total_latency_s = 0;    // summed over every sample, in `samples` order
+  // "" when every sample is in `samples`; else one sentence saying how many are listed and how
+  // they were chosen, for renderers to print where per-repeat detail starts.
+  std::string detail_note() const;
   std::vector<CriterionStability> criteria;
   std::vector<GroupStability> groups;
   std::vector<CriterionAcross> across;
@@ -124,8 +137,16 @@ CriterionWeights criterion_weights(const Suite& suite);
 // provider, has no scored criterion, or the scored criteria weigh 0 in total.
 std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeights& weights);
 
-RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3);
-// The same, over samples already loaded (tests, merged views).
+// Per-repeat detail kept by analyze_run (RunAnalysis::samples): runs up to this many samples keep
+// every sample; larger ones keep the first repeats of each (case, variant), this many in total.
+inline constexpr int64_t kDetailSamples = 10000;
+
+// Reads the run one (case, variant) group at a time (Store::for_each_group), so memory follows
+// the largest group and the kept detail, not the run. detail_samples: how many samples to keep in
+// RunAnalysis::samples (0 for commands that render none: gate, compare, trend; -1 keeps all).
+RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3, int64_t detail_samples = kDetailSamples);
+// The same, over samples already loaded (tests, merged views); keeps every sample. Samples are
+// grouped by (case, variant) in order of first appearance; `samples` ends up in that group order.
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k = 3);
 
 Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outputs_by_repeat);

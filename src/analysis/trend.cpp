@@ -17,7 +17,7 @@ Trend compute_trend(const Store& store, const std::string& suite, int last) {
   if (runs.empty()) throw Error(kExitUsage, "no runs of suite '" + suite + "' in this database (see 'wobble runs')");
   std::reverse(runs.begin(), runs.end());
   for (size_t i = 0; i < runs.size(); ++i) {
-    RunAnalysis a = analyze_run(store, runs[i].id);
+    RunAnalysis a = analyze_run(store, runs[i].id, 3, 0);
     TrendPoint p;
     p.run = runs[i];
     p.run.plan = RunPlan{};  // not needed by the trend; keeps the JSON small

@@ -32,7 +32,7 @@ int compare_command(const std::vector<std::string>& args) {
   Store store = Store::open_read_only(db);
   int64_t id_a = resolve_run_id(store, refs[0], db, "RUN_A"), id_b = resolve_run_id(store, refs[1], db, "RUN_B");
   if (id_a == id_b) throw Error(kExitUsage, "RUN_A and RUN_B are both run " + std::to_string(id_a) + "; give two different runs");
-  RunAnalysis a = analyze_run(store, id_a), b = analyze_run(store, id_b);
+  RunAnalysis a = analyze_run(store, id_a, 3, 0), b = analyze_run(store, id_b, 3, 0);
   RunComparison c = compare_runs(a, b);
   require_same_suite(c.suite, vm.count("allow-suite-change") > 0);
   if (!c.suite.same || c.suite.dropped() > 0) std::cerr << "note: " << c.suite.dropped_sentence() << "\n";

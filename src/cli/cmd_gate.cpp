@@ -73,10 +73,10 @@ int gate_command(const std::vector<std::string>& args) {
   int64_t baseline_id = baseline_ref.empty() ? 0 : resolve_run_id(store, baseline_ref, db, "--baseline");
   if (baseline_id == run_id)
     throw Error(kExitUsage, "--baseline is run " + std::to_string(run_id) + ", the run being gated; a run cannot be its own baseline");
-  RunAnalysis a = analyze_run(store, run_id);
+  RunAnalysis a = analyze_run(store, run_id, 3, 0);
   GateSpec spec = merge_gate(a.run.plan.suite.gate, cli);
   std::optional<RunAnalysis> base;
-  if (baseline_id > 0) base = analyze_run(store, baseline_id);
+  if (baseline_id > 0) base = analyze_run(store, baseline_id, 3, 0);
   std::optional<SuiteMatch> suite_match;
   if (base) {
     suite_match = match_suites(a, *base);

@@ -113,10 +113,8 @@ void render_grid(const RunAnalysis& a, const std::map<std::pair<std::string, std
   out << "</table></section>\n";
 }
 
-void render_group(const RunAnalysis& a, const GroupStability& g, size_t index, std::ostream& out) {
-  std::vector<const SampleRecord*> samples;
-  for (const auto& s : a.samples)
-    if (s.case_id == g.case_id && s.variant_id == g.variant_id) samples.push_back(&s);
+void render_group(const RunAnalysis& a, const GroupStability& g, size_t index,
+                  const std::vector<const SampleRecord*>& samples, std::ostream& out) {
   const SampleRecord* reference = nullptr;
   for (const auto* s : samples)
     if (s->ok) {
@@ -283,7 +281,15 @@ void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis*
          "the other; the part of each output that departs from the reference repeat is highlighted, evidence spans "
          "are underlined (hover for the criterion and reason). Outputs longer than "
       << kOutputClip << " bytes are clipped here; the JSON report has them whole.</p>\n";
-  for (size_t i = 0; i < a.groups.size(); ++i) render_group(a, a.groups[i], i, out);
+  if (auto note = a.detail_note(); !note.empty()) out << "<p class=\"muted\">" << html_escape(note) << "</p>\n";
+  // One pass over the samples, not one per group (a run has thousands of groups).
+  std::map<std::pair<std::string, std::string>, std::vector<const SampleRecord*>> samples_of;
+  for (const auto& s : a.samples) samples_of[{s.case_id, s.variant_id}].push_back(&s);
+  static const std::vector<const SampleRecord*> kNone;
+  for (size_t i = 0; i < a.groups.size(); ++i) {
+    auto it = samples_of.find({a.groups[i].case_id, a.groups[i].variant_id});
+    render_group(a, a.groups[i], i, it == samples_of.end() ? kNone : it->second, out);
+  }
   out << "</section>\n";
   if (has_routing) render_routing_html(*routing, out);
   render_appendix(a, has_routing, out);

@@ -34,6 +34,11 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
                                     {"min", a.weighted.n ? num(a.weighted.min) : nullptr},
                                     {"max", a.weighted.n ? num(a.weighted.max) : nullptr}};
   j["samples"] = nlohmann::json::array();
+  // Above kDetailSamples the array lists the first repeats of each group; say so in the document.
+  if (a.detail_omitted > 0) {
+    j["summary"]["samples_listed"] = a.samples.size();
+    j["summary"]["samples_note"] = a.detail_note();
+  }
   for (size_t i = 0; i < a.samples.size(); ++i) {
     const SampleRecord& s = a.samples[i];
     nlohmann::json sj = {{"id", s.id}, {"case", s.case_id}, {"variant", s.variant_id}, {"repeat", s.repeat},

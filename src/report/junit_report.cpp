@@ -35,8 +35,7 @@ void render_junit(const RunAnalysis& a, std::ostream& out) {
   }
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   // time: the summed provider latency of the run's samples, the closest thing to a test duration.
-  double seconds = 0;
-  for (const auto& s : a.samples) seconds += s.latency_s;
+  const double seconds = a.total_latency_s;
   char time[32];
   std::snprintf(time, sizeof time, "%.3f", seconds);
   // Every provider failure is an <error> testcase of its own, so a CI page shows it even when no
@@ -52,16 +51,13 @@ void render_junit(const RunAnalysis& a, std::ostream& out) {
   // JUnit timestamps carry no zone designator; the run's start is UTC.
   if (a.run.started_at.size() >= 19) out << " timestamp=\"" << xml_escape(a.run.started_at.substr(0, 19)) << "\"";
   out << ">\n";
-  // First failing evidence per (case, variant, criterion), from the samples.
+  // First failing evidence per (case, variant, criterion), kept by the analysis for every sample.
   std::map<std::tuple<std::string, std::string, std::string>, std::string> evidence;
-  for (const auto& s : a.samples)
-    for (const auto& r : s.scores)
-      if (r.outcome == Outcome::kFail) {
-        auto key = std::make_tuple(s.case_id, s.variant_id, r.criterion_id);
-        if (!evidence.count(key))
-          evidence[key] = "repeat " + std::to_string(s.repeat) + ": " + r.reason +
-                          (r.evidence.text.empty() ? "" : " [evidence: " + r.evidence.text + "]");
-      }
+  for (const auto& c : a.criteria)
+    if (c.first_fail_repeat >= 0)
+      evidence[{c.case_id, c.variant_id, c.criterion_id}] =
+          "repeat " + std::to_string(c.first_fail_repeat) + ": " + c.first_fail_reason +
+          (c.first_fail_evidence.empty() ? "" : " [evidence: " + c.first_fail_evidence + "]");
   for (const auto& c : a.criteria) {
     char rate[96];
     std::snprintf(rate, sizeof rate, "%lld/%lld passed, pass rate %.2f, Wilson 95%% [%.2f, %.2f]",

@@ -84,6 +84,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
     by_case[s.case_id].push_back(&s);
   }
   out << "## Cases\n\n";
+  if (auto note = a.detail_note(); !note.empty()) out << "_" << note << "_\n\n";
   for (const auto& cid : case_order) {
     out << "### " << md_inline(cid) << "\n\n| Run | Score | Weighted | Failure modes | Notes |\n|---|---|---|---|---|\n";
     for (const auto* s : by_case[cid]) {

@@ -84,6 +84,11 @@ CREATE TABLE run_leases (
   heartbeat_at REAL NOT NULL
 );
 )sql",
+      // Samples that carry a routing trace, so routing analysis finds its few groups without
+      // reading every sample of a large run (wobble report/compare/trend/gate).
+      R"sql(
+CREATE INDEX samples_traced ON samples(run_id, case_id, variant_id) WHERE length(routing_trace) > 0;
+)sql",
   };
   return kMigrations;
 }

@@ -15,6 +15,7 @@
 #include <thread>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 
 #include "store/schema.h"
 #include "store/sqlite_util.h"
@@ -442,81 +443,185 @@ void order_as_suite(std::vector<SampleRecord>& samples, const Suite& suite) {
 
 }  // namespace
 
+namespace {
+
+// The samples columns in the order read_sample() expects; a column left out is read as NULL.
+std::string sample_select(const SampleColumns& c) {
+  std::string sql = "SELECT id, run_id, case_id, variant_id, repeat_index, ";
+  sql += c.prompt ? "prompt" : "NULL";
+  sql += ", ok, output, finish_reason, prompt_tokens, completion_tokens, latency_s, error, seed, extracted_answer, ";
+  sql += c.token_ids ? "prompt_token_ids, token_ids, " : "NULL, NULL, ";
+  sql += c.traces ? "routing_trace" : "NULL";
+  sql += ", model_reported, ";
+  sql += c.logprobs ? "logprobs" : "NULL";
+  sql += ", output_original_bytes FROM samples";
+  return sql;
+}
+
+SampleRecord read_sample(const Stmt& s) {
+  SampleRecord r;
+  r.id = s.int64(0);
+  r.run_id = s.int64(1);
+  r.case_id = s.text(2);
+  r.variant_id = s.text(3);
+  r.repeat = int(s.int64(4));
+  r.prompt = s.text(5);
+  r.ok = s.int64(6) != 0;
+  r.output = s.text(7);
+  r.finish_reason = s.text(8);
+  r.prompt_tokens = s.int64(9);
+  r.completion_tokens = s.int64(10);
+  r.latency_s = s.real(11);
+  r.error = s.text(12);
+  r.seed = uint64_t(s.int64(13));
+  r.extracted_answer = s.opt_text(14);
+  r.prompt_token_ids = unpack_ids(s.blob(15));
+  r.token_ids = unpack_ids(s.blob(16));
+  r.routing_trace = s.blob(17);
+  r.model_reported = s.text(18);
+  r.logprobs = decode_logprobs(s.opt_text(19));
+  r.output_original_bytes = s.opt_text(20) ? s.int64(20) : -1;
+  return r;
+}
+
+const char* kScoreColumns =
+    "s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, s.evidence_text, s.reason, "
+    "s.expected";
+
+CriterionResult read_score(const Stmt& sc) {
+  CriterionResult c;
+  c.criterion_id = sc.text(1);
+  c.outcome = outcome_from(sc.text(2));
+  c.score = sc.real(3);
+  c.evidence.start = sc.int64(4);
+  c.evidence.end = sc.int64(5);
+  c.evidence.text = sc.text(6);
+  c.reason = sc.text(7);
+  c.expected = sc.text(8);
+  return c;
+}
+
+const char* kAttemptColumns = "a.sample_id, a.attempt_index, a.http_status, a.outcome, a.error, a.latency_s, a.retry_after_s";
+
+Attempt read_attempt(const Stmt& at) {
+  Attempt a;
+  a.index = int(at.int64(1));
+  a.http_status = int(at.int64(2));
+  a.outcome = at.text(3);
+  a.error = at.text(4);
+  a.latency_s = at.real(5);
+  a.retry_after_s = at.real(6);
+  return a;
+}
+
+}  // namespace
+
 std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const {
-  std::string sql =
-      "SELECT id, run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, prompt_tokens, "
-      "completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, ";
-  sql += with_trace ? "routing_trace" : "NULL";
-  sql += ", model_reported, logprobs, output_original_bytes FROM samples WHERE run_id = ? "
-         "ORDER BY case_id, variant_id, repeat_index";
-  Stmt s(db_, sql.c_str());
+  SampleColumns columns;
+  columns.traces = with_trace;
+  Stmt s(db_, (sample_select(columns) + " WHERE run_id = ? ORDER BY case_id, variant_id, repeat_index").c_str());
   s.bind(1, run_id);
   std::vector<SampleRecord> out;
   std::map<int64_t, size_t> by_id;
   while (s.step()) {
-    SampleRecord r;
-    r.id = s.int64(0);
-    r.run_id = s.int64(1);
-    r.case_id = s.text(2);
-    r.variant_id = s.text(3);
-    r.repeat = int(s.int64(4));
-    r.prompt = s.text(5);
-    r.ok = s.int64(6) != 0;
-    r.output = s.text(7);
-    r.finish_reason = s.text(8);
-    r.prompt_tokens = s.int64(9);
-    r.completion_tokens = s.int64(10);
-    r.latency_s = s.real(11);
-    r.error = s.text(12);
-    r.seed = uint64_t(s.int64(13));
-    r.extracted_answer = s.opt_text(14);
-    r.prompt_token_ids = unpack_ids(s.blob(15));
-    r.token_ids = unpack_ids(s.blob(16));
-    r.routing_trace = s.blob(17);
-    r.model_reported = s.text(18);
-    r.logprobs = decode_logprobs(s.opt_text(19));
-    r.output_original_bytes = s.opt_text(20) ? s.int64(20) : -1;
+    SampleRecord r = read_sample(s);
     by_id[r.id] = out.size();
     out.push_back(std::move(r));
   }
-  Stmt sc(db_,
-          "SELECT s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, s.evidence_text, "
-          "s.reason, s.expected FROM scores s JOIN samples m ON m.id = s.sample_id WHERE m.run_id = ? "
-          "ORDER BY s.sample_id, s.rowid");
+  Stmt sc(db_, (std::string("SELECT ") + kScoreColumns +
+                " FROM scores s JOIN samples m ON m.id = s.sample_id WHERE m.run_id = ? ORDER BY s.sample_id, s.rowid")
+                   .c_str());
   sc.bind(1, run_id);
   while (sc.step()) {
     auto it = by_id.find(sc.int64(0));
     if (it == by_id.end()) continue;
-    CriterionResult c;
-    c.criterion_id = sc.text(1);
-    c.outcome = outcome_from(sc.text(2));
-    c.score = sc.real(3);
-    c.evidence.start = sc.int64(4);
-    c.evidence.end = sc.int64(5);
-    c.evidence.text = sc.text(6);
-    c.reason = sc.text(7);
-    c.expected = sc.text(8);
-    out[it->second].scores.push_back(std::move(c));
+    out[it->second].scores.push_back(read_score(sc));
   }
-  Stmt at(db_,
-          "SELECT a.sample_id, a.attempt_index, a.http_status, a.outcome, a.error, a.latency_s, a.retry_after_s "
-          "FROM attempts a JOIN samples m ON m.id = a.sample_id WHERE m.run_id = ? ORDER BY a.sample_id, "
-          "a.attempt_index");
+  Stmt at(db_, (std::string("SELECT ") + kAttemptColumns +
+                " FROM attempts a JOIN samples m ON m.id = a.sample_id WHERE m.run_id = ? ORDER BY a.sample_id, "
+                "a.attempt_index")
+                   .c_str());
   at.bind(1, run_id);
   while (at.step()) {
     auto it = by_id.find(at.int64(0));
     if (it == by_id.end()) continue;
-    Attempt a;
-    a.index = int(at.int64(1));
-    a.http_status = int(at.int64(2));
-    a.outcome = at.text(3);
-    a.error = at.text(4);
-    a.latency_s = at.real(5);
-    a.retry_after_s = at.real(6);
-    out[it->second].attempts.push_back(std::move(a));
+    out[it->second].attempts.push_back(read_attempt(at));
   }
   if (auto run = get_run(run_id)) order_as_suite(out, run->plan.suite);
   return out;
+}
+
+int64_t Store::sample_count(int64_t run_id) const {
+  Stmt s(db_, "SELECT COUNT(*) FROM samples WHERE run_id = ?");
+  s.bind(1, run_id);
+  s.step();
+  return s.int64(0);
+}
+
+std::vector<GroupKey> Store::sample_groups(int64_t run_id, const Suite& suite, bool traced_only) const {
+  // Both forms read an index only: samples_by_run, or the partial index of traced samples.
+  Stmt s(db_, traced_only ? "SELECT DISTINCT case_id, variant_id FROM samples INDEXED BY samples_traced "
+                            "WHERE run_id = ? AND length(routing_trace) > 0"
+                          : "SELECT DISTINCT case_id, variant_id FROM samples WHERE run_id = ?");
+  s.bind(1, run_id);
+  std::vector<GroupKey> out;
+  while (s.step()) out.emplace_back(s.text(0), s.text(1));
+  // The same order as order_as_suite().
+  std::map<std::string, size_t> case_rank, variant_rank;
+  for (const auto& c : suite.cases) case_rank.emplace(c.id, case_rank.size());
+  for (const auto& v : suite.variants) variant_rank.emplace(v.id, variant_rank.size());
+  auto rank_of = [](const std::map<std::string, size_t>& rank, const std::string& id) {
+    auto it = rank.find(id);
+    return it == rank.end() ? rank.size() : it->second;
+  };
+  std::sort(out.begin(), out.end(), [&](const GroupKey& a, const GroupKey& b) {
+    return std::forward_as_tuple(rank_of(case_rank, a.first), a.first, rank_of(variant_rank, a.second), a.second) <
+           std::forward_as_tuple(rank_of(case_rank, b.first), b.first, rank_of(variant_rank, b.second), b.second);
+  });
+  return out;
+}
+
+void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, const SampleColumns& columns,
+                           const std::function<void(std::vector<SampleRecord>& group)>& fn) const {
+  // Three statements prepared once and rebound per group; each is a range of samples_by_run.
+  Stmt s(db_, (sample_select(columns) + " WHERE run_id = ? AND case_id = ? AND variant_id = ? ORDER BY repeat_index")
+                  .c_str());
+  Stmt sc(db_, (std::string("SELECT ") + kScoreColumns +
+                " FROM samples m JOIN scores s ON s.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? AND "
+                "m.variant_id = ? ORDER BY s.sample_id, s.rowid")
+                   .c_str());
+  std::optional<Stmt> at;
+  if (columns.attempts)
+    at.emplace(db_, (std::string("SELECT ") + kAttemptColumns +
+                     " FROM samples m JOIN attempts a ON a.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? AND "
+                     "m.variant_id = ? ORDER BY a.sample_id, a.attempt_index")
+                        .c_str());
+  std::vector<SampleRecord> group;
+  std::unordered_map<int64_t, size_t> by_id;
+  for (const auto& [case_id, variant_id] : groups) {
+    group.clear();
+    by_id.clear();
+    s.reset();
+    s.bind(1, run_id).bind(2, case_id).bind(3, variant_id);
+    while (s.step()) {
+      by_id[s.int64(0)] = group.size();
+      group.push_back(read_sample(s));
+    }
+    s.reset();
+    sc.reset();
+    sc.bind(1, run_id).bind(2, case_id).bind(3, variant_id);
+    while (sc.step())
+      if (auto it = by_id.find(sc.int64(0)); it != by_id.end()) group[it->second].scores.push_back(read_score(sc));
+    sc.reset();
+    if (at) {
+      at->reset();
+      at->bind(1, run_id).bind(2, case_id).bind(3, variant_id);
+      while (at->step())
+        if (auto it = by_id.find(at->int64(0)); it != by_id.end()) group[it->second].attempts.push_back(read_attempt(*at));
+      at->reset();
+    }
+    if (!group.empty()) fn(group);
+  }
 }
 
 }  // namespace wobble

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -24,7 +25,7 @@ struct sqlite3;
 
 namespace wobble {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;  // == schema_migrations().size()
 
 struct RunRecord {
   int64_t id = 0;
@@ -76,6 +77,17 @@ struct SampleRecord {
   std::vector<Attempt> attempts;
 };
 
+// Which columns a streaming read fills in; the others are left empty. Scores are always read.
+struct SampleColumns {
+  bool prompt = true;
+  bool traces = false;     // routing_trace
+  bool token_ids = true;   // prompt_token_ids and token_ids
+  bool logprobs = true;
+  bool attempts = true;
+};
+
+// A (case, variant) pair of a run.
+using GroupKey = std::pair<std::string, std::string>;
 
 class Store {
  public:
@@ -121,6 +133,17 @@ class Store {
   // Loads samples of a run in the suite's order of cases and variants (its snapshot), then by
   // repeat; with_trace=false skips trace blobs.
   std::vector<SampleRecord> samples(int64_t run_id, bool with_trace = false) const;
+
+  // The (case, variant) groups that have stored samples, in the order samples() returns them: the
+  // suite's order of cases and variants, ids the suite does not name after, alphabetically.
+  // traced_only: only groups with at least one sample carrying a routing trace (an index lookup).
+  int64_t sample_count(int64_t run_id) const;  // stored samples of the run, failed ones included
+  std::vector<GroupKey> sample_groups(int64_t run_id, const Suite& suite, bool traced_only = false) const;
+  // Streams the samples of `groups` one group at a time, each group in repeat order with its scores
+  // (and attempts when asked): the same records samples() returns, without holding the whole run.
+  // Memory is one group's samples. `fn` may move the vector's contents away.
+  void for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, const SampleColumns& columns,
+                      const std::function<void(std::vector<SampleRecord>& group)>& fn) const;
 
   sqlite3* handle() const { return db_; }
 

@@ -1,0 +1,248 @@
+// The streamed analysis (analyze_run / analyze_routing reading one (case, variant) group at a time)
+// against the in-memory one (Store::samples loaded whole, then analyze_samples /
+// analyze_routing_samples) on a store built here with provider failures, unscored and missing
+// criteria, weights, logprobs, several variants, ids the suite does not name, samples inserted out
+// of order, and routing traces in two runs. Every rendered number must be the same.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "analysis/compare.h"
+#include "analysis/routing_drift.h"
+#include "analysis/stability.h"
+#include "moe/routing.h"
+#include "report/report.h"
+#include "store/store.h"
+#include "support/scratch.h"
+
+using namespace wobble;
+
+namespace {
+
+std::vector<uint8_t> trace_of(int seed, int tokens) {
+  moe::RoutingTrace t(2, 4, 2);
+  for (int i = 0; i < tokens; ++i)
+    for (uint32_t l = 0; l < 2; ++l) {
+      uint16_t e[2] = {uint16_t((seed + i + l) % 4), uint16_t((seed + 2 * i + l + 1) % 4)};
+      if (e[0] == e[1]) e[1] = uint16_t((e[1] + 1) % 4);
+      float w[2] = {0.7f, 0.3f};
+      t.append(l, e, w, 1.0f + 0.1f * float(i % 3), 0.05f);
+    }
+  return t.serialize();
+}
+
+RunRecord make_run(const std::string& started) {
+  RunRecord run;
+  run.suite_name = "mix";
+  run.suite_path = "suites/mix.yaml";
+  run.suite_hash = "feedbeef";
+  // Suite order differs from alphabetical order for both cases and variants.
+  run.plan.suite = suite_from_json(
+      {{"name", "mix"},
+       {"repeats", 4},
+       {"variants", {{{"id", "v2"}, {"prompt", "x"}}, {{"id", "v1"}, {"prompt", "y"}}}},
+       {"cases",
+        {{{"id", "b-case"},
+          {"answer_extractor", {{"kind", "regex"}, {"args", {{"pattern", "(\\d+)"}}}}},
+          {"rubric",
+           {{"criteria", {{{"id", "ans"}, {"scorer", "contains"}, {"args", {{"value", "4"}}}, {"weight", 3}},
+                          {{"id", "tone"}, {"scorer", "contains"}, {"args", {{"value", "ok"}}}, {"weight", 0.5}}}}}}},
+         {{"id", "a-case"},
+          {"rubric", {{"criteria", {{{"id", "fmt"}, {"scorer", "contains"}, {"args", {{"value", "A"}}}}}}}}}}}});
+  run.provider = {{"kind", "openai"}, {"model", "m"}};
+  run.model_id = "m";
+  run.sampling = {{"temperature", 0.9}};
+  run.repeats = 4;
+  run.tool_version = "test";
+  run.started_at = started;
+  run.status = "complete";
+  run.expected_samples = 16;
+  return run;
+}
+
+CriterionResult res(const std::string& id, Outcome o, double score, const std::string& reason = "",
+                    const std::string& evidence = "") {
+  CriterionResult r;
+  r.criterion_id = id;
+  r.outcome = o;
+  r.score = score;
+  r.reason = reason;
+  r.evidence = {0, int64_t(evidence.size()), evidence};
+  return r;
+}
+
+std::vector<SampleRecord> samples_of(int64_t run_id, int shift) {
+  std::vector<SampleRecord> out;
+  for (const std::string c : {"b-case", "a-case", "zz-extra"})
+    for (const std::string v : {"v2", "v1", "v0-extra"})
+      for (int r = 0; r < 4; ++r) {
+        if (c == "zz-extra" && v != "v1") continue;
+        if (v == "v0-extra" && c != "a-case") continue;
+        SampleRecord s;
+        s.run_id = run_id;
+        s.case_id = c;
+        s.variant_id = v;
+        s.repeat = r;
+        s.prompt = "prompt " + c + " " + v;
+        s.seed = uint64_t(r);
+        s.latency_s = 0.125 * (r + 1) + (v == "v1" ? 0.01 : 0);
+        s.model_reported = (r == 3 && c == "b-case") ? "m-swapped" : "m";
+        if ((r + shift) % 4 == 2 && v == "v1") {  // provider failure
+          s.ok = false;
+          s.error = "HTTP 503 on " + c;
+          s.attempts = {{1, 503, "http_error", "HTTP 503", 0.1, 0}, {2, 503, "http_error", "HTTP 503", 0.1, 0.5}};
+          out.push_back(std::move(s));
+          continue;
+        }
+        s.ok = true;
+        s.finish_reason = "stop";
+        s.attempts = {{1, 200, "ok", "", s.latency_s, 0}};
+        const bool right = (r + shift) % 3 != 1;
+        s.output = "Answer " + std::string(right ? "4" : "5") + (r % 2 ? " ok" : " fine") + " for " + c;
+        s.extracted_answer = right ? "4" : "5";
+        if (c == "b-case") {
+          s.scores = {res("ans", right ? Outcome::kPass : Outcome::kFail, right ? 1 : 0,
+                          right ? "" : "expected 4", right ? "4" : "5")};
+          if (r != 0) s.scores.push_back(res("tone", r == 1 ? Outcome::kUnscored : Outcome::kPass, 0.5, "judge", "ok"));
+          s.logprobs = {{"Answer", -0.1, {}}, {" ", -0.01, {}}, {right ? "4" : "5", right ? -0.2 : -1.7, {{"4", -0.2}, {"5", -1.7}}}};
+        } else {
+          s.scores = {res("fmt", r == 3 ? Outcome::kFail : Outcome::kPass, r == 3 ? 0.25 : 1, "format", "A")};
+          if (c == "a-case" && v != "v0-extra") {
+            s.prompt_token_ids = {1, 2, 3};
+            s.token_ids = {4, 5, int32_t(6 + (r + shift) % 2)};
+            s.routing_trace = trace_of(r + shift + (v == "v1" ? 1 : 0), 6);
+          }
+        }
+        out.push_back(std::move(s));
+      }
+  // Out of order on purpose: the store, not the insert order, decides the order of the analysis.
+  std::reverse(out.begin(), out.end());
+  std::rotate(out.begin(), out.begin() + 5, out.end());
+  return out;
+}
+
+struct Fixture {
+  Store store;
+  int64_t base = 0, run = 0;
+};
+
+Fixture build(const std::string& name) {
+  Fixture f{Store::open(testsupport::scratch_path(name)), 0, 0};
+  f.base = f.store.create_run(make_run("2026-01-01T00:00:00Z"));
+  f.store.insert_samples(samples_of(f.base, 1));
+  f.run = f.store.create_run(make_run("2026-01-02T00:00:00Z"));
+  auto s = samples_of(f.run, 0);
+  // Two batches, so sample ids do not follow the suite order either.
+  std::vector<SampleRecord> first(s.begin() + 7, s.end()), second(s.begin(), s.begin() + 7);
+  f.store.insert_samples(first);
+  f.store.insert_samples(second);
+  return f;
+}
+
+RunAnalysis in_memory(const Store& store, int64_t id, int k) {
+  return analyze_samples(*store.get_run(id), store.samples(id, false), k);
+}
+
+std::string markdown(const RunAnalysis& a, const RoutingAnalysis* r) {
+  std::ostringstream os;
+  render_markdown(a, os, r);
+  return os.str();
+}
+
+}  // namespace
+
+TEST(StreamingAnalysis, EqualsTheInMemoryAnalysis) {
+  Fixture f = build("streaming-equal.db");
+  RunAnalysis streamed = analyze_run(f.store, f.run, 2, -1);
+  RunAnalysis loaded = in_memory(f.store, f.run, 2);
+  // The fixture exercises what it claims to.
+  ASSERT_GT(streamed.failed_samples, 0);
+  ASSERT_GT(streamed.unstable, 0);
+  ASSERT_TRUE(streamed.model_changed());
+  ASSERT_EQ(streamed.total_samples, 24);
+  EXPECT_EQ(streamed.detail_omitted, 0);
+  EXPECT_EQ(streamed.detail_note(), "");
+
+  EXPECT_EQ(report_json(streamed).dump(2), report_json(loaded).dump(2));
+  EXPECT_EQ(markdown(streamed, nullptr), markdown(loaded, nullptr));
+  std::ostringstream hs, hl, js, jl;
+  render_html(streamed, hs);
+  render_html(loaded, hl);
+  EXPECT_EQ(hs.str(), hl.str());
+  render_junit(streamed, js);
+  render_junit(loaded, jl);
+  EXPECT_EQ(js.str(), jl.str());
+  // Fields no renderer prints whole.
+  ASSERT_EQ(streamed.samples.size(), loaded.samples.size());
+  for (size_t i = 0; i < streamed.samples.size(); ++i) {
+    EXPECT_EQ(streamed.samples[i].id, loaded.samples[i].id);
+    EXPECT_EQ(streamed.weighted_scores[i], loaded.weighted_scores[i]);
+  }
+  EXPECT_EQ(streamed.total_latency_s, loaded.total_latency_s);
+  ASSERT_EQ(streamed.criteria.size(), loaded.criteria.size());
+  for (size_t i = 0; i < streamed.criteria.size(); ++i) {
+    EXPECT_EQ(streamed.criteria[i].outcomes, loaded.criteria[i].outcomes);
+    EXPECT_EQ(streamed.criteria[i].first_fail_repeat, loaded.criteria[i].first_fail_repeat);
+    EXPECT_EQ(streamed.criteria[i].first_fail_evidence, loaded.criteria[i].first_fail_evidence);
+  }
+  // Groups come in the suite's order (b-case before a-case, v2 before v1), unknown ids last.
+  ASSERT_GE(streamed.groups.size(), 2u);
+  EXPECT_EQ(streamed.groups[0].case_id, "b-case");
+  EXPECT_EQ(streamed.groups[0].variant_id, "v2");
+  EXPECT_EQ(streamed.groups.back().case_id, "zz-extra");
+}
+
+TEST(StreamingAnalysis, RoutingEqualsTheInMemoryRouting) {
+  Fixture f = build("streaming-routing.db");
+  RoutingAnalysis streamed = analyze_routing(f.store, f.run, f.base, 0.05, 0.9);
+  auto cur = f.store.samples(f.run, true), base = f.store.samples(f.base, true);
+  RoutingAnalysis loaded = analyze_routing_samples(cur, &base, 0.05, 0.9);
+  loaded.baseline_run = f.base;
+  ASSERT_TRUE(streamed.has_traces);
+  ASSERT_EQ(streamed.groups.size(), 2u);  // a-case v2 and v1; v0-extra has no traces
+  ASSERT_EQ(streamed.baseline.size(), 2u);
+  ASSERT_EQ(streamed.variants.size(), 1u);
+  EXPECT_EQ(streamed.trace_bytes, loaded.trace_bytes);
+  EXPECT_EQ(streamed.trace_tokens, loaded.trace_tokens);
+  RunAnalysis a = analyze_run(f.store, f.run, 3, -1);
+  EXPECT_EQ(report_json(a, &streamed).dump(2), report_json(a, &loaded).dump(2));
+  EXPECT_EQ(markdown(a, &streamed), markdown(a, &loaded));
+  // Without a baseline as well.
+  RoutingAnalysis alone = analyze_routing(f.store, f.run, std::nullopt);
+  RoutingAnalysis alone_loaded = analyze_routing_samples(cur, nullptr, 0.1, 0.8);
+  EXPECT_EQ(report_json(a, &alone).dump(2), report_json(a, &alone_loaded).dump(2));
+}
+
+TEST(StreamingAnalysis, CappedDetailKeepsEveryNumber) {
+  Fixture f = build("streaming-cap.db");
+  RunAnalysis full = analyze_run(f.store, f.run, 3, -1);
+  RunAnalysis capped = analyze_run(f.store, f.run, 3, 6);  // 24 samples in 6 groups: 1 repeat of each
+  EXPECT_EQ(capped.samples.size(), 6u);
+  EXPECT_EQ(capped.detail_omitted, full.total_samples - int64_t(capped.samples.size()));
+  EXPECT_EQ(capped.detail_per_group, 1);
+  for (const auto& s : capped.samples) EXPECT_EQ(s.repeat, 0) << s.case_id << "/" << s.variant_id;
+  EXPECT_EQ(capped.weighted_scores.size(), capped.samples.size());
+  EXPECT_NE(capped.detail_note().find("lists " + std::to_string(capped.samples.size()) + " of 24 samples"),
+            std::string::npos)
+      << capped.detail_note();
+  // Everything but the per-repeat lists is the same.
+  nlohmann::json jf = report_json(full), jc = report_json(capped);
+  EXPECT_EQ(jc["summary"]["samples_listed"], capped.samples.size());
+  jf.erase("samples");
+  jc.erase("samples");
+  jc["summary"].erase("samples_listed");
+  jc["summary"].erase("samples_note");
+  EXPECT_EQ(jf.dump(2), jc.dump(2));
+  EXPECT_EQ(capped.total_latency_s, full.total_latency_s);
+  std::ostringstream jf_xml, jc_xml;
+  render_junit(full, jf_xml);
+  render_junit(capped, jc_xml);
+  EXPECT_EQ(jf_xml.str(), jc_xml.str());
+  // The Markdown report says how much it lists.
+  EXPECT_NE(markdown(capped, nullptr).find(capped.detail_note()), std::string::npos);
+  // Commands that render no samples keep none and still compare the same.
+  RunAnalysis none = analyze_run(f.store, f.run, 3, 0), base = analyze_run(f.store, f.base, 3, 0);
+  EXPECT_TRUE(none.samples.empty());
+  EXPECT_EQ(comparison_json(compare_runs(base, none)).dump(),
+            comparison_json(compare_runs(analyze_run(f.store, f.base, 3, -1), full)).dump());
+}
