@@ -380,6 +380,9 @@ RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_
   columns.prompt = detail_samples != 0;
   columns.token_ids = detail_samples != 0;  // for the kept samples; the analysis itself needs none
   columns.logprobs = true;    // divergence tokens need them
+  // Without kept samples nothing renders a sample's attempts or every score's text.
+  columns.attempts_of_ok_samples = detail_samples != 0;
+  columns.score_text = detail_samples != 0;
   store.for_each_group(run_id, groups, columns, [&](std::vector<SampleRecord>& g) { b.add_group(g); });
   return b.finish();
 }

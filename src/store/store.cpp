@@ -488,16 +488,18 @@ const char* kScoreColumns =
     "s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, s.evidence_text, s.reason, "
     "s.expected";
 
-CriterionResult read_score(const Stmt& sc) {
+CriterionResult read_score(const Stmt& sc, bool all_text = true) {
   CriterionResult c;
   c.criterion_id = sc.text(1);
   c.outcome = outcome_from(sc.text(2));
   c.score = sc.real(3);
   c.evidence.start = sc.int64(4);
   c.evidence.end = sc.int64(5);
-  c.evidence.text = sc.text(6);
-  c.reason = sc.text(7);
-  c.expected = sc.text(8);
+  if (all_text || c.outcome == Outcome::kFail) {
+    c.evidence.text = sc.text(6);
+    c.reason = sc.text(7);
+  }
+  if (all_text) c.expected = sc.text(8);
   return c;
 }
 
@@ -586,17 +588,21 @@ void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, 
   // Three statements prepared once and rebound per group; each is a range of samples_by_run.
   Stmt s(db_, (sample_select(columns) + " WHERE run_id = ? AND case_id = ? AND variant_id = ? ORDER BY repeat_index")
                   .c_str());
+  // No ORDER BY: sorting every group's scores in a temporary b-tree cost more than the rest of the
+  // read; each sample's few scores are put in insertion (rowid) order below instead.
   Stmt sc(db_, (std::string("SELECT ") + kScoreColumns +
-                " FROM samples m JOIN scores s ON s.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? AND "
-                "m.variant_id = ? ORDER BY s.sample_id, s.rowid")
+                ", s.rowid FROM samples m JOIN scores s ON s.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? AND "
+                "m.variant_id = ?")
                    .c_str());
   std::optional<Stmt> at;
   if (columns.attempts)
     at.emplace(db_, (std::string("SELECT ") + kAttemptColumns +
                      " FROM samples m JOIN attempts a ON a.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? AND "
-                     "m.variant_id = ? ORDER BY a.sample_id, a.attempt_index")
+                     "m.variant_id = ?" +
+                     (columns.attempts_of_ok_samples ? "" : " AND m.ok = 0") + " ORDER BY a.sample_id, a.attempt_index")
                         .c_str());
   std::vector<SampleRecord> group;
+  std::vector<std::vector<int64_t>> score_rowids;  // per sample of the group, parallel to its scores
   std::unordered_map<int64_t, size_t> by_id;
   for (const auto& [case_id, variant_id] : groups) {
     group.clear();
@@ -610,9 +616,24 @@ void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, 
     s.reset();
     sc.reset();
     sc.bind(1, run_id).bind(2, case_id).bind(3, variant_id);
+    score_rowids.assign(group.size(), {});
     while (sc.step())
-      if (auto it = by_id.find(sc.int64(0)); it != by_id.end()) group[it->second].scores.push_back(read_score(sc));
+      if (auto it = by_id.find(sc.int64(0)); it != by_id.end()) {
+        group[it->second].scores.push_back(read_score(sc, columns.score_text));
+        score_rowids[it->second].push_back(sc.int64(9));
+      }
     sc.reset();
+    for (size_t i = 0; i < group.size(); ++i) {
+      auto& rowids = score_rowids[i];
+      if (std::is_sorted(rowids.begin(), rowids.end())) continue;
+      std::vector<size_t> order(rowids.size());
+      for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return rowids[x] < rowids[y]; });
+      std::vector<CriterionResult> sorted;
+      sorted.reserve(order.size());
+      for (size_t k : order) sorted.push_back(std::move(group[i].scores[k]));
+      group[i].scores = std::move(sorted);
+    }
     if (at) {
       at->reset();
       at->bind(1, run_id).bind(2, case_id).bind(3, variant_id);

@@ -84,6 +84,12 @@ struct SampleColumns {
   bool token_ids = true;   // prompt_token_ids and token_ids
   bool logprobs = true;
   bool attempts = true;
+  // false: attempts of failed samples only (the analysis counts those; a sample with output keeps
+  // an empty list).
+  bool attempts_of_ok_samples = true;
+  // false: a score's reason and evidence text are read for fails only, its expected value never
+  // (what the analysis quotes; renderers of per-repeat detail need them all).
+  bool score_text = true;
 };
 
 // A (case, variant) pair of a run.

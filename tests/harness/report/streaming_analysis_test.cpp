@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "analysis/compare.h"
+#include "analysis/gate.h"
 #include "analysis/routing_drift.h"
 #include "analysis/stability.h"
 #include "moe/routing.h"
@@ -245,4 +246,12 @@ TEST(StreamingAnalysis, CappedDetailKeepsEveryNumber) {
   EXPECT_TRUE(none.samples.empty());
   EXPECT_EQ(comparison_json(compare_runs(base, none)).dump(),
             comparison_json(compare_runs(analyze_run(f.store, f.base, 3, -1), full)).dump());
+  GateSpec spec;
+  spec.max_unstable = 0;
+  spec.min_pass_rate = 0.9;
+  spec.min_weighted_score = 0.9;
+  spec.max_pass_rate_drop = 0.1;
+  RunAnalysis full_base = analyze_run(f.store, f.base, 3, -1);
+  EXPECT_EQ(evaluate_gate(none, spec, &base).to_json().dump(), evaluate_gate(full, spec, &full_base).to_json().dump());
+  EXPECT_FALSE(evaluate_gate(none, spec, &base).passed);
 }
