@@ -1,4 +1,5 @@
 // wobble gate RUN [--baseline RUN] [thresholds]: exit 0 pass, 1 gate failed, 2 usage error.
+#include <future>
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -73,10 +74,17 @@ int gate_command(const std::vector<std::string>& args) {
   int64_t baseline_id = baseline_ref.empty() ? 0 : resolve_run_id(store, baseline_ref, db, "--baseline");
   if (baseline_id == run_id)
     throw Error(kExitUsage, "--baseline is run " + std::to_string(run_id) + ", the run being gated; a run cannot be its own baseline");
+  // The baseline is read on a second connection alongside: each run of a large database takes seconds.
+  std::future<RunAnalysis> base_read;
+  if (baseline_id > 0)
+    base_read = std::async(std::launch::async, [&db, baseline_id] {
+      Store other = Store::open_read_only(db);
+      return analyze_run(other, baseline_id, 3, 0);
+    });
   RunAnalysis a = analyze_run(store, run_id, 3, 0);
   GateSpec spec = merge_gate(a.run.plan.suite.gate, cli);
   std::optional<RunAnalysis> base;
-  if (baseline_id > 0) base = analyze_run(store, baseline_id, 3, 0);
+  if (base_read.valid()) base = base_read.get();
   std::optional<SuiteMatch> suite_match;
   if (base) {
     suite_match = match_suites(a, *base);
