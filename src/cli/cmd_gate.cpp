@@ -82,7 +82,7 @@ int gate_command(const std::vector<std::string>& args) {
     suite_match = match_suites(a, *base);
     require_same_suite(*suite_match, vm.count("allow-suite-change") > 0);
   }
-  if (!spec.max_unstable && !spec.min_pass_rate && !spec.min_weighted_score && !base && !spec.max_provider_failures)
+  if (!has_thresholds(spec) && !base)
     throw Error(kExitUsage, "no gate thresholds: set them in the suite's gate: block or pass --max-unstable, "
                             "--min-pass-rate, --min-weighted-score, --max-provider-failures or --baseline");
   GateResult g = evaluate_gate(a, spec, base ? &*base : nullptr);
