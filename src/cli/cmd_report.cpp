@@ -46,7 +46,7 @@ int report_command(const std::vector<std::string>& args) {
   RunAnalysis a = analyze_run(store, run_id, k);
   RoutingAnalysis routing = analyze_routing(store, run_id, baseline > 0 ? std::optional<int64_t>(baseline) : std::nullopt,
                                             max_jsd, min_overlap);
-  ReportOptions ro = default_report_options(a);
+  ReportOptions ro;
   ro.detail = vm.count("detail") > 0;
   ro.only_unstable = vm.count("only-unstable") > 0;
   write_output(out, [&](std::ostream& os) {

@@ -56,12 +56,12 @@ section.verdict p.headline { font-size: 16px; margin: 6px 0; }
 .gate-pass { background: var(--pass); } .gate-fail { background: var(--fail); } .gate-none { background: var(--unscored); }
 ul.checks { margin: 4px 0; padding-left: 20px; } ul.checks li.ok { color: var(--muted); }
 p.counts .badge { font-size: 13px; padding: 1px 7px; }
-q.q-pass { background: #e3f4e4; border-bottom: 2px solid var(--pass); } q.q-fail { background: #fde4e4; border-bottom: 2px solid var(--fail); }
+span.q-pass { background: #e3f4e4; border-bottom: 2px solid var(--pass); } span.q-fail { background: #fde4e4; border-bottom: 2px solid var(--fail); }
 table.unstable td { max-width: 360px; overflow-wrap: anywhere; }
 span.expected { font-size: 12px; color: var(--fail); margin: 0 6px 0 2px; }
 td.up { color: var(--pass); } td.down { color: var(--fail); }
 table.defs td { max-width: 520px; }
-svg .drift .bar { fill: #4f7cac; } svg .drift.flagged .bar { fill: var(--fail); } svg .marker { stroke: #24292f; stroke-width: 2; }
+svg .drift .bar { fill: #4f7cac; } svg .drift.flagged .bar { fill: var(--fail); } svg .marker { stroke: #24292f; stroke-width: 2; } svg .frame { fill: none; stroke: #8c959f; }
 )css";
 
 }  // namespace

@@ -40,24 +40,25 @@ std::string verdict_legend() {
 std::string quote_html(const std::optional<Quote>& q, const char* cls) {
   if (!q) return "—";
   std::string s = "<a href=\"#s-" + std::to_string(q->sample_id) + "\">#" + std::to_string(q->repeat) +
-                  "</a> <q class=\"" + std::string(cls) + "\">" + html_escape(q->text) + "</q>";
+                  "</a> <span class=\"" + std::string(cls) + "\">“" + html_escape(q->text) + "”</span>";
   if (!q->from_evidence) s += " <span class=\"muted\">(output)</span>";
   if (!q->reason.empty()) s += "<br><span class=\"muted\">" + html_escape(q->reason) + "</span>";
   return s;
 }
 
 void render_verdict(const RunAnalysis& a, const ReportOptions& opts, std::ostream& out) {
+  const auto gate = suite_gate(a);
   out << "<section id=\"verdict\" class=\"verdict\"><h2>Verdict</h2>\n<p class=\"headline\">";
-  if (opts.gate)
-    out << "<span class=\"gate " << (opts.gate->passed ? "gate-pass\">Gate PASSED" : "gate-fail\">Gate FAILED")
+  if (gate)
+    out << "<span class=\"gate " << (gate->passed ? "gate-pass\">Gate PASSED" : "gate-fail\">Gate FAILED")
         << "</span> <span class=\"muted\">(the suite's gate: block, no baseline)</span>";
   else
     out << "<span class=\"gate gate-none\">No gate thresholds</span> <span class=\"muted\">(add a gate: block to the "
            "suite)</span>";
   out << "</p>\n";
-  if (opts.gate) {
+  if (gate) {
     out << "<ul class=\"checks\">";
-    for (const auto& c : opts.gate->checks)
+    for (const auto& c : gate->checks)
       out << "<li class=\"" << (c.passed ? "ok" : "flag") << "\">" << (c.passed ? "ok" : "FAIL") << " "
           << html_escape(c.name) << ": " << html_escape(c.detail) << "</li>";
     out << "</ul>\n";

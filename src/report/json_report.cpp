@@ -69,7 +69,8 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing,
   auto shown = [&](const std::string& c, const std::string& v) { return !opts.only_unstable || keep.count({c, v}); };
   {
     nlohmann::json v;
-    v["gate"] = opts.gate ? opts.gate->to_json() : nlohmann::json(nullptr);
+    const auto gate = suite_gate(a);
+    v["gate"] = gate ? gate->to_json() : nlohmann::json(nullptr);
     v["counts"] = {{"unstable", a.unstable}, {"stable_fail", a.stable_fail}, {"stable_pass", a.stable_pass},
                    {"unscored", a.unscored_criteria}, {"criteria", a.criteria.size()},
                    {"provider_failures", a.failed_samples}, {"samples", a.total_samples}};

@@ -58,12 +58,13 @@ void render_junit(const RunAnalysis& a, std::ostream& out, const ReportOptions& 
   out << ">\n";
   // The verdict first, as in every format: CI viewers that show properties show these.
   out << "    <properties>\n";
+  const auto gate = suite_gate(a);
   auto property = [&](const std::string& name, const std::string& value) {
     out << "      <property name=\"" << xml_escape(name) << "\" value=\"" << xml_escape(value) << "\"/>\n";
   };
-  property("wobble.gate", opts.gate ? (opts.gate->passed ? "passed" : "failed") : "no thresholds");
-  if (opts.gate)
-    for (const auto& c : opts.gate->checks)
+  property("wobble.gate", gate ? (gate->passed ? "passed" : "failed") : "no thresholds");
+  if (gate)
+    for (const auto& c : gate->checks)
       if (!c.passed) property("wobble.gate.failed." + c.name, c.detail);
   property("wobble.unstable", std::to_string(a.unstable));
   property("wobble.stable_fail", std::to_string(a.stable_fail));

@@ -130,18 +130,13 @@ std::vector<MetricGroup> groups_shown(bool routing) {
 
 }  // namespace
 
-ReportOptions default_report_options(const RunAnalysis& a) {
-  ReportOptions o;
-  o.gate = suite_gate(a);
-  return o;
-}
-
 void render_verdict_markdown(const RunAnalysis& a, const ReportOptions& opts, std::ostream& out, const char* heading) {
+  const auto gate = suite_gate(a);
   out << heading << " Verdict\n\n";
-  if (opts.gate) {
-    out << "- **Gate " << (opts.gate->passed ? "PASSED" : "FAILED") << "** (the suite's gate: block, no baseline)";
+  if (gate) {
+    out << "- **Gate " << (gate->passed ? "PASSED" : "FAILED") << "** (the suite's gate: block, no baseline)";
     std::string failed;
-    for (const auto& c : opts.gate->checks)
+    for (const auto& c : gate->checks)
       if (!c.passed) failed += (failed.empty() ? "" : "; ") + c.name + ": " + c.detail;
     if (!failed.empty()) out << ": " << md_inline(failed, 400);
     out << "\n";

@@ -22,11 +22,8 @@ namespace wobble {
 struct ReportOptions {
   bool detail = false;         // Markdown: per-repeat tables and every divergence, not only unstable groups
   bool only_unstable = false;  // every section limited to unstable criteria and the groups that have one
-  std::optional<GateResult> gate;  // suite_gate(a); nullopt: the suite sets no thresholds
 };
-
-// The options a report command uses by default: the suite's gate evaluated on the run.
-ReportOptions default_report_options(const RunAnalysis& a);
+// The gate every format leads with is suite_gate(a): the suite's own thresholds, no baseline.
 
 // The metric table (analysis/metric_definitions.h) as a Markdown table, groups in `groups` only
 // (empty: every group). `wobble metrics` prints it whole; reports/README.md embeds it.

@@ -160,7 +160,7 @@ std::string svg_colour_bar(const HeatScale& scale, const std::string& label) {
          "\" height=\"" + px(bar_h) + "\" fill=\"" + heat_colour(v, scale, scale.max) + "\"/>";
   }
   s += "<rect x=\"" + px(left) + "\" y=\"" + px(top) + "\" width=\"" + px(bar_w) + "\" height=\"" + px(bar_h) +
-       "\" fill=\"none\" stroke=\"#8c959f\"/>";
+       "\" class=\"frame\"/>";
   auto tick = [&](double x, double v, const char* anchor) {
     s += "<text class=\"axis\" x=\"" + px(x) + "\" y=\"" + px(top + bar_h + 12) + "\" text-anchor=\"" + anchor + "\">" +
          html_number(v, 3) + "</text>";
