@@ -42,7 +42,9 @@ constexpr std::array kMetrics = {
                      "", kAny},
     MetricDefinition{"weighted", "Weighted score", MetricGroup::kStability,
                      "A sample's score over its criteria scored pass or fail, weighted by each criterion's weight "
-                     "(default 1); unscored criteria are left out; n/a when nothing was scored.",
+                     "(default 1; score 1/0 for pass/fail scorers, the partial value for numeric ones); unscored "
+                     "criteria are left out, not counted as 0; n/a when nothing was scored. The run's mean is what "
+                     "the min_weighted_score gate checks.",
                      "Σ w·score / Σ w", kAny},
     MetricDefinition{"fleiss_kappa", "Fleiss' kappa", MetricGroup::kStability,
                      "Agreement of repeats (raters) on pass/fail across (case, variant) groups (subjects) with the "
@@ -101,6 +103,11 @@ constexpr std::array kMetrics = {
                      "\"baseline\"). Noise floor: the median mean JSD over the S splits other than the observed one; "
                      "moved: p < 0.05.",
                      "p = (1 + #{splits with JSD ≥ observed}) / (1 + S)", kRoutingSources},
+    MetricDefinition{"gate_baseline", "Gate baseline test", MetricGroup::kGate,
+                     "For each (case, variant, criterion) whose pass rate fell against the baseline run, a one-sided "
+                     "Fisher exact test on [[baseline passes, baseline fails], [current passes, current fails]]; a "
+                     "regression when p < alpha (default 0.05) or the drop exceeds max_pass_rate_drop.",
+                     "", kAny},
 };
 
 }  // namespace
@@ -115,7 +122,7 @@ const MetricDefinition* find_metric(std::string_view id) {
 
 std::string_view metric_group_name(MetricGroup g) {
   static constexpr std::array<std::string_view, size_t(MetricGroup::kCount)> kNames = {
-      "Stability", "Outputs", "Variants", "Latency and tokens", "Routing"};
+      "Stability", "Outputs", "Variants", "Latency and tokens", "Routing", "Gate"};
   static_assert(kNames.size() == size_t(MetricGroup::kCount));
   return kNames[size_t(g)];
 }
