@@ -298,7 +298,8 @@ namespace {
 
 std::string noise_html(const RoutingNoise& n) {
   if (!n.tested) return "noise floor n/a";
-  return "noise floor " + html_number(n.noise_jsd, 3) + ", p = " + html_number(n.p_value, 3) + (n.exact ? "" : " (sampled)") +
+  return "noise floor " + html_number(n.noise_jsd, 3) + ", p = " + html_number(n.p_value, 4) +
+         (n.exact ? " (exact, " : " (sampled, ") + std::to_string(n.splits) + " splits)" +
          ": " + (n.moved ? "<b class=\"flag\">moved beyond repeat noise</b>" : "<span class=\"muted\">within repeat noise</span>");
 }
 

@@ -28,7 +28,7 @@ nlohmann::json noise_json(const RoutingNoise& n) {
 
 std::string noise_md(const RoutingNoise& n) {
   if (!n.tested) return "n/a | n/a | —";
-  return f3(n.noise_jsd) + " | " + f3(n.p_value) + (n.exact ? "" : "*") + " | " + (n.moved ? "**moved**" : "within noise");
+  return f3(n.noise_jsd) + " | " + fixed(n.p_value, 4) + (n.exact ? "" : "*") + " | " + (n.moved ? "**moved**" : "within noise");
 }
 
 bool group_shown(const RunAnalysis* a, bool only_unstable, const std::string& c, const std::string& v) {

@@ -149,7 +149,7 @@ std::string svg_heatmap(const std::vector<std::vector<double>>& cells, const std
 }
 
 std::string svg_colour_bar(const HeatScale& scale, const std::string& label) {
-  const double w = 260, left = 10, bar_w = 200, top = 16, bar_h = 12;
+  const double w = 400, left = 10, bar_w = 240, top = 16, bar_h = 12;
   std::string s = open_svg(w, top + bar_h + 18, label);
   s += "<text class=\"axis\" x=\"" + px(left) + "\" y=\"11\">" + html_escape(label) + "</text>";
   constexpr int kSteps = 40;
@@ -233,9 +233,9 @@ std::string svg_index_bars(const std::vector<double>& values, double y_max, doub
 std::string svg_line_chart(const std::vector<std::string>& x_labels, const std::vector<Series>& series, double y_min,
                            double y_max, const std::string& title, const std::vector<std::string>& x_sublabels,
                            double width) {
-  const double left = 50, top = 24, plot_w = std::max<double>(width - 70, 60.0 * double(x_labels.size())),
+  const double left = 50, top = 24, plot_w = std::max<double>(width - 100, 60.0 * double(x_labels.size())),
                plot_h = 200, bottom = x_sublabels.empty() ? 30 : 44;
-  const double w = left + plot_w + 20, h = top + plot_h + bottom;
+  const double w = left + plot_w + 50, h = top + plot_h + bottom;  // room for the last label
   if (!(y_max > y_min)) y_max = y_min + 1;
   auto x_of = [&](size_t i) {
     return x_labels.size() <= 1 ? left + plot_w / 2 : left + plot_w * double(i) / double(x_labels.size() - 1);
