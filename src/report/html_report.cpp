@@ -226,6 +226,10 @@ void render_grid(const RunAnalysis& a, const std::map<std::pair<std::string, std
     out << "<td class=\"num\">" << (g.weighted.n ? html_number(g.weighted.mean) : std::string("n/a")) << "</td></tr>\n";
   }
   out << "</table>\n";
+  if (only_unstable) {
+    out << "</section>\n";
+    return;
+  }
   out << "<h3>Criteria across cases</h3>\n<table><tr><th>Criterion</th><th>Groups</th><th>Unstable</th><th>Stable "
          "pass</th><th>Stable fail</th><th>Fleiss' kappa</th></tr>\n";
   for (const auto& x : a.across)
@@ -313,7 +317,12 @@ std::vector<std::vector<double>> difference(const std::vector<std::vector<double
 
 }  // namespace
 
-void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunAnalysis* a) {
+void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunAnalysis* a, bool only_unstable) {
+  std::set<std::pair<std::string, std::string>> unstable;
+  if (a)
+    for (const auto& c : a->criteria)
+      if (c.verdict == Verdict::kUnstable) unstable.insert({c.case_id, c.variant_id});
+  auto shown = [&](const std::string& c, const std::string& v) { return !a || !only_unstable || unstable.count({c, v}); };
   out << "<section id=\"routing\"><h2>Routing</h2>\n<p>Traces: " << r.trace_tokens << " tokens, " << r.trace_bytes
       << " bytes (" << html_number(r.trace_tokens ? double(r.trace_bytes) * 1000.0 / double(r.trace_tokens) : 0, 1)
       << " bytes per 1,000 tokens).</p>\n";
@@ -321,6 +330,7 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunA
          "(exact)</th><th>Generated overlap (exact, tokens)</th><th>First routing divergence</th><th>First output "
          "divergence</th></tr>\n";
   for (const auto& g : r.groups) {
+    if (!shown(g.case_id, g.variant_id)) continue;
     out << "<tr><td>" << html_escape(g.case_id) << "</td><td>" << html_escape(g.variant_id) << "</td><td class=\"num\">"
         << html_number(g.entropy, 3) << "</td><td class=\"num\">" << html_number(g.load_cv, 3) << "</td><td class=\"num\">"
         << html_number(g.repetition, 3) << "</td><td class=\"num\">" << html_number(g.prompt_overlap, 3) << " ("
@@ -365,6 +375,7 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunA
     for (const auto& v : r.variants) {
       auto ia = by_key.find({v.case_id, v.variant_a}), ib = by_key.find({v.case_id, v.variant_b});
       if (ia == by_key.end() || ib == by_key.end()) continue;
+      if (!shown(v.case_id, v.variant_a) && !shown(v.case_id, v.variant_b)) continue;
       paired.insert({v.case_id, v.variant_a});
       paired.insert({v.case_id, v.variant_b});
       out << "<div class=\"pair\"><p><strong>" << html_escape(v.case_id) << "</strong>: " << html_escape(v.variant_a)
@@ -383,7 +394,7 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunA
   }
   bool alone = false;
   for (const auto& g : r.groups) {
-    if (paired.count({g.case_id, g.variant_id})) continue;
+    if (paired.count({g.case_id, g.variant_id}) || !shown(g.case_id, g.variant_id)) continue;
     if (!alone) out << "<div class=\"routing-group\">";
     alone = true;
     out << "<div><strong>" << html_escape(g.case_id) << " / " << html_escape(g.variant_id) << "</strong>"
@@ -400,6 +411,7 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunA
     std::vector<ValueRow> rows;
     double x_max = r.max_jsd_threshold * 1.2;
     for (const auto& b : r.baseline) {
+      if (!shown(b.case_id, b.variant_id)) continue;
       x_max = std::max({x_max, std::isfinite(b.mean_jsd) ? b.mean_jsd : 0.0, b.noise.tested ? b.noise.noise_jsd : 0.0});
       rows.push_back({b.case_id + " / " + b.variant_id, b.mean_jsd, b.noise.tested ? b.noise.noise_jsd : std::nan(""),
                       b.flagged ? "drift flagged" : "drift",
@@ -414,7 +426,8 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunA
     out << "<table><tr><th>Case</th><th>Variant</th><th>Mean JSD</th><th>Noise floor, p</th><th>Prompt top-k "
            "overlap</th><th>Flag</th></tr>\n";
     for (const auto& b : r.baseline)
-      out << "<tr><td>" << html_escape(b.case_id) << "</td><td>" << html_escape(b.variant_id) << "</td><td class=\"num\">"
+      if (shown(b.case_id, b.variant_id))
+        out << "<tr><td>" << html_escape(b.case_id) << "</td><td>" << html_escape(b.variant_id) << "</td><td class=\"num\">"
           << html_number(b.mean_jsd, 3) << "</td><td>" << noise_html(b.noise) << "</td><td class=\"num\">"
           << html_number(b.prompt_overlap, 3) << "</td><td>" << (b.flagged ? "<span class=\"flag\">DRIFT</span>" : "ok")
           << "</td></tr>\n";
@@ -454,7 +467,7 @@ void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis*
   render_grid(a, group_of, opts.only_unstable, out);
   render_variant_deltas(a, opts.only_unstable, out);
   render_usage(a, out);
-  if (has_routing) render_routing_html(*routing, out, &a);
+  if (has_routing) render_routing_html(*routing, out, &a, opts.only_unstable);
   out << "<section id=\"divergence\"><h2>Repeats, aligned</h2>\n<p class=\"muted\">Each (case, variant)'s repeats one "
          "above the other, most unstable groups first. <span class=\"div\">Yellow</span>: the part of an output that "
          "departs from the reference repeat. Underlined: evidence a criterion's scorer pointed at, "

@@ -57,7 +57,9 @@ void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis*
                  const ReportOptions& opts = {});
 // The routing section alone (heatmaps on one scale, variant pairs with their difference map, one
 // baseline drift chart), for pages that embed it. `a` (optional) adds per-criterion variant deltas.
-void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunAnalysis* a = nullptr);
+// only_unstable keeps the (case, variant) groups with an unstable criterion in `a`.
+void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunAnalysis* a = nullptr,
+                         bool only_unstable = false);
 
 // JUnit XML: one testcase per (case, variant, criterion); unstable and stable-fail are failures.
 // <properties> carry the verdict; testcases come most unstable first.

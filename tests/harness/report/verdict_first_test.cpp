@@ -177,6 +177,21 @@ TEST(VerdictFirst, OnlyUnstableLimitsEverySection) {
   EXPECT_EQ(junit.str().find("order.q5.v"), std::string::npos);
   EXPECT_NE(junit.str().find("tests=\"4\""), std::string::npos) << junit.str();
   EXPECT_EQ(html.str().find("q6 / v"), std::string::npos);
+  EXPECT_EQ(html.str().find("Criteria across cases"), std::string::npos);
+  // The routing section follows the same limit.
+  RoutingAnalysis r;
+  r.has_traces = true;
+  for (const char* c : {"q3", "q5"}) {
+    GroupRouting g;
+    g.case_id = c;
+    g.variant_id = "v";
+    g.usage = {{0.5, 0.5}};
+    r.groups.push_back(g);
+  }
+  std::ostringstream routed;
+  render_routing_html(r, routed, &a, true);
+  EXPECT_NE(routed.str().find("Expert usage: q3 / v"), std::string::npos);
+  EXPECT_EQ(routed.str().find("Expert usage: q5 / v"), std::string::npos);
   EXPECT_EQ(summary.str().find("q6"), std::string::npos);
 }
 
