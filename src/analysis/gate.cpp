@@ -141,4 +141,14 @@ GateResult evaluate_gate(const RunAnalysis& a, const GateSpec& spec, const RunAn
   return res;
 }
 
+bool has_thresholds(const GateSpec& s) {
+  return s.max_unstable || s.min_pass_rate || s.min_weighted_score || s.min_pass_hat_k || s.max_provider_failures;
+}
+
+std::optional<GateResult> suite_gate(const RunAnalysis& a) {
+  const GateSpec& spec = a.run.plan.suite.gate;
+  if (!has_thresholds(spec)) return std::nullopt;
+  return evaluate_gate(a, spec, nullptr);
+}
+
 }  // namespace wobble

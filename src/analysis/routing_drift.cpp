@@ -1,8 +1,13 @@
 #include "analysis/routing_drift.h"
 
+#include "analysis/metric_definitions.h"
+#include "analysis/stability.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <limits>
+#include <random>
 #include <set>
 
 namespace wobble {
@@ -89,7 +94,139 @@ void compare_range(const moe::RoutingTrace& a, const moe::RoutingTrace& b, uint6
     }
 }
 
+// Token-weighted expert counts of one repeat, flattened (layer-major), for fast pooling.
+std::vector<double> weighted_counts(const RepeatRouting& r) {
+  std::vector<double> out;
+  for (const auto& layer : r.usage)
+    for (double u : layer) out.push_back(u * double(r.tokens));
+  return out;
+}
+
+// Mean over layers of the JSD between the pooled usage of the repeats in `in_a` and the others.
+double split_jsd(const std::vector<std::vector<double>>& counts, const std::vector<char>& in_a, size_t n_layers,
+                 size_t n_expert, std::vector<double>& pa, std::vector<double>& pb) {
+  std::fill(pa.begin(), pa.end(), 0.0);
+  std::fill(pb.begin(), pb.end(), 0.0);
+  for (size_t r = 0; r < counts.size(); ++r) {
+    auto& dst = in_a[r] ? pa : pb;
+    for (size_t i = 0; i < dst.size(); ++i) dst[i] += counts[r][i];
+  }
+  double sum = 0;
+  std::vector<double> p(n_expert), q(n_expert);
+  for (size_t l = 0; l < n_layers; ++l) {
+    double sa = 0, sb = 0;
+    for (size_t e = 0; e < n_expert; ++e) {
+      sa += pa[l * n_expert + e];
+      sb += pb[l * n_expert + e];
+    }
+    for (size_t e = 0; e < n_expert; ++e) {
+      p[e] = sa > 0 ? pa[l * n_expert + e] / sa : 0;
+      q[e] = sb > 0 ? pb[l * n_expert + e] / sb : 0;
+    }
+    sum += jensen_shannon(p, q);
+  }
+  return n_layers ? sum / double(n_layers) : 0;
+}
+
+// C(n, k), or limit + 1 when it is larger.
+int64_t choose_capped(int64_t n, int64_t k, int64_t limit) {
+  k = std::min(k, n - k);
+  if (k < 0) return 0;
+  __int128 c = 1;
+  for (int64_t i = 1; i <= k; ++i) {
+    c = c * (n - k + i) / i;
+    if (c > limit) return limit + 1;
+  }
+  return int64_t(c);
+}
+
+// A uniform draw in [0, m) from a 64-bit Mersenne Twister by rejection, so the sequence is the same
+// with every standard library (std::uniform_int_distribution is not specified bit for bit).
+uint64_t uniform_below(std::mt19937_64& rng, uint64_t m) {
+  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % m;
+  uint64_t x;
+  do x = rng();
+  while (x >= limit);
+  return x % m;
+}
+
 }  // namespace
+
+uint64_t routing_seed(const std::vector<std::string>& ids) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) h = (h ^ 0u) * 1099511628211ULL;
+    for (unsigned char c : ids[i]) h = (h ^ c) * 1099511628211ULL;
+  }
+  return h;
+}
+
+RoutingNoise routing_permutation_test(const std::vector<RepeatRouting>& a, const std::vector<RepeatRouting>& b,
+                                      uint64_t seed) {
+  RoutingNoise out;
+  if (a.empty() || b.empty() || a[0].usage.empty()) return out;
+  const size_t n_layers = a[0].usage.size(), n_expert = a[0].usage[0].size();
+  std::vector<std::vector<double>> counts;
+  for (const auto* side : {&a, &b})
+    for (const auto& r : *side) {
+      if (r.usage.size() != n_layers) return out;
+      for (const auto& l : r.usage)
+        if (l.size() != n_expert) return out;
+      counts.push_back(weighted_counts(r));
+    }
+  const size_t n = counts.size(), na = a.size();
+  std::vector<double> pa(n_layers * n_expert), pb(n_layers * n_expert);
+  std::vector<char> in_a(n, 0);
+  for (size_t i = 0; i < na; ++i) in_a[i] = 1;
+  out.tested = true;
+  out.observed = split_jsd(counts, in_a, n_layers, n_expert, pa, pb);
+  // A split counts as "at least as large" within a rounding tolerance, so the observed split and its
+  // mirror image (equal JSD by symmetry) always count.
+  const double at_least = out.observed - 1e-12;
+  std::vector<double> others;
+  int64_t as_large = 0;
+  const int64_t total = choose_capped(int64_t(n), int64_t(na), kRoutingExactPermutationLimit);
+  if (total <= kRoutingExactPermutationLimit) {
+    out.exact = true;
+    std::vector<size_t> pick(na);
+    for (size_t i = 0; i < na; ++i) pick[i] = i;
+    bool first = true;
+    while (true) {
+      std::fill(in_a.begin(), in_a.end(), 0);
+      for (size_t i : pick) in_a[i] = 1;
+      if (!first) {
+        double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb);
+        others.push_back(x);
+        if (x >= at_least) ++as_large;
+      }
+      first = false;
+      // Next combination in lexicographic order.
+      size_t i = na;
+      while (i > 0 && pick[i - 1] == n - na + (i - 1)) --i;
+      if (i == 0) break;
+      ++pick[i - 1];
+      for (size_t j = i; j < na; ++j) pick[j] = pick[j - 1] + 1;
+    }
+  } else {
+    std::mt19937_64 rng(uint64_t(kRoutingPermutationSeed) ^ seed);
+    std::vector<size_t> idx(n);
+    for (int64_t s = 0; s < kRoutingRandomPermutations; ++s) {
+      for (size_t i = 0; i < n; ++i) idx[i] = i;
+      for (size_t i = 0; i < na; ++i) std::swap(idx[i], idx[i + size_t(uniform_below(rng, n - i))]);
+      std::fill(in_a.begin(), in_a.end(), 0);
+      for (size_t i = 0; i < na; ++i) in_a[idx[i]] = 1;
+      double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb);
+      others.push_back(x);
+      if (x >= at_least) ++as_large;
+    }
+  }
+  out.splits = int64_t(others.size());
+  std::sort(others.begin(), others.end());
+  out.noise_jsd = others.empty() ? 0 : percentile_sorted(others, 0.5);
+  out.p_value = double(1 + as_large) / double(1 + out.splits);
+  out.moved = out.p_value < kRoutingMoveAlpha;
+  return out;
+}
 
 double jensen_shannon(const std::vector<double>& p, const std::vector<double>& q) {
   double js = 0;
@@ -213,6 +350,7 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
       for (double x : vd.jsd) vd.mean_jsd += x / double(vd.jsd.size());
       pass_stats(a.case_id, a.variant_id, vd.pass_rate_a, vd.unstable_a);
       pass_stats(b.case_id, b.variant_id, vd.pass_rate_b, vd.unstable_b);
+      vd.noise = routing_permutation_test(a.repeats, b.repeats, routing_seed({a.case_id, a.variant_id, b.variant_id}));
       out.variants.push_back(std::move(vd));
     }
 
@@ -232,6 +370,7 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
       d.variant_id = g.variant_id;
       for (size_t l = 0; l < g.usage.size(); ++l) d.jsd.push_back(jensen_shannon(g.usage[l], busage[l]));
       for (double x : d.jsd) d.mean_jsd += x / double(d.jsd.size());
+      d.noise = routing_permutation_test(reps, g.repeats, routing_seed({g.case_id, g.variant_id, "baseline"}));
       // Same prompt tokens: compare the first repeats' routing over the prompt.
       const auto& cur = groups[{g.case_id, g.variant_id}][0];
       if (cur.sample->prompt_token_ids == bm[0].sample->prompt_token_ids && cur.trace.k() == bm[0].trace.k()) {

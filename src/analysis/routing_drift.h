@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,12 +42,34 @@ struct GroupRouting {
   std::optional<int64_t> first_output_divergence_token;                  // generated-token index
 };
 
+// Whether two sets of repeats route differently beyond repeat-to-repeat noise: a permutation test
+// on the mean-over-layers JSD of pooled usage (procedure and seed in analysis/metric_definitions.cpp,
+// "routing_noise"). Deterministic: the same repeats give the same numbers on every platform.
+struct RoutingNoise {
+  bool tested = false;     // false: a side had no usable repeat or the shapes differ
+  double observed = 0;     // mean JSD of the two sides as they are
+  double noise_jsd = 0;    // median mean JSD over the other splits of the pooled repeats
+  double p_value = 1;      // (1 + splits at least as large) / (1 + splits)
+  int64_t splits = 0;      // splits other than the observed one
+  bool exact = false;      // every split enumerated (no random draw)
+  bool moved = false;      // p_value < kRoutingMoveAlpha
+};
+
+// `seed` is XORed into kRoutingPermutationSeed; pass routing_seed(ids...) so that the draw depends
+// only on what is compared.
+RoutingNoise routing_permutation_test(const std::vector<RepeatRouting>& a, const std::vector<RepeatRouting>& b,
+                                      uint64_t seed);
+uint64_t routing_seed(const std::vector<std::string>& ids);  // FNV-1a 64 of the ids joined by NUL
+
 struct VariantDrift {
   std::string case_id, variant_a, variant_b;
   std::vector<double> jsd;  // per layer
   double mean_jsd = 0;
-  double pass_rate_a = 0, pass_rate_b = 0;  // over every criterion of the case
+  // Pooled over every criterion of the case: kept for the JSON, not shown (a criterion that always
+  // passes and one that always fails pool to 0.5 on both sides); reports show per-criterion deltas.
+  double pass_rate_a = 0, pass_rate_b = 0;
   int64_t unstable_a = 0, unstable_b = 0;
+  RoutingNoise noise;
 };
 
 struct RunRoutingDrift {  // current vs baseline run, same (case, variant)
@@ -55,6 +78,7 @@ struct RunRoutingDrift {  // current vs baseline run, same (case, variant)
   double mean_jsd = 0;
   double prompt_overlap = 1;      // top-k overlap on the same prompt tokens (first repeat of each)
   bool flagged = false;
+  RoutingNoise noise;             // current repeats against the baseline's
 };
 
 struct RoutingAnalysis {

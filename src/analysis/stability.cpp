@@ -4,8 +4,10 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace wobble {
 namespace {
@@ -29,7 +31,60 @@ std::string cut(const std::string& s, size_t from, size_t len) {
   return s.substr(from, end - from);
 }
 
+// A quote of one repeat for one criterion: the evidence span, else the start of the output.
+Quote quote_of(const SampleRecord& s, const CriterionResult& r) {
+  constexpr size_t kQuoteBytes = 160;
+  Quote q;
+  q.repeat = s.repeat;
+  q.sample_id = s.id;
+  q.from_evidence = !r.evidence.text.empty();
+  const std::string& text = q.from_evidence ? r.evidence.text : s.output;
+  q.text = text.size() > kQuoteBytes ? text.substr(0, utf8_floor(text, kQuoteBytes)) + "…" : text;
+  q.reason = r.reason;
+  q.expected = r.expected;
+  return q;
+}
+
+int verdict_rank(Verdict v) {
+  switch (v) {
+    case Verdict::kUnstable: return 0;
+    case Verdict::kStableFail: return 1;
+    case Verdict::kUnscored: return 2;
+    case Verdict::kStablePass: return 3;
+  }
+  return 3;
+}
+
 }  // namespace
+
+bool more_unstable(const CriterionStability& x, const CriterionStability& y) {
+  const double dx = std::fabs(x.pass_rate - 0.5), dy = std::fabs(y.pass_rate - 0.5);
+  if (dx != dy) return dx < dy;
+  const double wx = x.wilson.hi - x.wilson.lo, wy = y.wilson.hi - y.wilson.lo;
+  if (wx != wy) return wx > wy;
+  return std::tie(x.case_id, x.variant_id, x.criterion_id) < std::tie(y.case_id, y.variant_id, y.criterion_id);
+}
+
+std::vector<size_t> RunAnalysis::criteria_by_instability() const {
+  std::vector<size_t> idx(criteria.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t i, size_t j) {
+    const auto &x = criteria[i], &y = criteria[j];
+    int rx = verdict_rank(x.verdict), ry = verdict_rank(y.verdict);
+    if (rx != ry) return rx < ry;
+    if (x.verdict == Verdict::kUnstable) return more_unstable(x, y);
+    return false;  // stable: keep the suite's order
+  });
+  return idx;
+}
+
+double percentile_sorted(const std::vector<double>& v, double q) {
+  if (v.empty()) return std::nan("");
+  const double h = double(v.size() - 1) * std::clamp(q, 0.0, 1.0);
+  const size_t lo = size_t(std::floor(h));
+  if (lo + 1 >= v.size()) return v.back();
+  return v[lo] + (h - double(lo)) * (v[lo + 1] - v[lo]);
+}
 
 const char* verdict_name(Verdict v) {
   switch (v) {
@@ -137,6 +192,89 @@ void add_alerts(RunAnalysis& a) {
                        "; a model swapped behind the endpoint changes outputs by itself");
   }
 }
+}  // namespace
+
+namespace {
+
+// Per criterion, every pair of variants of a case (A before B in the suite's order).
+void add_variant_deltas(RunAnalysis& a) {
+  std::map<std::string, std::vector<std::string>> variants_of;  // case -> variants in order
+  std::map<std::tuple<std::string, std::string, std::string>, const CriterionStability*> cell;
+  std::vector<std::string> case_order;
+  for (const auto& g : a.groups) {
+    if (!variants_of.count(g.case_id)) case_order.push_back(g.case_id);
+    variants_of[g.case_id].push_back(g.variant_id);
+  }
+  for (const auto& c : a.criteria) cell[{c.case_id, c.variant_id, c.criterion_id}] = &c;
+  for (const auto& case_id : case_order) {
+    const auto& vs = variants_of[case_id];
+    for (size_t i = 0; i < vs.size(); ++i)
+      for (size_t j = i + 1; j < vs.size(); ++j)
+        for (const auto& c : a.criteria) {
+          if (c.case_id != case_id || c.variant_id != vs[i]) continue;
+          auto it = cell.find({case_id, vs[j], c.criterion_id});
+          if (it == cell.end()) continue;
+          const auto& b = *it->second;
+          VariantCriterionDelta d;
+          d.case_id = case_id;
+          d.variant_a = vs[i];
+          d.variant_b = vs[j];
+          d.criterion_id = c.criterion_id;
+          d.n_a = c.n;
+          d.passes_a = c.passes;
+          d.n_b = b.n;
+          d.passes_b = b.passes;
+          d.pass_rate_a = c.pass_rate;
+          d.pass_rate_b = b.pass_rate;
+          d.delta = b.pass_rate - c.pass_rate;
+          d.fisher_p = fisher_exact_two_sided(c.passes, c.fails, b.passes, b.fails);
+          d.verdict_a = c.verdict;
+          d.verdict_b = b.verdict;
+          a.variant_deltas.push_back(std::move(d));
+        }
+  }
+}
+
+// Latency and tokens per provider. Every sample of a run went to the run's one provider; the key is
+// the run's model id ("<kind>:<model>"), so runs with several providers can key by theirs.
+void add_usage(RunAnalysis& a) {
+  std::map<std::string, std::vector<const SampleRecord*>> by;
+  std::vector<std::string> order;
+  for (const auto& s : a.samples) {
+    const std::string& key = a.run.model_id;
+    if (!by.count(key)) order.push_back(key);
+    by[key].push_back(&s);
+  }
+  for (const auto& key : order) {
+    ProviderUsage u;
+    u.provider = key;
+    std::vector<double> lat;
+    for (const auto* s : by[key]) {
+      ++u.samples;
+      if (!s->ok) {
+        ++u.failed;
+        continue;
+      }
+      if (std::isfinite(s->latency_s) && s->latency_s >= 0) lat.push_back(s->latency_s);
+      if (s->prompt_tokens >= 0 && s->completion_tokens >= 0) {
+        ++u.tokens_n;
+        u.tokens_in_total += s->prompt_tokens;
+        u.tokens_out_total += s->completion_tokens;
+      }
+    }
+    std::sort(lat.begin(), lat.end());
+    u.latency_n = int64_t(lat.size());
+    u.latency_p50 = percentile_sorted(lat, 0.5);
+    u.latency_p95 = percentile_sorted(lat, 0.95);
+    double sum = 0;
+    for (double x : lat) sum += x;
+    u.latency_mean = lat.empty() ? std::nan("") : sum / double(lat.size());
+    u.tokens_in_mean = u.tokens_n ? double(u.tokens_in_total) / double(u.tokens_n) : std::nan("");
+    u.tokens_out_mean = u.tokens_n ? double(u.tokens_out_total) / double(u.tokens_n) : std::nan("");
+    a.usage.push_back(std::move(u));
+  }
+}
+
 }  // namespace
 
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k) {
@@ -259,7 +397,10 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
           ++cs.unscored;
           continue;
         }
+        if (cs.expected.empty()) cs.expected = r->expected;
         int v = r->outcome == Outcome::kPass ? 1 : 0;
+        auto& quoted = v ? cs.disagreement.pass : cs.disagreement.fail;
+        if (!quoted || s->repeat < quoted->repeat) quoted = quote_of(*s, *r);
         (v ? cs.passes : cs.fails)++;
         if (last >= 0 && last != v) ++cs.flips;
         last = v;
@@ -280,6 +421,10 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
       else if (cs.fails == cs.n) cs.verdict = Verdict::kStableFail;
       else cs.verdict = Verdict::kUnstable;
       if (cs.verdict == Verdict::kUnstable) ++a.unstable;
+      if (cs.verdict == Verdict::kStablePass) ++a.stable_pass;
+      if (cs.verdict == Verdict::kStableFail) ++a.stable_fail;
+      if (cs.verdict == Verdict::kUnscored) ++a.unscored_criteria;
+      if (cs.verdict != Verdict::kUnstable) cs.disagreement = {};
       a.scored += cs.n;
       a.passes += cs.passes;
       if (std::find(criterion_order.begin(), criterion_order.end(), cid) == criterion_order.end())
@@ -314,6 +459,8 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
     x.kappa_raters = raters;
     a.across.push_back(std::move(x));
   }
+  add_variant_deltas(a);
+  add_usage(a);
   add_alerts(a);
   return a;
 }

@@ -90,8 +90,7 @@ int gate_command(const std::vector<std::string>& args) {
     suite_match = match_suites(a, *base);
     require_same_suite(*suite_match, vm.count("allow-suite-change") > 0);
   }
-  if (!spec.max_unstable && !spec.min_pass_rate && !spec.min_weighted_score && !spec.min_pass_hat_k && !base &&
-      !spec.max_provider_failures)
+  if (!has_thresholds(spec) && !base)
     throw Error(kExitUsage, "no gate thresholds: set them in the suite's gate: block or pass --max-unstable, "
                             "--min-pass-rate, --min-weighted-score, --min-pass-hat-k, --max-provider-failures or --baseline");
   GateResult g = evaluate_gate(a, spec, base ? &*base : nullptr);
