@@ -224,6 +224,29 @@ def arith_accuracy(model, tok, items):
     return correct, len(items)
 
 
+def routing_shares(model, tok, seed, n_per_domain=100):
+    """Share of top-k slots per expert in the last layer over whole ChatML samples, per domain (in %):
+    the routing structure the demo's routing report is expected to show. Samples come from a corpus
+    drawn with a different seed than training."""
+    texts, domains, _ = corpus.build(seed + 7, 3 * n_per_domain, 0, {"math": 1, "code": 1, "prose": 1})
+    last = model.blocks[-1].moe
+    counts = {d: torch.zeros(model.c.n_expert) for d in ("math", "code", "prose")}
+    seen = {d: 0 for d in counts}
+    captured = []
+    hook = last.router.register_forward_hook(lambda m, i, o: captured.append(o.detach()))
+    with torch.no_grad():
+        for t, d in zip(texts, domains):
+            if seen[d] >= n_per_domain:
+                continue
+            seen[d] += 1
+            captured.clear()
+            model(torch.tensor([tok.encode(t)[:model.c.ctx]]))
+            idx = torch.topk(F.softmax(captured[0], dim=-1), model.c.k, dim=-1).indices.reshape(-1)
+            counts[d] += torch.bincount(idx, minlength=model.c.n_expert).float()
+    hook.remove()
+    return {d: [round(float(100 * v / c.sum()), 1) for v in c] for d, c in counts.items()}
+
+
 def verify_export(path, trained=None):
     """Reads the GGUF back: the independent numpy forward must equal torch on the stored weights,
     and the stored (F16) model must stay close to the trained one. Returns both max differences."""
@@ -296,6 +319,14 @@ def main():
         model, tok, _ = load_from_gguf(args.out)
         write_expectations(model, tok, args.expectations, os.path.basename(args.out))
         print("expectations written to", args.expectations)
+        card_path = os.path.splitext(args.out)[0] + ".card.json"
+        if os.path.exists(card_path):
+            with open(card_path) as f:
+                card = json.load(f)
+            card["routing_share_last_layer_pct"] = routing_shares(model, tok, card.get("seed", args.seed))
+            with open(card_path, "w") as f:
+                json.dump(card, f, indent=1)
+            print("routing shares written to", card_path, card["routing_share_last_layer_pct"])
         return
     if args.tiny:
         args.samples, args.merges, args.steps = 2000, 50, 5
@@ -405,7 +436,8 @@ def main():
             "heldout_arith_correct": stored_correct, "heldout_arith_n": n_eval,
             "heldout_arith_set": "two-digit additions and subtractions (operands 10..99), never trained on",
             "train_seconds": train_seconds, "total_seconds": time.time() - t0, "seed": args.seed,
-            "torch": torch.__version__, "threads": args.threads}
+            "torch": torch.__version__, "threads": args.threads,
+            "routing_share_last_layer_pct": routing_shares(stored, tok, args.seed)}
     with open(os.path.splitext(args.out)[0] + ".card.json", "w") as f:
         json.dump(card, f, indent=1)
     print(json.dumps(card, indent=1))
