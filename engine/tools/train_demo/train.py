@@ -288,11 +288,11 @@ def main():
     ap.add_argument("--expectations", default="tests/fixtures/demo/expectations.json")
     ap.add_argument("--samples", type=int, default=60000)
     ap.add_argument("--merges", type=int, default=800, help="at most; the corpus runs out of pairs first")
-    ap.add_argument("--steps", type=int, default=500)
-    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--steps", type=int, default=1300)
+    ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--math-share", type=float, default=corpus.DOMAIN_WEIGHTS["math"],
                     help="share of arithmetic samples; code and prose split the rest evenly")
     ap.add_argument("--stop-after-minutes", type=float, default=0,
@@ -306,7 +306,7 @@ def main():
     ap.add_argument("--heldout", type=int, default=400, help="held-out two-digit additions and subtractions")
     ap.add_argument("--eval-every", type=int, default=100,
                     help="print held-out accuracy on the first 50 questions every N steps (0 = never)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--tiny", action="store_true", help="a seconds-long smoke run of the whole pipeline")
     ap.add_argument("--expectations-only", action="store_true",
