@@ -14,20 +14,40 @@ const char* kLlama3 =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* kQwen2 =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// o200k (gpt-4o, gpt-oss): a word is an optional non-letter, then upper-case-ish letters followed by
+// lower-case-ish ones (or the reverse), so "HelloWorld" splits at the case change; a contraction
+// stays on its word; digits in threes; punctuation runs keep trailing newlines and slashes.
+// PCRE2 has the general categories (\p{Lu} ...) and, in UTF mode, case-insensitive groups that
+// fold by Unicode simple case folding, as the Oniguruma engine of Hugging Face tokenizers does
+// (so "'ſ" (long s) counts as "'s" there and here alike).
+const char* kGpt4o =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
+    R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
+    R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-const std::map<std::string, std::vector<const char*>>& families() {
-  static const std::map<std::string, std::vector<const char*>> kFamilies = {
+struct Family {
+  Family(std::initializer_list<const char*> p, BpeFamilyTraits t = {}) : patterns(p), traits(t) {}
+  std::vector<const char*> patterns;  // applied in order
+  BpeFamilyTraits traits;
+};
+
+// ignore_merges and nfc record the families' tokenizer.json settings (model.ignore_merges, the NFC
+// normalizer), which GGUF has no key for.
+const std::map<std::string, Family>& families() {
+  constexpr BpeFamilyTraits kIgnoreMerges{.ignore_merges = true};
+  static const std::map<std::string, Family> kFamilies = {
       {"default", {kGpt2}},
       {"gpt2", {kGpt2}},
       {"gpt-2", {kGpt2}},
       {"gpt-neox", {kGpt2}},
       {"olmo", {kGpt2}},
       {"phi-2", {kGpt2}},
-      {"llama3", {kLlama3}},
-      {"llama-bpe", {kLlama3}},
+      {"llama3", {{kLlama3}, kIgnoreMerges}},
+      {"llama-bpe", {{kLlama3}, kIgnoreMerges}},
       {"dbrx", {kLlama3}},
       {"smaug-bpe", {kLlama3}},
-      {"qwen2", {kQwen2}},
+      {"qwen2", {{kQwen2}, {.nfc = true}}},
+      {"gpt-4o", {{kGpt4o}, kIgnoreMerges}},
       {"starcoder", {R"(\p{N})", kGpt2}},
       {"refact", {R"(\p{N})", kGpt2}},
       {"falcon", {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, R"([0-9][0-9][0-9])"}},
@@ -47,6 +67,7 @@ const std::map<std::string, std::vector<const char*>>& families() {
 
 struct PreTokenizer::Impl {
   std::vector<pcre2_code*> codes;
+  BpeFamilyTraits traits;
   ~Impl() {
     for (auto* c : codes) pcre2_code_free(c);
   }
@@ -54,12 +75,15 @@ struct PreTokenizer::Impl {
 
 PreTokenizer::~PreTokenizer() = default;
 
+const BpeFamilyTraits& PreTokenizer::traits() const { return impl_->traits; }
+
 Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(const std::string& pre) {
   auto it = families().find(pre);
   if (it == families().end()) return Status::NotSupported("tokenizer.ggml.pre '" + pre + "' is not supported");
   std::unique_ptr<PreTokenizer> p(new PreTokenizer());
   p->impl_ = std::make_unique<Impl>();
-  for (const char* pat : it->second) {
+  p->impl_->traits = it->second.traits;
+  for (const char* pat : it->second.patterns) {
     int err;
     PCRE2_SIZE off;
     pcre2_code* c = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat), PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP,
