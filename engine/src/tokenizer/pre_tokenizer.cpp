@@ -11,9 +11,9 @@ namespace {
 // Split patterns per pre-tokenizer family (semantics from the families' published tokenizers).
 const char* kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 const char* kLlama3 =
-    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* kQwen2 =
-    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 // o200k (gpt-4o, gpt-oss): a word is an optional non-letter, then upper-case-ish letters followed by
 // lower-case-ish ones (or the reverse), so "HelloWorld" splits at the case change; a contraction
 // stays on its word; digits in threes; punctuation runs keep trailing newlines and slashes.
@@ -63,6 +63,27 @@ const std::map<std::string, Family>& families() {
   return kFamilies;
 }
 
+// The published patterns say \s; Hugging Face runs them on Oniguruma, whose \s is the Unicode
+// White_Space property. PCRE2's \s in UCP mode also takes U+180E (Mongolian vowel separator, a
+// format character since Unicode 6.3), which would split "⡏\u180e" differently, so every \s and \S
+// is written as the property itself (PCRE2 10.40+ knows the Boolean properties).
+std::string with_unicode_white_space(std::string_view pat) {
+  std::string out;
+  for (size_t i = 0; i < pat.size(); ++i) {
+    if (pat[i] == '\\' && i + 1 < pat.size()) {
+      if (pat[i + 1] == 's' || pat[i + 1] == 'S') {
+        out += pat[i + 1] == 's' ? "\\p{White_Space}" : "\\P{White_Space}";
+      } else {
+        out += pat.substr(i, 2);
+      }
+      ++i;
+      continue;
+    }
+    out += pat[i];
+  }
+  return out;
+}
+
 }  // namespace
 
 struct PreTokenizer::Impl {
@@ -84,9 +105,10 @@ Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(const std::string& pr
   p->impl_ = std::make_unique<Impl>();
   p->impl_->traits = it->second.traits;
   for (const char* pat : it->second.patterns) {
+    const std::string pattern = with_unicode_white_space(pat);
     int err;
     PCRE2_SIZE off;
-    pcre2_code* c = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat), PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP,
+    pcre2_code* c = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
                                   &err, &off, nullptr);
     if (!c) {
       PCRE2_UCHAR msg[256];
