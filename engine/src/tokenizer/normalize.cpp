@@ -69,23 +69,12 @@ uint8_t combining_class(char32_t cp) {
 
 const char* nfc_unicode_version() { return kUnicodeVersion; }
 
-std::string nfc(std::string_view s) {
-  if (invalid_utf8_at(s) != std::string_view::npos) return std::string(s);
-  // Code points below the quick bound are their own NFC, have class 0 and are never the second of a
-  // composition; only the last of them before the first other code point may still compose with
-  // what follows. Everything before that one is copied unchanged.
-  size_t keep = 0, prev = 0;
-  for (size_t i = 0;;) {
-    if (i == s.size()) return std::string(s);
-    const size_t at = i;
-    if (decode_at(s, i) >= kQuickBound) {
-      keep = at == 0 ? 0 : prev;
-      break;
-    }
-    prev = at;
-  }
+namespace {
+
+// NFC of one stretch: decomposition, canonical ordering, composition, appended to `out`.
+void nfc_stretch(std::string_view s, std::string& out) {
   std::vector<char32_t> cps;
-  for (size_t i = keep; i < s.size();) decompose(decode_at(s, i), cps);
+  for (size_t i = 0; i < s.size();) decompose(decode_at(s, i), cps);
 
   // Canonical ordering: a stable sort of each run of non-starters by class.
   for (size_t i = 0; i < cps.size();) {
@@ -102,30 +91,70 @@ std::string nfc(std::string_view s) {
 
   // Composition. `last_ccc` is the class of the last character kept after the current starter, or
   // -1 when nothing stands between them; a character with a class not above it is blocked.
-  std::vector<char32_t> out;
-  out.reserve(cps.size());
+  std::vector<char32_t> composed;
+  composed.reserve(cps.size());
   ptrdiff_t starter = -1;
   int last_ccc = -1;
   for (char32_t cp : cps) {
     const int ccc = combining_class(cp);
     if (starter >= 0 && (last_ccc == -1 || last_ccc < ccc)) {
-      if (char32_t c = compose(out[size_t(starter)], cp)) {
-        out[size_t(starter)] = c;
+      if (char32_t c = compose(composed[size_t(starter)], cp)) {
+        composed[size_t(starter)] = c;
         continue;
       }
     }
     if (ccc == 0) {
-      starter = ptrdiff_t(out.size());
+      starter = ptrdiff_t(composed.size());
       last_ccc = -1;
     } else {
       last_ccc = ccc;
     }
-    out.push_back(cp);
+    composed.push_back(cp);
   }
 
-  std::string result(s.substr(0, keep));
-  for (char32_t cp : out) result += encode_utf8(cp);
-  return result;
+  for (char32_t cp : composed) out += encode_utf8(cp);
+}
+
+bool inert(char32_t cp) {
+  if (cp < kQuickBound) return true;
+  const CodePointRange* end = kInert + kInertCount;
+  const CodePointRange* r = std::upper_bound(kInert, end, cp, [](char32_t c, const CodePointRange& e) { return c < e.first; });
+  return cp <= (r - 1)->last;  // kInert[0] starts at 0, so r > kInert
+}
+
+}  // namespace
+
+std::string nfc(std::string_view s) {
+  if (invalid_utf8_at(s) != std::string_view::npos) return std::string(s);
+  // Inert characters (see unicode_nfc_data.h) cut the text into stretches that normalise alone;
+  // each stretch of other characters is normalised together with the inert one in front of it,
+  // which may be the first of a composition. Text without such stretches comes back as it is.
+  std::string out;
+  size_t copied = 0;                            // s[0, copied) is in `out` or needs no change
+  size_t last_inert = std::string_view::npos;  // offset of the last inert character seen
+  for (size_t i = 0; i < s.size();) {
+    const size_t at = i;
+    if (inert(decode_at(s, i))) {
+      last_inert = at;
+      continue;
+    }
+    const size_t begin = last_inert != std::string_view::npos && last_inert >= copied ? last_inert : at;
+    size_t end = s.size();
+    for (size_t j = i; j < s.size();) {
+      const size_t k = j;
+      if (inert(decode_at(s, j))) {
+        end = k;
+        break;
+      }
+    }
+    if (out.empty()) out.reserve(s.size() + 16);
+    out.append(s.substr(copied, begin - copied));
+    nfc_stretch(s.substr(begin, end - begin), out);
+    copied = i = end;
+  }
+  if (copied == 0) return std::string(s);
+  out.append(s.substr(copied));
+  return out;
 }
 
 }  // namespace moe::unicode

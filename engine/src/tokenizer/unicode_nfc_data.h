@@ -9,6 +9,9 @@
 
 namespace moe::unicode::nfc_data {
 
+struct CodePointRange {
+  char32_t first, last;  // inclusive
+};
 struct CccRange {
   char32_t first, last;  // inclusive
   uint8_t ccc;           // canonical combining class, never 0 here
@@ -23,7 +26,10 @@ struct Composition {
 };
 
 extern const char kUnicodeVersion[];
-extern const char32_t kQuickBound;  // text made only of code points below this is already NFC
+extern const char32_t kQuickBound;  // every code point below this is inert (kInert[0] = [0, kQuickBound))
+// Inert code points: class 0, their own NFC form, never the second of a composition (NFC_QC=Yes).
+extern const CodePointRange kInert[];
+extern const size_t kInertCount;
 extern const CccRange kCcc[];
 extern const size_t kCccCount;
 extern const char32_t kDecompData[];
