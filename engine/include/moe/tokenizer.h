@@ -1,6 +1,9 @@
 // Tokenizer: text <-> token ids exactly as a model family defines it, built from GGUF metadata
 // (tokenizer.ggml.*): SPM ("llama") and byte-level BPE ("gpt2") with the pre-tokenizer named by
-// tokenizer.ggml.pre.
+// tokenizer.ggml.pre. For BPE the pre name also stands for what the family's Hugging Face
+// tokenizer.json does that no GGUF key says: ignore_merges (llama3/llama-bpe, gpt-4o) and an NFC
+// normalizer (qwen2), so encode() gives Hugging Face's ids; EncodeOptions::normalization switches
+// NFC off (llama.cpp's ids) or on for any family.
 //
 // Ownership: immutable after construction; share it freely (a Model owns one).
 // Thread safety: all const methods may be called concurrently. StreamDecoder is per stream.

@@ -8,18 +8,22 @@
 namespace moe {
 namespace {
 
-// Split patterns per pre-tokenizer family (semantics from the families' published tokenizers).
+// Split patterns per pre-tokenizer family, as the families' tokenizer.json files write them.
+// Hugging Face runs them on Oniguruma; PCRE2 (UTF + UCP) agrees with it where it matters here:
+// general categories (\p{Lu} ...), and case-insensitive groups that fold by Unicode case folding,
+// so Llama 3's and Qwen's (?i:'s|...) take "'ſ" (long s) as a contraction, as Hugging Face does
+// (llama.cpp's hand-expanded '[sS] does not). \s is rewritten below (with_unicode_white_space).
+// Both engines' Unicode tables matter: PCRE2 10.42 knows Unicode 14, so a code point assigned
+// later is unassigned here and may split differently.
 const char* kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 const char* kLlama3 =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* kQwen2 =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 // o200k (gpt-4o, gpt-oss): a word is an optional non-letter, then upper-case-ish letters followed by
-// lower-case-ish ones (or the reverse), so "HelloWorld" splits at the case change; a contraction
-// stays on its word; digits in threes; punctuation runs keep trailing newlines and slashes.
-// PCRE2 has the general categories (\p{Lu} ...) and, in UTF mode, case-insensitive groups that
-// fold by Unicode simple case folding, as the Oniguruma engine of Hugging Face tokenizers does
-// (so "'ſ" (long s) counts as "'s" there and here alike).
+// lower-case-ish ones (or the reverse), so "HelloWorld" splits at the case change; combining marks
+// stay in the word; a contraction stays on its word; digits in threes; punctuation runs keep
+// trailing newlines and slashes.
 const char* kGpt4o =
     R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
     R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
