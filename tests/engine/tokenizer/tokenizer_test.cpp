@@ -449,7 +449,9 @@ TEST(Tokenizer, BpeDecodesTheSameAtTheStartAndInAContinuation) {
     std::string acc;
     for (int32_t id : ids) acc += sd.push(id);
     acc += sd.finish();
-    if (unicode::invalid_utf8_at(start) == std::string_view::npos) EXPECT_EQ(acc, start);
+    if (unicode::invalid_utf8_at(start) == std::string_view::npos) {
+      EXPECT_EQ(acc, start);
+    }
   }
   auto ids = (*tok)->encode(" world", EncodeOptions{false, false});
   ASSERT_TRUE(ids.ok());
