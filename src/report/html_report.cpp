@@ -183,11 +183,11 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out) {
         << html_number(g.gen_exact, 3) << ", " << g.gen_compared << ")</td><td>";
     if (g.first_prompt_divergence)
       out << "prompt token " << g.first_prompt_divergence->first << ", layer " << g.first_prompt_divergence->second;
-    else if (g.first_generated_divergence)
+    if (g.first_prompt_divergence && g.first_generated_divergence) out << "; ";
+    if (g.first_generated_divergence)
       out << "generated token " << g.first_generated_divergence->first << ", layer "
           << g.first_generated_divergence->second;
-    else
-      out << "—";
+    if (!g.first_prompt_divergence && !g.first_generated_divergence) out << "—";
     out << "</td><td>";
     if (g.first_output_divergence_token) out << "generated token " << *g.first_output_divergence_token;
     else out << "—";

@@ -17,15 +17,17 @@ nlohmann::json divergence_json(const std::optional<std::pair<int64_t, uint32_t>>
   return d ? nlohmann::json{{"token", d->first}, {"layer", d->second}} : nlohmann::json(nullptr);
 }
 
-// "prompt token 3, layer 1" / "generated token 2, layer 0" / "—".
+// "prompt token 3, layer 1; generated token 2, layer 0", either part alone, or "—".
 std::string divergence_text(const GroupRouting& g) {
+  std::string s;
   if (g.first_prompt_divergence)
-    return "prompt token " + std::to_string(g.first_prompt_divergence->first) + ", layer " +
-           std::to_string(g.first_prompt_divergence->second);
+    s = "prompt token " + std::to_string(g.first_prompt_divergence->first) + ", layer " +
+        std::to_string(g.first_prompt_divergence->second);
   if (g.first_generated_divergence)
-    return "generated token " + std::to_string(g.first_generated_divergence->first) + ", layer " +
-           std::to_string(g.first_generated_divergence->second);
-  return "—";
+    s += (s.empty() ? "" : "; ") + std::string("generated token ") +
+         std::to_string(g.first_generated_divergence->first) + ", layer " +
+         std::to_string(g.first_generated_divergence->second);
+  return s.empty() ? "—" : s;
 }
 
 std::string top_experts(const std::vector<double>& usage, int n) {

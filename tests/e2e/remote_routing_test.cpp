@@ -5,8 +5,8 @@
 // stored.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
-#include <regex>
 
 #include "moe/routing.h"
 #include "provider/routing_payload.h"
@@ -57,9 +57,11 @@ std::vector<uint8_t> npy(const std::string& descr, const std::string& shape, con
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   size_t total = (10 + dict.size() + 1 + 63) / 64 * 64;
   dict += std::string(total - 10 - dict.size() - 1, ' ') + "\n";
-  std::vector<uint8_t> f = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(dict.size()), uint8_t(dict.size() >> 8)};
-  f.insert(f.end(), dict.begin(), dict.end());
-  f.insert(f.end(), data.begin(), data.end());
+  const uint8_t head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(dict.size()), uint8_t(dict.size() >> 8)};
+  std::vector<uint8_t> f(sizeof head + dict.size() + data.size());
+  std::memcpy(f.data(), head, sizeof head);
+  std::memcpy(f.data() + sizeof head, dict.data(), dict.size());
+  if (!data.empty()) std::memcpy(f.data() + sizeof head + dict.size(), data.data(), data.size());
   return f;
 }
 
@@ -214,7 +216,8 @@ TEST(RemoteRouting, VllmPayloadsBecomeTracesAndHostileOnesAreRecordedAsAbsent) {
   EXPECT_NEAR(g["prompt_exact"].get<double>(), 1.0 - 1.0 / 42.0, 1e-9);
   EXPECT_EQ(r.report["routing"]["absent_samples"], 3);
   EXPECT_NE(r.markdown.find("## Routing"), std::string::npos);
-  EXPECT_NE(r.markdown.find("prompt token 4, layer 1"), std::string::npos) << r.markdown;
+  EXPECT_NE(r.markdown.find("prompt token 4, layer 1; generated token 0, layer 0"), std::string::npos) << r.markdown;
+  EXPECT_NE(r.markdown.find("differed from the first repeat in 1 of 3"), std::string::npos) << r.markdown;
   EXPECT_NE(r.markdown.find("Entropy n/a"), std::string::npos);
   EXPECT_NE(r.markdown.find("Routing absent for 3 samples"), std::string::npos);
 }
