@@ -7,7 +7,10 @@ namespace {
 
 constexpr std::string_view kAny = "every provider";
 constexpr std::string_view kRoutingSources =
-    "the bundled engine (kind: local); an OpenAI-compatible server only when it returns routing traces";
+    "the bundled engine (kind: local); vLLM or SGLang with provider.routing (expert ids only)";
+constexpr std::string_view kRouterProbabilitySources =
+    "the bundled engine only (kind: local); n/a for vLLM and SGLang, whose expert ids carry no router "
+    "probabilities";
 
 constexpr std::array kMetrics = {
     MetricDefinition{"verdict", "Verdict", MetricGroup::kStability,
@@ -78,9 +81,11 @@ constexpr std::array kMetrics = {
                      "prompt and generated tokens; pooled over repeats weighted by tokens.",
                      "", kRoutingSources},
     MetricDefinition{"router_entropy", "Entropy", MetricGroup::kRouting,
-                     "Mean entropy (nats) of the router's softmax over tokens and layers.", "", kRoutingSources},
+                     "Mean entropy (nats) of the router's softmax over tokens and layers.", "", kRouterProbabilitySources},
     MetricDefinition{"load_cv", "Load CV", MetricGroup::kRouting,
-                     "Standard deviation over mean of u[l] across experts, averaged over layers.", "sd / mean",
+                     "Standard deviation over mean of u[l] across experts, averaged over layers; n/a when the expert "
+                     "count is unknown (a server trace without provider.routing_shape.n_experts).",
+                     "sd / mean",
                      kRoutingSources},
     MetricDefinition{"repetition", "Repetition", MetricGroup::kRouting,
                      "Share of (token, layer) whose selected expert set equals the previous token's.", "",
@@ -90,6 +95,12 @@ constexpr std::array kMetrics = {
                      "tokens and over generated tokens before the first differing token id; exact: share of "
                      "identical sets.",
                      "size(A ∩ B) / k", kRoutingSources},
+    MetricDefinition{"first_routing_divergence", "First routing divergence", MetricGroup::kRouting,
+                     "The first (token, layer) at which a repeat's selected experts differ from repeat 0's, "
+                     "earliest over the repeats; given separately over prompt tokens (identical inputs, so a "
+                     "difference is the server's numerics or batching) and over generated tokens before the first "
+                     "differing token id.",
+                     "", kRoutingSources},
     MetricDefinition{"jsd", "JSD", MetricGroup::kRouting,
                      "Jensen-Shannon divergence (base 2; 0 same usage, 1 disjoint) of pooled u[l] between two "
                      "variants of a case, or between a run and its baseline; the mean is over layers.",

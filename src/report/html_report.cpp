@@ -332,20 +332,34 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunA
   for (const auto& g : r.groups) {
     if (!shown(g.case_id, g.variant_id)) continue;
     out << "<tr><td>" << html_escape(g.case_id) << "</td><td>" << html_escape(g.variant_id) << "</td><td class=\"num\">"
-        << html_number(g.entropy, 3) << "</td><td class=\"num\">" << html_number(g.load_cv, 3) << "</td><td class=\"num\">"
+        << (std::isnan(g.entropy) ? "n/a" : html_number(g.entropy, 3)) << "</td><td class=\"num\">"
+        << (std::isnan(g.load_cv) ? "n/a" : html_number(g.load_cv, 3)) << "</td><td class=\"num\">"
         << html_number(g.repetition, 3) << "</td><td class=\"num\">" << html_number(g.prompt_overlap, 3) << " ("
         << html_number(g.prompt_exact, 3) << ")</td><td class=\"num\">" << html_number(g.gen_overlap, 3) << " ("
         << html_number(g.gen_exact, 3) << ", " << g.gen_compared << ")</td><td>";
-    if (g.first_routing_divergence)
-      out << "token " << g.first_routing_divergence->first << ", layer " << g.first_routing_divergence->second;
-    else
-      out << "—";
+    if (g.first_prompt_divergence)
+      out << "prompt token " << g.first_prompt_divergence->first << ", layer " << g.first_prompt_divergence->second;
+    if (g.first_prompt_divergence && g.first_generated_divergence) out << "; ";
+    if (g.first_generated_divergence)
+      out << "generated token " << g.first_generated_divergence->first << ", layer "
+          << g.first_generated_divergence->second;
+    if (!g.first_prompt_divergence && !g.first_generated_divergence) out << "—";
     out << "</td><td>";
     if (g.first_output_divergence_token) out << "generated token " << *g.first_output_divergence_token;
     else out << "—";
     out << "</td></tr>\n";
   }
   out << "</table>\n";
+  for (const auto& g : r.groups)
+    for (const std::string* na : {&g.entropy_na, &g.load_cv_na, &g.generated_na})
+      if (!na->empty()) {
+        out << "<p class=\"muted\">" << html_escape(g.case_id + " / " + g.variant_id + ": n/a because " + *na) << "</p>\n";
+      }
+  if (!r.absent.empty()) {
+    out << "<p>Routing absent for " << r.absent_samples << " samples:</p><ul>";
+    for (const auto& [why, n] : r.absent) out << "<li>" << n << " × " << html_escape(why) << "</li>";
+    out << "</ul>\n";
+  }
   // One colour scale for every usage map and one for every difference map, so maps compare by eye.
   HeatScale usage_scale, diff_scale{0, true};
   std::map<std::pair<std::string, std::string>, const GroupRouting*> by_key;
@@ -448,7 +462,7 @@ void render_metrics_html(std::ostream& out, const std::vector<MetricGroup>& grou
 }
 
 void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing, const ReportOptions& opts) {
-  bool has_routing = routing && routing->has_traces;
+  bool has_routing = routing && (routing->has_traces || routing->absent_samples > 0);
   std::map<std::pair<std::string, std::string>, size_t> group_of;
   for (size_t i = 0; i < a.groups.size(); ++i) group_of[{a.groups[i].case_id, a.groups[i].variant_id}] = i;
   std::set<std::pair<std::string, std::string>> unstable;

@@ -300,7 +300,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
         << " |\n";
   }
 
-  if (routing && routing->has_traces) render_routing_markdown(*routing, out, &a, opts.only_unstable);
+  if (routing && (routing->has_traces || routing->absent_samples > 0)) render_routing_markdown(*routing, out, &a, opts.only_unstable);
 
   out << "\n## Run\n\n";
   out << "- Model: `" << md_inline(r.model_id) << "`\n";
@@ -323,7 +323,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
   else out << "- Per-repeat tables: `wobble report " << r.id << " --detail`\n";
 
   out << "\n## Appendix: metric definitions\n\n";
-  render_metrics_markdown(out, groups_shown(routing && routing->has_traces));
+  render_metrics_markdown(out, groups_shown(routing && (routing->has_traces || routing->absent_samples > 0)));
 }
 
 void render_metrics_markdown(std::ostream& out, const std::vector<MetricGroup>& groups) {
