@@ -62,6 +62,8 @@ int serve_command(const std::vector<std::string>& args) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A client that hangs up mid-stream must end its generation, not the server.
+  signal(SIGPIPE, SIG_IGN);
 
   serve::Server server(o);
   int port = server.bind();
