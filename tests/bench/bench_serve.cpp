@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
               "p50_ms", "p95_ms", "errors");
   for (int conc : levels) {
     std::atomic<int> next{0}, errors{0};
-    std::vector<std::vector<double>> lat(size_t(conc));
+    std::vector<std::vector<double>> lat(static_cast<size_t>(conc));
     auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> clients;
     for (int c = 0; c < conc; ++c)
