@@ -18,6 +18,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "moe/model.h"
+#include "moe/session.h"
+#include "moe/tokenizer.h"
+#include "provider/engine_prompt.h"
+#include "provider/routing_payload.h"
 #include "store/store.h"
 #include "support/process.h"
 
@@ -426,4 +431,78 @@ TEST(ServeE2E, SecondSignalCutsTheGenerationShort) {
   ASSERT_FALSE(events.empty());
   // The stream ends with an error event saying why, not with a finish reason of a full generation.
   EXPECT_TRUE(events.back().contains("error")) << events.back().dump();
+}
+
+TEST(ServeE2E, RoutingOutIsTheEnginesTraceInBothFormats) {
+  REQUIRE_DEMO_MODEL();
+  ServeProcess serve({"--quiet", "--enable-return-routed-experts"});
+  ASSERT_GT(serve.port(), 0) << serve.process().err_so_far();
+  nlohmann::json req = {{"messages", {{{"role", "user"}, {"content", "Write two sentences about the sea."}}}},
+                        {"temperature", 0.9}, {"seed", 21}, {"max_tokens", 30}, {"return_routed_experts", true},
+                        {"return_token_ids", true}};
+  Reply r = post(serve.url("/v1/chat/completions"), req.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  const auto& choice = j["choices"][0];
+  std::vector<int32_t> prompt_ids = j["prompt_token_ids"], token_ids = choice["token_ids"];
+
+  // The same request on the engine directly: same prompt ids, same tokens, same routing.
+  auto model = moe::Model::load(kModel);
+  ASSERT_TRUE(model.ok());
+  moe::SessionOptions so;
+  so.n_threads = 1;
+  so.trace_routing = true;
+  auto session = moe::Session::create(*model, so);
+  ASSERT_TRUE(session.ok());
+  auto fam = resolve_chat_family((*model)->tokenizer(), "auto");
+  std::vector<moe::ChatMessage> msgs = {{"user", "Write two sentences about the sea."}};
+  auto ids = encode_engine_prompt((*model)->tokenizer(), *fam, std::nullopt, msgs);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(prompt_ids, *ids);
+  moe::GenerateOptions go;
+  go.max_tokens = 30;
+  go.sampling.temperature = 0.9f;
+  go.sampling.seed = 21;
+  auto res = moe::generate(**session, *ids, go);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(token_ids, res->tokens);
+  EXPECT_EQ(choice["message"]["content"], res->text);
+  const moe::RoutingTrace& trace = (*session)->trace();
+  ASSERT_GT(trace.n_tokens(), prompt_ids.size());
+
+  RoutingIds sgl, vllm;
+  std::string err;
+  ASSERT_TRUE(decode_sglang_routing(choice["sgl_ext"]["routed_experts"].get<std::string>(), trace.n_layers(), trace.k(),
+                                    sgl, err)) << err;
+  ASSERT_TRUE(decode_vllm_routing(choice["routed_experts"].get<std::string>(), trace.n_layers(), trace.k(), vllm, err))
+      << err;
+  // Rows: the prompt and every generated token fed back, [0, seqlen - 1).
+  EXPECT_EQ(sgl.tokens, prompt_ids.size() + uint64_t(j["usage"]["completion_tokens"].get<int64_t>()) - 1);
+  EXPECT_EQ(sgl.tokens, trace.n_tokens());
+  EXPECT_EQ(vllm.ids, sgl.ids);
+  EXPECT_EQ(vllm.tokens, sgl.tokens);
+  size_t mismatched = 0;
+  for (uint64_t t = 0; t < trace.n_tokens(); ++t)
+    for (uint32_t l = 0; l < trace.n_layers(); ++l) {
+      auto step = trace.at(t, l);
+      for (uint32_t k = 0; k < trace.k(); ++k)
+        mismatched += sgl.ids[size_t((t * trace.n_layers() + l) * trace.k() + k)] != int32_t(step.experts[k]);
+    }
+  EXPECT_EQ(mismatched, 0u);
+
+  // routed_experts_start_len leaves out the prompt rows.
+  req["routed_experts_start_len"] = prompt_ids.size();
+  auto tail = nlohmann::json::parse(post(serve.url("/v1/chat/completions"), req.dump()).body);
+  RoutingIds cut;
+  ASSERT_TRUE(decode_sglang_routing(tail["choices"][0]["sgl_ext"]["routed_experts"].get<std::string>(), trace.n_layers(),
+                                    trace.k(), cut, err)) << err;
+  EXPECT_EQ(cut.tokens, sgl.tokens - prompt_ids.size());
+  EXPECT_TRUE(std::equal(cut.ids.begin(), cut.ids.end(), sgl.ids.end() - std::ptrdiff_t(cut.ids.size())));
+
+  // sgl_ext only when asked; the vLLM field whenever the server has the flag, as vLLM does.
+  req.erase("return_routed_experts");
+  req.erase("routed_experts_start_len");
+  auto plain = nlohmann::json::parse(post(serve.url("/v1/chat/completions"), req.dump()).body);
+  EXPECT_FALSE(plain["choices"][0].contains("sgl_ext"));
+  EXPECT_TRUE(plain["choices"][0].contains("routed_experts"));
 }
