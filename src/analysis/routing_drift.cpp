@@ -20,11 +20,13 @@ bool same_set(std::span<const uint16_t> a, std::span<const uint16_t> b) {
   return x == y;
 }
 
-RepeatRouting repeat_stats(int repeat, const moe::RoutingTrace& t) {
+// `width` >= t.n_expert(): traces whose expert count was inferred from the ids they hold differ
+// in n_expert, so a group's usage is laid out at its widest; experts no trace used count zero.
+RepeatRouting repeat_stats(int repeat, const moe::RoutingTrace& t, uint32_t width) {
   RepeatRouting r;
   r.repeat = repeat;
   r.tokens = t.n_tokens();
-  r.usage.assign(t.n_layers(), std::vector<double>(t.n_expert(), 0.0));
+  r.usage.assign(t.n_layers(), std::vector<double>(std::max(width, t.n_expert()), 0.0));
   double ent = 0, rep = 0;
   uint64_t rep_n = 0;
   for (uint64_t tok = 0; tok < t.n_tokens(); ++tok)
@@ -38,7 +40,7 @@ RepeatRouting repeat_stats(int repeat, const moe::RoutingTrace& t) {
       }
     }
   uint64_t recs = t.n_tokens() * t.n_layers();
-  r.entropy = recs ? ent / double(recs) : 0;
+  r.entropy = !t.has_gates() ? std::nan("") : recs ? ent / double(recs) : 0;
   r.repetition = rep_n ? rep / double(rep_n) : 0;
   double cv = 0;
   for (auto& layer : r.usage) {
@@ -50,8 +52,28 @@ RepeatRouting repeat_stats(int repeat, const moe::RoutingTrace& t) {
     for (double v : layer) var += (v - mean) * (v - mean);
     cv += std::sqrt(var / double(layer.size())) / mean;
   }
-  r.load_cv = r.usage.empty() ? 0 : cv / double(r.usage.size());
+  r.load_cv = !t.n_expert_known() ? std::nan("") : r.usage.empty() ? 0 : cv / double(r.usage.size());
   return r;
+}
+
+// Two usage tables at one width (the wider one's), for a JSD between them.
+void pad_usage(std::vector<std::vector<double>>& a, std::vector<std::vector<double>>& b) {
+  for (size_t l = 0; l < a.size() && l < b.size(); ++l) {
+    const size_t w = std::max(a[l].size(), b[l].size());
+    a[l].resize(w, 0.0);
+    b[l].resize(w, 0.0);
+  }
+}
+
+std::vector<double> layer_jsd(std::vector<std::vector<double>> a, std::vector<std::vector<double>> b) {
+  pad_usage(a, b);
+  std::vector<double> out;
+  for (size_t l = 0; l < a.size() && l < b.size(); ++l) out.push_back(jensen_shannon(a[l], b[l]));
+  return out;
+}
+
+void keep_first(std::optional<std::pair<int64_t, uint32_t>>& into, const std::optional<std::pair<int64_t, uint32_t>>& x) {
+  if (x && (!into || x->first < into->first)) into = x;
 }
 
 std::vector<std::vector<double>> pooled(const std::vector<RepeatRouting>& reps) {
@@ -118,6 +140,13 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
   auto decode_all = [&](const std::vector<SampleRecord>& ss, std::map<std::pair<std::string, std::string>, std::vector<Decoded>>& g,
                         std::vector<std::pair<std::string, std::string>>* order) {
     for (const auto& s : ss) {
+      if (order && s.ok && s.routing_trace.empty() && !s.routing_error.empty()) {
+        ++out.absent_samples;
+        auto it = std::find_if(out.absent.begin(), out.absent.end(), [&](const auto& p) { return p.first == s.routing_error; });
+        if (it != out.absent.end()) ++it->second;
+        else if (out.absent.size() < 8) out.absent.emplace_back(s.routing_error, 1);
+        else ++out.absent.back().second;
+      }
       if (!s.ok || s.routing_trace.empty()) continue;
       auto t = moe::RoutingTrace::deserialize(s.routing_trace.data(), s.routing_trace.size());
       if (!t.ok()) continue;  // a corrupt blob is skipped, not fatal to the report
@@ -126,6 +155,7 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
       if (order) {
         out.trace_bytes += s.routing_trace.size();
         out.trace_tokens += t->n_tokens();
+        if (!t->has_gates()) out.ids_only = true;
       }
       g[key].push_back({&s, std::move(t).value()});
     }
@@ -143,33 +173,52 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
     g.case_id = key.first;
     g.variant_id = key.second;
     g.n_layers = members[0].trace.n_layers();
-    g.n_expert = members[0].trace.n_expert();
     g.k = members[0].trace.k();
-    for (const auto& m : members) g.repeats.push_back(repeat_stats(m.sample->repeat, m.trace));
+    for (const auto& m : members) g.n_expert = std::max(g.n_expert, m.trace.n_expert());
+    for (const auto& m : members) g.repeats.push_back(repeat_stats(m.sample->repeat, m.trace, g.n_expert));
     g.usage = pooled(g.repeats);
     for (const auto& r : g.repeats) {
-      g.entropy += r.entropy / double(g.repeats.size());
+      g.entropy += r.entropy / double(g.repeats.size());  // NaN from any ids-only repeat stays NaN
       g.load_cv += r.load_cv / double(g.repeats.size());
       g.repetition += r.repetition / double(g.repeats.size());
     }
+    if (std::isnan(g.entropy)) g.entropy_na = "expert ids only (remote engine): the server reports no router probabilities";
+    if (std::isnan(g.load_cv))
+      g.load_cv_na = "the model's expert count is unknown: set provider.routing_shape.n_experts";
     const Decoded& ref = members[0];
-    const size_t n_prompt = ref.sample->prompt_token_ids.size();
+    // A remote server that sent no prompt ids still counted the prompt's tokens.
+    size_t n_prompt = ref.sample->prompt_token_ids.size();
+    if (n_prompt == 0 && !ref.trace.has_gates() && ref.sample->prompt_tokens > 0) n_prompt = size_t(ref.sample->prompt_tokens);
     double po = 0, pe = 0, go = 0, ge = 0;
     uint64_t pn = 0, gn = 0;
     for (size_t i = 1; i < members.size(); ++i) {
       const Decoded& other = members[i];
       if (other.trace.n_layers() != g.n_layers || other.trace.k() != g.k) continue;
-      compare_range(ref.trace, other.trace, 0, n_prompt, po, pe, pn, g.first_routing_divergence);
+      ++g.repeats_compared;
+      std::optional<std::pair<int64_t, uint32_t>> first_p, first_g;
+      compare_range(ref.trace, other.trace, 0, n_prompt, po, pe, pn, first_p);
+      if (first_p) ++g.prompt_divergent_repeats;
+      keep_first(g.first_prompt_divergence, first_p);
       // Generated tokens share their whole history until the first differing token id.
       const auto& ta = ref.sample->token_ids;
       const auto& tb = other.sample->token_ids;
+      if (ta.empty() && tb.empty() && !ref.trace.has_gates() && ref.sample->completion_tokens != 0) {
+        g.generated_na = "the server returned no token ids, so where the outputs part is unknown";
+        continue;
+      }
       size_t d = 0;
       while (d < ta.size() && d < tb.size() && ta[d] == tb[d]) ++d;
       if (d < ta.size() || d < tb.size())
         if (!g.first_output_divergence_token || int64_t(d) < *g.first_output_divergence_token)
           g.first_output_divergence_token = int64_t(d);
-      compare_range(ref.trace, other.trace, n_prompt, n_prompt + d, go, ge, gn, g.first_routing_divergence);
+      compare_range(ref.trace, other.trace, n_prompt, n_prompt + d, go, ge, gn, first_g);
+      if (first_g) first_g->first -= int64_t(n_prompt);
+      keep_first(g.first_generated_divergence, first_g);
     }
+    keep_first(g.first_routing_divergence, g.first_prompt_divergence);
+    if (g.first_generated_divergence && !g.first_prompt_divergence)
+      g.first_routing_divergence = std::make_pair(g.first_generated_divergence->first + int64_t(n_prompt),
+                                                  g.first_generated_divergence->second);
     if (pn) {
       g.prompt_overlap = po / double(pn);
       g.prompt_exact = pe / double(pn);
@@ -209,7 +258,7 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
       vd.case_id = a.case_id;
       vd.variant_a = a.variant_id;
       vd.variant_b = b.variant_id;
-      for (size_t l = 0; l < a.usage.size(); ++l) vd.jsd.push_back(jensen_shannon(a.usage[l], b.usage[l]));
+      vd.jsd = layer_jsd(a.usage, b.usage);
       for (double x : vd.jsd) vd.mean_jsd += x / double(vd.jsd.size());
       pass_stats(a.case_id, a.variant_id, vd.pass_rate_a, vd.unstable_a);
       pass_stats(b.case_id, b.variant_id, vd.pass_rate_b, vd.unstable_b);
@@ -224,13 +273,15 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
       auto& bm = it->second;
       std::sort(bm.begin(), bm.end(), [](const Decoded& a, const Decoded& b) { return a.sample->repeat < b.sample->repeat; });
       std::vector<RepeatRouting> reps;
-      for (const auto& m : bm) reps.push_back(repeat_stats(m.sample->repeat, m.trace));
+      uint32_t width = 0;
+      for (const auto& m : bm) width = std::max(width, m.trace.n_expert());
+      for (const auto& m : bm) reps.push_back(repeat_stats(m.sample->repeat, m.trace, width));
       auto busage = pooled(reps);
       if (busage.size() != g.usage.size()) continue;
       RunRoutingDrift d;
       d.case_id = g.case_id;
       d.variant_id = g.variant_id;
-      for (size_t l = 0; l < g.usage.size(); ++l) d.jsd.push_back(jensen_shannon(g.usage[l], busage[l]));
+      d.jsd = layer_jsd(g.usage, busage);
       for (double x : d.jsd) d.mean_jsd += x / double(d.jsd.size());
       // Same prompt tokens: compare the first repeats' routing over the prompt.
       const auto& cur = groups[{g.case_id, g.variant_id}][0];

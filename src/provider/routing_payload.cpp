@@ -107,7 +107,7 @@ struct DictParser {
   }
 };
 
-bool parse_npy_header(std::string_view text, std::vector<uint64_t>& shape, std::string& error) {
+bool parse_npy_header(std::string_view text, std::vector<uint64_t>& shape, size_t& width, std::string& error) {
   // The header ends in '\n' after space padding; anything else after the dict is refused.
   if (text.empty() || text.back() != '\n') {
     error = ".npy header does not end in a newline";
@@ -133,8 +133,11 @@ bool parse_npy_header(std::string_view text, std::vector<uint64_t>& shape, std::
         error = ".npy header: bad or repeated 'descr'";
         return false;
       }
-      if (d != "<i4") {
-        error = ".npy dtype is '" + d.substr(0, 16) + "', expected '<i4' (little-endian int32)";
+      if (d == "<i4") width = 4;
+      else if (d == "<u2") width = 2;
+      else if (d == "|u1" || d == "<u1") width = 1;
+      else {
+        error = ".npy dtype is '" + d.substr(0, 16) + "', expected '<i4' (or '<u2' / '|u1')";
         return false;
       }
       have_descr = true;
@@ -317,7 +320,8 @@ bool npy_decode_i32(std::span<const uint8_t> file, NpyI32& out, std::string& err
       error = ".npy header has a control byte";
       return false;
     }
-  if (!parse_npy_header(text, out.shape, error)) return false;
+  size_t width = 0;
+  if (!parse_npy_header(text, out.shape, width, error)) return false;
   uint64_t count = 1;
   for (uint64_t d : out.shape) {
     if (d != 0 && count > std::numeric_limits<uint64_t>::max() / d) {
@@ -327,14 +331,18 @@ bool npy_decode_i32(std::span<const uint8_t> file, NpyI32& out, std::string& err
     count *= d;
   }
   const size_t payload = file.size() - prefix - header_len;
-  if (count > payload / 4 || count * 4 != payload) {
-    error = ".npy shape holds " + std::to_string(count) + " int32 values but the data has " +
-            std::to_string(payload) + " bytes";
+  if (count > payload / width || count * width != payload) {
+    error = ".npy shape holds " + std::to_string(count) + " values of " + std::to_string(width) +
+            " bytes but the data has " + std::to_string(payload) + " bytes";
     return false;
   }
   const uint8_t* p = file.data() + prefix + header_len;
   out.data.resize(size_t(count));
-  for (size_t i = 0; i < out.data.size(); ++i) out.data[i] = load_le_i32(p + i * 4);
+  for (size_t i = 0; i < out.data.size(); ++i) {
+    if (width == 4) out.data[i] = load_le_i32(p + i * 4);
+    else if (width == 2) out.data[i] = int32_t(uint32_t(p[i * 2]) | uint32_t(p[i * 2 + 1]) << 8);
+    else out.data[i] = p[i];
+  }
   return true;
 }
 

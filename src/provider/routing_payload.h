@@ -39,7 +39,10 @@ std::string base64_encode(std::span<const uint8_t> bytes);
 // Inputs longer than max_encoded are refused before anything is allocated.
 bool base64_decode(std::string_view text, size_t max_encoded, std::vector<uint8_t>& out, std::string& error);
 
-// ---- .npy (NumPy format 1.0 / 2.0 / 3.0) holding '<i4', C order
+// ---- .npy (NumPy format 1.0 / 2.0 / 3.0) holding integer ids, C order
+// vLLM documents its routed_experts array as uint8, uint16 or int32 depending on the version and
+// expert count, so the reader takes '<i4', '<u2' and '|u1' and widens to int32; the writer
+// always writes '<i4'.
 // Writes format 1.0 (2.0 when the header does not fit a u16 length), header padded so the data
 // starts at a multiple of 64 bytes, as numpy.save does.
 std::vector<uint8_t> npy_encode_i32(std::span<const int32_t> data, std::span<const uint64_t> shape);
@@ -47,9 +50,9 @@ struct NpyI32 {
   std::vector<uint64_t> shape;
   std::vector<int32_t> data;
 };
-// Parses the header dict strictly: exactly the keys 'descr' ('<i4'), 'fortran_order' (False) and
-// 'shape' (a tuple of non-negative ints), each once; the element count (overflow-checked) times
-// 4 must equal the bytes after the header exactly.
+// Parses the header dict strictly: exactly the keys 'descr' (one of the three above),
+// 'fortran_order' (False) and 'shape' (a tuple of non-negative ints), each once; the element
+// count (overflow-checked) times the element width must equal the bytes after the header exactly.
 bool npy_decode_i32(std::span<const uint8_t> file, NpyI32& out, std::string& error);
 
 // ---- SGLang: raw little-endian int32, shape given by the caller

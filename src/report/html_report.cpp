@@ -176,12 +176,16 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out) {
          "divergence</th></tr>\n";
   for (const auto& g : r.groups) {
     out << "<tr><td>" << html_escape(g.case_id) << "</td><td>" << html_escape(g.variant_id) << "</td><td class=\"num\">"
-        << html_number(g.entropy, 3) << "</td><td class=\"num\">" << html_number(g.load_cv, 3) << "</td><td class=\"num\">"
+        << (std::isnan(g.entropy) ? "n/a" : html_number(g.entropy, 3)) << "</td><td class=\"num\">"
+        << (std::isnan(g.load_cv) ? "n/a" : html_number(g.load_cv, 3)) << "</td><td class=\"num\">"
         << html_number(g.repetition, 3) << "</td><td class=\"num\">" << html_number(g.prompt_overlap, 3) << " ("
         << html_number(g.prompt_exact, 3) << ")</td><td class=\"num\">" << html_number(g.gen_overlap, 3) << " ("
         << html_number(g.gen_exact, 3) << ", " << g.gen_compared << ")</td><td>";
-    if (g.first_routing_divergence)
-      out << "token " << g.first_routing_divergence->first << ", layer " << g.first_routing_divergence->second;
+    if (g.first_prompt_divergence)
+      out << "prompt token " << g.first_prompt_divergence->first << ", layer " << g.first_prompt_divergence->second;
+    else if (g.first_generated_divergence)
+      out << "generated token " << g.first_generated_divergence->first << ", layer "
+          << g.first_generated_divergence->second;
     else
       out << "—";
     out << "</td><td>";
@@ -189,7 +193,18 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out) {
     else out << "—";
     out << "</td></tr>\n";
   }
-  out << "</table>\n<h3>Expert usage per layer</h3>\n<p class=\"muted\">Share of the top-k selections at each MoE "
+  out << "</table>\n";
+  for (const auto& g : r.groups)
+    for (const std::string* na : {&g.entropy_na, &g.load_cv_na, &g.generated_na})
+      if (!na->empty()) {
+        out << "<p class=\"muted\">" << html_escape(g.case_id + " / " + g.variant_id + ": n/a because " + *na) << "</p>\n";
+      }
+  if (!r.absent.empty()) {
+    out << "<p>Routing absent for " << r.absent_samples << " samples:</p><ul>";
+    for (const auto& [why, n] : r.absent) out << "<li>" << n << " × " << html_escape(why) << "</li>";
+    out << "</ul>\n";
+  }
+  out << "<h3>Expert usage per layer</h3>\n<p class=\"muted\">Share of the top-k selections at each MoE "
          "layer that went to each expert, pooled over the repeats (darker = more; scaled to the busiest cell).</p>\n";
   out << "<div class=\"routing-group\">";
   for (const auto& g : r.groups)
@@ -267,7 +282,7 @@ void render_appendix(const RunAnalysis& a, bool routing, std::ostream& out) {
 }  // namespace
 
 void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing) {
-  bool has_routing = routing && routing->has_traces;
+  bool has_routing = routing && (routing->has_traces || routing->absent_samples > 0);
   std::map<std::pair<std::string, std::string>, size_t> group_of;
   for (size_t i = 0; i < a.groups.size(); ++i) group_of[{a.groups[i].case_id, a.groups[i].variant_id}] = i;
   std::string title = "Wobble report: " + a.run.suite_name + " (run " + std::to_string(a.run.id) + ")";

@@ -163,7 +163,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
         << " |\n";
   }
 
-  if (routing && routing->has_traces) render_routing_markdown(*routing, out);
+  if (routing && (routing->has_traces || routing->absent_samples > 0)) render_routing_markdown(*routing, out);
   out << "\n## Appendix: metric definitions\n\n"
          "- **Pass rate**: passes / n, where n counts repeats scored pass or fail (unscored and provider failures "
          "are excluded).\n"
@@ -183,9 +183,10 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
          "repeat's, in Unicode code points.\n"
          "- **Fleiss' kappa**: agreement of repeats (raters) on pass/fail across (case, variant) groups (subjects) "
          "with the same number of scored repeats; n/a when undefined (e.g. every rating identical).\n";
-  if (routing && routing->has_traces)
+  if (routing && (routing->has_traces || routing->absent_samples > 0))
     out << "- **Expert usage** u[l][e]: share of the k selections per token at MoE layer l that went to expert e "
-           "(prompt and generated tokens). **Router entropy**: mean entropy (nats) of the router's softmax. "
+           "(prompt and generated tokens). **Router entropy**: mean entropy (nats) of the router's softmax (n/a for "
+           "expert ids a remote engine reported, which carry no router probabilities). "
            "**Load CV**: standard deviation / mean of u[l] across experts, averaged over layers. **Repetition**: "
            "share of (token, layer) whose selected set equals the previous token's.\n"
            "- **Top-k overlap**: mean |A ∩ B| / k between a repeat's selected set and repeat 0's at the same "

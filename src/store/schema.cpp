@@ -84,6 +84,11 @@ CREATE TABLE run_leases (
   heartbeat_at REAL NOT NULL
 );
 )sql",
+      // remote routing (issue 14): why a sample's routing trace is absent although it was asked
+      // for (the server sent none, or a payload that failed its checks).
+      R"sql(
+ALTER TABLE samples ADD COLUMN routing_error TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -374,6 +374,8 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
   Stmt attempt(db_,
                "INSERT INTO attempts (sample_id, attempt_index, http_status, outcome, error, latency_s, retry_after_s) "
                "VALUES (?,?,?,?,?,?,?)");
+  // Set apart from the insert: only routing runs fill it.
+  Stmt routing_error(db_, "UPDATE samples SET routing_error = ? WHERE id = ?");
   for (const auto& r : batch) {
     drop_failed.bind(1, r.run_id).bind(2, r.case_id).bind(3, r.variant_id).bind(4, int64_t(r.repeat));
     drop_failed.run();
@@ -398,6 +400,7 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
                        std::to_string(r.repeat) + "): " + e.what());
     }
     int64_t id = sqlite3_last_insert_rowid(db_);
+    if (!r.routing_error.empty()) routing_error.bind(1, r.routing_error).bind(2, id).run();
     for (const auto& c : r.scores) {
       score.bind(1, id).bind(2, c.criterion_id).bind(3, std::string(outcome_name(c.outcome))).bind(4, c.score);
       score.bind(5, c.evidence.start).bind(6, c.evidence.end).bind(7, c.evidence.text).bind(8, c.reason);
@@ -447,7 +450,7 @@ std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const 
       "SELECT id, run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, prompt_tokens, "
       "completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, ";
   sql += with_trace ? "routing_trace" : "NULL";
-  sql += ", model_reported, logprobs, output_original_bytes FROM samples WHERE run_id = ? "
+  sql += ", model_reported, logprobs, output_original_bytes, routing_error FROM samples WHERE run_id = ? "
          "ORDER BY case_id, variant_id, repeat_index";
   Stmt s(db_, sql.c_str());
   s.bind(1, run_id);
@@ -476,6 +479,7 @@ std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const 
     r.model_reported = s.text(18);
     r.logprobs = decode_logprobs(s.opt_text(19));
     r.output_original_bytes = s.opt_text(20) ? s.int64(20) : -1;
+    r.routing_error = s.text(21);
     by_id[r.id] = out.size();
     out.push_back(std::move(r));
   }

@@ -19,12 +19,14 @@
 #include "provider/provider.h"
 #include "scorer/scorer.h"
 #include "store/run_plan.h"
+#include "store/schema.h"
 
 struct sqlite3;
 
 namespace wobble {
 
-inline constexpr int kSchemaVersion = 2;
+// One per migration (store/schema.cpp), so appending a migration needs no second edit here.
+inline const int kSchemaVersion = int(schema_migrations().size());
 
 struct RunRecord {
   int64_t id = 0;
@@ -72,6 +74,7 @@ struct SampleRecord {
   std::optional<std::string> extracted_answer;
   std::vector<int32_t> prompt_token_ids, token_ids;
   std::vector<uint8_t> routing_trace;   // empty when none
+  std::string routing_error;            // why routing was asked for but is absent ("" otherwise)
   std::vector<CriterionResult> scores;
   std::vector<Attempt> attempts;
 };

@@ -144,6 +144,12 @@ ProviderSpec ProviderSpec::from_json(const json& j) {
   p.max_attempts = field<int>(j, "max_attempts", w).value_or(p.max_attempts);
   p.logprobs = field<bool>(j, "logprobs", w).value_or(false);
   p.top_logprobs = field<int>(j, "top_logprobs", w).value_or(0);
+  p.routing = field<std::string>(j, "routing", w).value_or("off");
+  if (auto shape = field<json>(j, "routing_shape", w)) {
+    p.routing_layers = field<uint32_t>(*shape, "layers", w).value_or(0);
+    p.routing_top_k = field<uint32_t>(*shape, "top_k", w).value_or(0);
+    p.routing_n_experts = field<uint32_t>(*shape, "n_experts", w).value_or(0);
+  }
   p.circuit_breaker = field<int>(j, "circuit_breaker", w).value_or(p.circuit_breaker);
   // A run recorded before the cap existed stored outputs up to the 16 MiB response limit; resuming
   // it keeps that, so one run never mixes cut and uncut outputs.

@@ -31,7 +31,10 @@ class RoutingTrace {
  public:
   RoutingTrace() = default;
   RoutingTrace(uint32_t n_moe_layers, uint32_t n_expert, uint32_t k);
-  static RoutingTrace ids_only(uint32_t n_layers, uint32_t n_expert, uint32_t k);
+  // n_expert_known = false when n_expert is only the largest id seen + 1 (the server did not say
+  // how many experts the model has): shares of usage stay right, but a load spread over all the
+  // experts cannot be computed.
+  static RoutingTrace ids_only(uint32_t n_layers, uint32_t n_expert, uint32_t k, bool n_expert_known = true);
 
   uint32_t n_layers() const { return n_layers_; }
   uint32_t n_expert() const { return n_expert_; }
@@ -39,6 +42,7 @@ class RoutingTrace {
   uint64_t n_tokens() const;
   bool empty() const { return n_tokens() == 0; }
   bool has_gates() const { return !ids_only_; }  // weights, entropy and margin were recorded
+  bool n_expert_known() const { return n_expert_known_; }
 
   // Appends one token's record for `layer` (0-based MoE layer index). Tokens are appended in
   // order; layer records of a token are appended layer 0..n_layers-1.
@@ -54,13 +58,15 @@ class RoutingTrace {
   // (magic "MOERT1", n_layers, n_expert, k, n_tokens) then per record k u8/u16 expert ids,
   // k fp16 weights, fp16 entropy, fp16 margin. Bytes per token = n_layers * (k*(id+2) + 4).
   // An ids-only trace sets bit 0 of the header's flags byte (reserved, always 0 before) and
-  // stores the ids alone: n_layers * k * id bytes per token. Blobs written before it read as before.
+  // stores the ids alone: n_layers * k * id bytes per token; bit 1 marks n_expert as inferred.
+  // Blobs written before the flags read as before.
   std::vector<uint8_t> serialize() const;
   static Result<RoutingTrace> deserialize(const uint8_t* data, size_t size);
 
  private:
   uint32_t n_layers_ = 0, n_expert_ = 0, k_ = 0;
   bool ids_only_ = false;
+  bool n_expert_known_ = true;
   std::vector<uint16_t> experts_;  // (n_tokens, n_layers, k)
   std::vector<float> weights_;     // (n_tokens, n_layers, k)
   std::vector<float> entropy_;     // (n_tokens, n_layers)

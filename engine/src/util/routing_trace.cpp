@@ -5,6 +5,7 @@
 // k expert ids (id_bytes each), k fp16 gate weights, fp16 entropy, fp16 margin.
 // Bytes per token = n_layers * (k * (id_bytes + 2) + 4).
 // flags bit 0 (kIdsOnly): the records hold the k ids alone (n_layers * k * id_bytes per token).
+// flags bit 1 (kExpertsInferred): n_expert is the largest id seen + 1, not the model's count.
 // The byte was written as 0 before the flag existed, so every older blob reads as a full trace;
 // an older reader refuses an ids-only blob on its size check instead of misreading it.
 #include <cmath>
@@ -18,15 +19,17 @@ namespace moe {
 
 namespace {
 constexpr uint8_t kIdsOnly = 1;
-constexpr uint8_t kKnownFlags = kIdsOnly;
+constexpr uint8_t kExpertsInferred = 2;
+constexpr uint8_t kKnownFlags = kIdsOnly | kExpertsInferred;
 }  // namespace
 
 RoutingTrace::RoutingTrace(uint32_t n_moe_layers, uint32_t n_expert, uint32_t k)
     : n_layers_(n_moe_layers), n_expert_(n_expert), k_(k) {}
 
-RoutingTrace RoutingTrace::ids_only(uint32_t n_layers, uint32_t n_expert, uint32_t k) {
+RoutingTrace RoutingTrace::ids_only(uint32_t n_layers, uint32_t n_expert, uint32_t k, bool n_expert_known) {
   RoutingTrace t(n_layers, n_expert, k);
   t.ids_only_ = true;
+  t.n_expert_known_ = n_expert_known;
   return t;
 }
 
@@ -91,7 +94,7 @@ std::vector<uint8_t> RoutingTrace::serialize() const {
   };
   put("MOERT1", 6);
   out.push_back(id_bytes);
-  out.push_back(ids_only_ ? kIdsOnly : 0);
+  out.push_back(uint8_t((ids_only_ ? kIdsOnly : 0) | (n_expert_known_ ? 0 : kExpertsInferred)));
   put(&n_layers_, 4);
   put(&n_expert_, 4);
   put(&k_, 4);
@@ -121,6 +124,7 @@ Result<RoutingTrace> RoutingTrace::deserialize(const uint8_t* data, size_t size)
   const uint8_t flags = data[7];
   if (flags & ~kKnownFlags) return Status::Corruption("routing trace: unknown flags (written by a newer version?)");
   const bool ids_only = flags & kIdsOnly;
+  if ((flags & kExpertsInferred) && !ids_only) return Status::Corruption("routing trace: inconsistent flags");
   uint32_t n_layers, n_expert, k;
   uint64_t n;
   std::memcpy(&n_layers, data + 8, 4);
@@ -131,7 +135,8 @@ Result<RoutingTrace> RoutingTrace::deserialize(const uint8_t* data, size_t size)
     return Status::Corruption("routing trace: implausible shape");
   uint64_t per = uint64_t(n_layers) * (ids_only ? uint64_t(k) * id_bytes : uint64_t(k) * (id_bytes + 2) + 4);
   if (n > (size - 28) / per || 28 + n * per != size) return Status::Corruption("routing trace: size does not match header");
-  RoutingTrace t = ids_only ? RoutingTrace::ids_only(n_layers, n_expert, k) : RoutingTrace(n_layers, n_expert, k);
+  RoutingTrace t = ids_only ? RoutingTrace::ids_only(n_layers, n_expert, k, !(flags & kExpertsInferred))
+                            : RoutingTrace(n_layers, n_expert, k);
   const uint8_t* p = data + 28;
   if (ids_only) {
     t.experts_.resize(size_t(n * n_layers * k));

@@ -41,6 +41,15 @@ TEST(RoutingTraceIdsOnly, RoundTripsWithoutGates) {
   EXPECT_EQ(back->at(1, 1).experts[1], 6);
   EXPECT_EQ(back->serialize(), bytes);
   for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(RoutingTrace::deserialize(bytes.data(), n).ok()) << n;
+  auto inferred = RoutingTrace::ids_only(1, 7, 1, false);
+  const uint16_t six = 6;
+  inferred.append_ids(0, &six);
+  auto ib = inferred.serialize();
+  EXPECT_EQ(ib[7], 3);
+  auto ib_back = RoutingTrace::deserialize(ib.data(), ib.size());
+  ASSERT_TRUE(ib_back.ok());
+  EXPECT_FALSE(ib_back->n_expert_known());
+  EXPECT_TRUE(back->n_expert_known());
   t.truncate(1);
   EXPECT_EQ(t.n_tokens(), 1u);
   EXPECT_EQ(RoutingTrace::deserialize(t.serialize().data(), t.serialize().size())->n_tokens(), 1u);
@@ -65,7 +74,9 @@ TEST(RoutingTraceIdsOnly, OldBlobsStillReadAndUnknownFlagsAreRefused) {
   EXPECT_EQ(t->at(0, 0).margin, 0.5f);
   EXPECT_EQ(t->serialize(), old);
   auto flagged = old;
-  flagged[7] = 2;
+  flagged[7] = 2;  // "experts inferred" without "ids only"
+  EXPECT_FALSE(RoutingTrace::deserialize(flagged.data(), flagged.size()).ok());
+  flagged[7] = 4;
   EXPECT_FALSE(RoutingTrace::deserialize(flagged.data(), flagged.size()).ok());
   // The same bytes marked ids-only are the wrong size for that form.
   flagged[7] = 1;

@@ -117,6 +117,25 @@ TEST(RoutingNpy, ReadsVersions2And3AndKeyOrders) {
   }
 }
 
+TEST(RoutingNpy, WidensTheNarrowIdTypesVllmUses) {
+  NpyI32 a;
+  std::string err;
+  ASSERT_TRUE(npy_decode_i32(npy_file(1, 0, "{'descr': '|u1', 'fortran_order': False, 'shape': (1, 1, 3), }\n",
+                                      {7, 0, 255}),
+                             a, err))
+      << err;
+  EXPECT_EQ(a.data, (std::vector<int32_t>{7, 0, 255}));
+  ASSERT_TRUE(npy_decode_i32(npy_file(1, 0, "{'descr': '<u2', 'fortran_order': False, 'shape': (1, 2, 1), }\n",
+                                      {0x01, 0x01, 0xFF, 0xFF}),
+                             a, err))
+      << err;
+  EXPECT_EQ(a.data, (std::vector<int32_t>{257, 65535}));
+  // Three bytes are not a whole number of u2 values.
+  EXPECT_FALSE(npy_decode_i32(npy_file(1, 0, "{'descr': '<u2', 'fortran_order': False, 'shape': (1, 1, 2), }\n",
+                                       {1, 2, 3}),
+                              a, err));
+}
+
 TEST(RoutingNpy, RefusesHostileFiles) {
   const auto two = le_i32({1, 2});
   const std::string good = "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 1, 2), }\n";
@@ -132,6 +151,8 @@ TEST(RoutingNpy, RefusesHostileFiles) {
       {npy_file(1, 0, "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1, 1), }\n", two), "'<i8'"},
       {npy_file(1, 0, "{'descr': '>i4', 'fortran_order': False, 'shape': (1, 1, 2), }\n", two), "'>i4'"},
       {npy_file(1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 2), }\n", two), "'<f4'"},
+      {npy_file(1, 0, "{'descr': '<u4', 'fortran_order': False, 'shape': (1, 1, 2), }\n", two), "'<u4'"},
+      {npy_file(1, 0, "{'descr': '>u2', 'fortran_order': False, 'shape': (1, 1, 4), }\n", two), "'>u2'"},
       {npy_file(1, 0, "{'descr': '<i4', 'fortran_order': True, 'shape': (1, 1, 2), }\n", two), "Fortran"},
       {npy_file(1, 0, "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 1, 3), }\n", two), "data has 8 bytes"},
       {npy_file(1, 0, "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 1, 1), }\n", two), "data has 8 bytes"},
