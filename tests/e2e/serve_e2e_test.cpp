@@ -182,27 +182,63 @@ std::vector<SampleRecord> run_suite(const std::string& suite, const std::string&
   EXPECT_EQ(run.exit_code, 0) << run.err;
   if (run.exit_code != 0) return {};
   int64_t id = nlohmann::json::parse(run.out)["run_id"];
-  return Store::open(db).samples(id);
+  return Store::open(db).samples(id, /*with_trace=*/true);
+}
+
+// Expert ids of every token and MoE layer; the local trace's gate weights are not compared (a remote
+// trace has none).
+void expect_same_routing(const std::vector<uint8_t>& local, const std::vector<uint8_t>& remote) {
+  ASSERT_FALSE(local.empty());
+  ASSERT_FALSE(remote.empty());
+  auto a = moe::RoutingTrace::deserialize(local.data(), local.size());
+  auto b = moe::RoutingTrace::deserialize(remote.data(), remote.size());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(a->has_gates());
+  EXPECT_FALSE(b->has_gates());
+  ASSERT_EQ(b->n_tokens(), a->n_tokens());
+  ASSERT_EQ(b->n_layers(), a->n_layers());
+  ASSERT_EQ(b->k(), a->k());
+  size_t differ = 0;
+  for (uint64_t t = 0; t < a->n_tokens(); ++t)
+    for (uint32_t l = 0; l < a->n_layers(); ++l) {
+      auto x = a->at(t, l).experts, y = b->at(t, l).experts;
+      differ += !std::equal(x.begin(), x.end(), y.begin(), y.end());
+    }
+  EXPECT_EQ(differ, 0u);
 }
 
 }  // namespace
 
+// The same suite through `kind: local` and through `kind: openai` at `wobble serve`: every sample's
+// output, finish reason, token counts and seed are identical, and with provider.routing (both
+// formats) so is every token's routing.
 TEST(ServeE2E, SuiteThroughServeStoresWhatALocalRunStores) {
   REQUIRE_DEMO_MODEL();
-  ServeProcess serve({"--parallel", "2", "--quiet"});
+  ServeProcess serve({"--parallel", "2", "--quiet", "--enable-return-routed-experts"});
   ASSERT_GT(serve.port(), 0) << serve.process().err_so_far();
   std::string dir = make_temp_dir("serve-e2e");
   std::string base = serve.url("/v1");
-  for (bool chat : {true, false}) {
-    SCOPED_TRACE(chat ? "chat" : "completions");
-    std::string local = demo_suite(dir, chat ? "local-chat" : "local-text",
-                                   "{kind: local, model_path: \"" + kModel + "\", threads: 1, max_concurrency: 2}", chat);
-    std::string remote = demo_suite(dir, chat ? "serve-chat" : "serve-text",
+  struct Config {
+    bool chat;
+    std::string routing;
+  };
+  std::map<bool, std::vector<SampleRecord>> local;
+  for (const Config& c : {Config{true, "off"}, Config{false, "off"}, Config{true, "sglang"}, Config{true, "vllm"},
+                          Config{false, "sglang"}}) {
+    const std::string tag = std::string(c.chat ? "chat" : "text") + "-" + c.routing;
+    SCOPED_TRACE(tag);
+    if (!local.count(c.chat)) {
+      std::string suite = demo_suite(dir, "local-" + tag,
+                                     "{kind: local, model_path: \"" + kModel + "\", threads: 1, max_concurrency: 2}", c.chat);
+      local[c.chat] = run_suite(suite, dir + "/local-" + tag + ".db");
+    }
+    const auto& a = local[c.chat];
+    std::string remote = demo_suite(dir, "serve-" + tag,
                                     "{kind: openai, base_url: \"" + base + "\", model: wobble-demo-moe, endpoint: " +
-                                        (chat ? "chat" : "completions") + ", max_concurrency: 2}",
-                                    chat);
-    auto a = run_suite(local, dir + (chat ? "/local-chat.db" : "/local-text.db"));
-    auto b = run_suite(remote, dir + (chat ? "/serve-chat.db" : "/serve-text.db"));
+                                        (c.chat ? "chat" : "completions") + ", max_concurrency: 2, routing: " + c.routing +
+                                        (c.routing == "off" ? "" : ", routing_shape: {layers: 4, top_k: 2, n_experts: 8}") + "}",
+                                    c.chat);
+    auto b = run_suite(remote, dir + "/serve-" + tag + ".db");
     ASSERT_EQ(a.size(), 12u);
     ASSERT_EQ(b.size(), a.size());
     std::map<std::tuple<std::string, std::string, int>, const SampleRecord*> by;
@@ -219,6 +255,15 @@ TEST(ServeE2E, SuiteThroughServeStoresWhatALocalRunStores) {
       EXPECT_EQ(t->prompt_tokens, s.prompt_tokens);
       EXPECT_EQ(t->completion_tokens, s.completion_tokens);
       EXPECT_EQ(t->model_reported, "wobble-demo-moe");
+      if (c.routing != "off") {
+        EXPECT_EQ(t->prompt_token_ids, s.prompt_token_ids);
+        EXPECT_EQ(t->token_ids, s.token_ids);
+        EXPECT_EQ(t->routing_error, "");
+        expect_same_routing(s.routing_trace, t->routing_trace);
+      } else {
+        EXPECT_TRUE(t->routing_trace.empty());
+        EXPECT_FALSE(s.routing_trace.empty());
+      }
       distinct.insert(s.output);
     }
     // Temperature 0.9 over 12 samples: the comparison covers varied outputs, not one string.
