@@ -33,4 +33,10 @@ GateSpec merge_gate(const GateSpec& from_suite, const GateSpec& from_cli);  // C
 // drop exceeds max_pass_rate_drop.
 GateResult evaluate_gate(const RunAnalysis& run, const GateSpec& spec, const RunAnalysis* baseline);
 
+// Whether `spec` sets a threshold that a run can be checked against without a baseline.
+bool has_thresholds(const GateSpec& spec);
+// The suite's own gate: block applied to the run without a baseline, as reports show it first;
+// nullopt when the suite sets no thresholds.
+std::optional<GateResult> suite_gate(const RunAnalysis& run);
+
 }  // namespace wobble

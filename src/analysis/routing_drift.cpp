@@ -1,8 +1,13 @@
 #include "analysis/routing_drift.h"
 
+#include "analysis/metric_definitions.h"
+#include "analysis/stability.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <limits>
+#include <random>
 #include <set>
 
 namespace wobble {
@@ -20,11 +25,13 @@ bool same_set(std::span<const uint16_t> a, std::span<const uint16_t> b) {
   return x == y;
 }
 
-RepeatRouting repeat_stats(int repeat, const moe::RoutingTrace& t) {
+// `width` >= t.n_expert(): traces whose expert count was inferred from the ids they hold differ
+// in n_expert, so a group's usage is laid out at its widest; experts no trace used count zero.
+RepeatRouting repeat_stats(int repeat, const moe::RoutingTrace& t, uint32_t width) {
   RepeatRouting r;
   r.repeat = repeat;
   r.tokens = t.n_tokens();
-  r.usage.assign(t.n_layers(), std::vector<double>(t.n_expert(), 0.0));
+  r.usage.assign(t.n_layers(), std::vector<double>(std::max(width, t.n_expert()), 0.0));
   double ent = 0, rep = 0;
   uint64_t rep_n = 0;
   for (uint64_t tok = 0; tok < t.n_tokens(); ++tok)
@@ -38,7 +45,7 @@ RepeatRouting repeat_stats(int repeat, const moe::RoutingTrace& t) {
       }
     }
   uint64_t recs = t.n_tokens() * t.n_layers();
-  r.entropy = recs ? ent / double(recs) : 0;
+  r.entropy = !t.has_gates() ? std::nan("") : recs ? ent / double(recs) : 0;
   r.repetition = rep_n ? rep / double(rep_n) : 0;
   double cv = 0;
   for (auto& layer : r.usage) {
@@ -50,8 +57,28 @@ RepeatRouting repeat_stats(int repeat, const moe::RoutingTrace& t) {
     for (double v : layer) var += (v - mean) * (v - mean);
     cv += std::sqrt(var / double(layer.size())) / mean;
   }
-  r.load_cv = r.usage.empty() ? 0 : cv / double(r.usage.size());
+  r.load_cv = !t.n_expert_known() ? std::nan("") : r.usage.empty() ? 0 : cv / double(r.usage.size());
   return r;
+}
+
+// Two usage tables at one width (the wider one's), for a JSD between them.
+void pad_usage(std::vector<std::vector<double>>& a, std::vector<std::vector<double>>& b) {
+  for (size_t l = 0; l < a.size() && l < b.size(); ++l) {
+    const size_t w = std::max(a[l].size(), b[l].size());
+    a[l].resize(w, 0.0);
+    b[l].resize(w, 0.0);
+  }
+}
+
+std::vector<double> layer_jsd(std::vector<std::vector<double>> a, std::vector<std::vector<double>> b) {
+  pad_usage(a, b);
+  std::vector<double> out;
+  for (size_t l = 0; l < a.size() && l < b.size(); ++l) out.push_back(jensen_shannon(a[l], b[l]));
+  return out;
+}
+
+void keep_first(std::optional<std::pair<int64_t, uint32_t>>& into, const std::optional<std::pair<int64_t, uint32_t>>& x) {
+  if (x && (!into || x->first < into->first)) into = x;
 }
 
 std::vector<std::vector<double>> pooled(const std::vector<RepeatRouting>& reps) {
@@ -89,7 +116,139 @@ void compare_range(const moe::RoutingTrace& a, const moe::RoutingTrace& b, uint6
     }
 }
 
+// Token-weighted expert counts of one repeat, flattened (layer-major), for fast pooling.
+std::vector<double> weighted_counts(const RepeatRouting& r) {
+  std::vector<double> out;
+  for (const auto& layer : r.usage)
+    for (double u : layer) out.push_back(u * double(r.tokens));
+  return out;
+}
+
+// Mean over layers of the JSD between the pooled usage of the repeats in `in_a` and the others.
+double split_jsd(const std::vector<std::vector<double>>& counts, const std::vector<char>& in_a, size_t n_layers,
+                 size_t n_expert, std::vector<double>& pa, std::vector<double>& pb) {
+  std::fill(pa.begin(), pa.end(), 0.0);
+  std::fill(pb.begin(), pb.end(), 0.0);
+  for (size_t r = 0; r < counts.size(); ++r) {
+    auto& dst = in_a[r] ? pa : pb;
+    for (size_t i = 0; i < dst.size(); ++i) dst[i] += counts[r][i];
+  }
+  double sum = 0;
+  std::vector<double> p(n_expert), q(n_expert);
+  for (size_t l = 0; l < n_layers; ++l) {
+    double sa = 0, sb = 0;
+    for (size_t e = 0; e < n_expert; ++e) {
+      sa += pa[l * n_expert + e];
+      sb += pb[l * n_expert + e];
+    }
+    for (size_t e = 0; e < n_expert; ++e) {
+      p[e] = sa > 0 ? pa[l * n_expert + e] / sa : 0;
+      q[e] = sb > 0 ? pb[l * n_expert + e] / sb : 0;
+    }
+    sum += jensen_shannon(p, q);
+  }
+  return n_layers ? sum / double(n_layers) : 0;
+}
+
+// C(n, k), or limit + 1 when it is larger.
+int64_t choose_capped(int64_t n, int64_t k, int64_t limit) {
+  k = std::min(k, n - k);
+  if (k < 0) return 0;
+  __int128 c = 1;
+  for (int64_t i = 1; i <= k; ++i) {
+    c = c * (n - k + i) / i;
+    if (c > limit) return limit + 1;
+  }
+  return int64_t(c);
+}
+
+// A uniform draw in [0, m) from a 64-bit Mersenne Twister by rejection, so the sequence is the same
+// with every standard library (std::uniform_int_distribution is not specified bit for bit).
+uint64_t uniform_below(std::mt19937_64& rng, uint64_t m) {
+  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % m;
+  uint64_t x;
+  do x = rng();
+  while (x >= limit);
+  return x % m;
+}
+
 }  // namespace
+
+uint64_t routing_seed(const std::vector<std::string>& ids) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) h = (h ^ 0u) * 1099511628211ULL;
+    for (unsigned char c : ids[i]) h = (h ^ c) * 1099511628211ULL;
+  }
+  return h;
+}
+
+RoutingNoise routing_permutation_test(const std::vector<RepeatRouting>& a, const std::vector<RepeatRouting>& b,
+                                      uint64_t seed) {
+  RoutingNoise out;
+  if (a.empty() || b.empty() || a[0].usage.empty()) return out;
+  const size_t n_layers = a[0].usage.size(), n_expert = a[0].usage[0].size();
+  std::vector<std::vector<double>> counts;
+  for (const auto* side : {&a, &b})
+    for (const auto& r : *side) {
+      if (r.usage.size() != n_layers) return out;
+      for (const auto& l : r.usage)
+        if (l.size() != n_expert) return out;
+      counts.push_back(weighted_counts(r));
+    }
+  const size_t n = counts.size(), na = a.size();
+  std::vector<double> pa(n_layers * n_expert), pb(n_layers * n_expert);
+  std::vector<char> in_a(n, 0);
+  for (size_t i = 0; i < na; ++i) in_a[i] = 1;
+  out.tested = true;
+  out.observed = split_jsd(counts, in_a, n_layers, n_expert, pa, pb);
+  // A split counts as "at least as large" within a rounding tolerance, so the observed split and its
+  // mirror image (equal JSD by symmetry) always count.
+  const double at_least = out.observed - 1e-12;
+  std::vector<double> others;
+  int64_t as_large = 0;
+  const int64_t total = choose_capped(int64_t(n), int64_t(na), kRoutingExactPermutationLimit);
+  if (total <= kRoutingExactPermutationLimit) {
+    out.exact = true;
+    std::vector<size_t> pick(na);
+    for (size_t i = 0; i < na; ++i) pick[i] = i;
+    bool first = true;
+    while (true) {
+      std::fill(in_a.begin(), in_a.end(), 0);
+      for (size_t i : pick) in_a[i] = 1;
+      if (!first) {
+        double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb);
+        others.push_back(x);
+        if (x >= at_least) ++as_large;
+      }
+      first = false;
+      // Next combination in lexicographic order.
+      size_t i = na;
+      while (i > 0 && pick[i - 1] == n - na + (i - 1)) --i;
+      if (i == 0) break;
+      ++pick[i - 1];
+      for (size_t j = i; j < na; ++j) pick[j] = pick[j - 1] + 1;
+    }
+  } else {
+    std::mt19937_64 rng(uint64_t(kRoutingPermutationSeed) ^ seed);
+    std::vector<size_t> idx(n);
+    for (int64_t s = 0; s < kRoutingRandomPermutations; ++s) {
+      for (size_t i = 0; i < n; ++i) idx[i] = i;
+      for (size_t i = 0; i < na; ++i) std::swap(idx[i], idx[i + size_t(uniform_below(rng, n - i))]);
+      std::fill(in_a.begin(), in_a.end(), 0);
+      for (size_t i = 0; i < na; ++i) in_a[idx[i]] = 1;
+      double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb);
+      others.push_back(x);
+      if (x >= at_least) ++as_large;
+    }
+  }
+  out.splits = int64_t(others.size());
+  std::sort(others.begin(), others.end());
+  out.noise_jsd = others.empty() ? 0 : percentile_sorted(others, 0.5);
+  out.p_value = double(1 + as_large) / double(1 + out.splits);
+  out.moved = out.p_value < kRoutingMoveAlpha;
+  return out;
+}
 
 double jensen_shannon(const std::vector<double>& p, const std::vector<double>& q) {
   double js = 0;
@@ -147,11 +306,22 @@ std::vector<Decoded> decode_traces(const std::vector<const SampleRecord*>& sampl
     if (counts) {
       counts->trace_bytes += s->routing_trace.size();
       counts->trace_tokens += t->n_tokens();
+      if (!t->has_gates()) counts->ids_only = true;
     }
     out.push_back({s, std::move(t).value()});
   }
   std::sort(out.begin(), out.end(), [](const Decoded& a, const Decoded& b) { return a.sample->repeat < b.sample->repeat; });
   return out;
+}
+
+// `count` samples whose routing trace is absent for `error` (the server sent none, or a payload
+// failed its checks): the first 8 distinct errors in the order met, the rest counted on the last.
+void add_absent(RoutingAnalysis& out, const std::string& error, int64_t count) {
+  out.absent_samples += count;
+  auto it = std::find_if(out.absent.begin(), out.absent.end(), [&](const auto& p) { return p.first == error; });
+  if (it != out.absent.end()) it->second += count;
+  else if (out.absent.size() < 8) out.absent.emplace_back(error, count);
+  else out.absent.back().second += count;
 }
 
 // Builds a RoutingAnalysis one (case, variant) group at a time: analyze_routing_samples (all in
@@ -181,33 +351,52 @@ void RoutingBuilder::add_group(const std::string& case_id, const std::string& va
   g.case_id = case_id;
   g.variant_id = variant_id;
   g.n_layers = members[0].trace.n_layers();
-  g.n_expert = members[0].trace.n_expert();
   g.k = members[0].trace.k();
-  for (const auto& m : members) g.repeats.push_back(repeat_stats(m.sample->repeat, m.trace));
+  for (const auto& m : members) g.n_expert = std::max(g.n_expert, m.trace.n_expert());
+  for (const auto& m : members) g.repeats.push_back(repeat_stats(m.sample->repeat, m.trace, g.n_expert));
   g.usage = pooled(g.repeats);
   for (const auto& r : g.repeats) {
-    g.entropy += r.entropy / double(g.repeats.size());
+    g.entropy += r.entropy / double(g.repeats.size());  // NaN from any ids-only repeat stays NaN
     g.load_cv += r.load_cv / double(g.repeats.size());
     g.repetition += r.repetition / double(g.repeats.size());
   }
+  if (std::isnan(g.entropy)) g.entropy_na = "expert ids only (remote engine): the server reports no router probabilities";
+  if (std::isnan(g.load_cv))
+    g.load_cv_na = "the model's expert count is unknown: set provider.routing_shape.n_experts";
   const Decoded& ref = members[0];
-  const size_t n_prompt = ref.sample->prompt_token_ids.size();
+  // A remote server that sent no prompt ids still counted the prompt's tokens.
+  size_t n_prompt = ref.sample->prompt_token_ids.size();
+  if (n_prompt == 0 && !ref.trace.has_gates() && ref.sample->prompt_tokens > 0) n_prompt = size_t(ref.sample->prompt_tokens);
   double po = 0, pe = 0, go = 0, ge = 0;
   uint64_t pn = 0, gn = 0;
   for (size_t i = 1; i < members.size(); ++i) {
     const Decoded& other = members[i];
     if (other.trace.n_layers() != g.n_layers || other.trace.k() != g.k) continue;
-    compare_range(ref.trace, other.trace, 0, n_prompt, po, pe, pn, g.first_routing_divergence);
+    ++g.repeats_compared;
+    std::optional<std::pair<int64_t, uint32_t>> first_p, first_g;
+    compare_range(ref.trace, other.trace, 0, n_prompt, po, pe, pn, first_p);
+    if (first_p) ++g.prompt_divergent_repeats;
+    keep_first(g.first_prompt_divergence, first_p);
     // Generated tokens share their whole history until the first differing token id.
     const auto& ta = ref.sample->token_ids;
     const auto& tb = other.sample->token_ids;
+    if (ta.empty() && tb.empty() && !ref.trace.has_gates() && ref.sample->completion_tokens != 0) {
+      g.generated_na = "the server returned no token ids, so where the outputs part is unknown";
+      continue;
+    }
     size_t d = 0;
     while (d < ta.size() && d < tb.size() && ta[d] == tb[d]) ++d;
     if (d < ta.size() || d < tb.size())
       if (!g.first_output_divergence_token || int64_t(d) < *g.first_output_divergence_token)
         g.first_output_divergence_token = int64_t(d);
-    compare_range(ref.trace, other.trace, n_prompt, n_prompt + d, go, ge, gn, g.first_routing_divergence);
+    compare_range(ref.trace, other.trace, n_prompt, n_prompt + d, go, ge, gn, first_g);
+    if (first_g) first_g->first -= int64_t(n_prompt);
+    keep_first(g.first_generated_divergence, first_g);
   }
+  keep_first(g.first_routing_divergence, g.first_prompt_divergence);
+  if (g.first_generated_divergence && !g.first_prompt_divergence)
+    g.first_routing_divergence = std::make_pair(g.first_generated_divergence->first + int64_t(n_prompt),
+                                                g.first_generated_divergence->second);
   if (pn) {
     g.prompt_overlap = po / double(pn);
     g.prompt_exact = pe / double(pn);
@@ -222,14 +411,17 @@ void RoutingBuilder::add_group(const std::string& case_id, const std::string& va
   if (base && !base->empty()) {
     const auto& bm = *base;
     std::vector<RepeatRouting> reps;
-    for (const auto& m : bm) reps.push_back(repeat_stats(m.sample->repeat, m.trace));
+    uint32_t width = 0;
+    for (const auto& m : bm) width = std::max(width, m.trace.n_expert());
+    for (const auto& m : bm) reps.push_back(repeat_stats(m.sample->repeat, m.trace, width));
     auto busage = pooled(reps);
     if (busage.size() == g.usage.size()) {
       RunRoutingDrift d;
       d.case_id = g.case_id;
       d.variant_id = g.variant_id;
-      for (size_t l = 0; l < g.usage.size(); ++l) d.jsd.push_back(jensen_shannon(g.usage[l], busage[l]));
+      d.jsd = layer_jsd(g.usage, busage);
       for (double x : d.jsd) d.mean_jsd += x / double(d.jsd.size());
+      d.noise = routing_permutation_test(reps, g.repeats, routing_seed({g.case_id, g.variant_id, "baseline"}));
       // Same prompt tokens: compare the first repeats' routing over the prompt.
       const auto& cur = members[0];
       if (cur.sample->prompt_token_ids == bm[0].sample->prompt_token_ids && cur.trace.k() == bm[0].trace.k()) {
@@ -261,12 +453,13 @@ RoutingAnalysis RoutingBuilder::finish() {
       vd.case_id = a.case_id;
       vd.variant_a = a.variant_id;
       vd.variant_b = b.variant_id;
-      for (size_t l = 0; l < a.usage.size(); ++l) vd.jsd.push_back(jensen_shannon(a.usage[l], b.usage[l]));
+      vd.jsd = layer_jsd(a.usage, b.usage);
       for (double x : vd.jsd) vd.mean_jsd += x / double(vd.jsd.size());
       vd.pass_rate_a = pass_[i].rate;
       vd.unstable_a = pass_[i].unstable;
       vd.pass_rate_b = pass_[j].rate;
       vd.unstable_b = pass_[j].unstable;
+      vd.noise = routing_permutation_test(a.repeats, b.repeats, routing_seed({a.case_id, a.variant_id, b.variant_id}));
       out_.variants.push_back(std::move(vd));
     }
   return std::move(out_);
@@ -312,6 +505,9 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
   RoutingAnalysis out = b.finish();
   out.trace_bytes = counts.trace_bytes;
   out.trace_tokens = counts.trace_tokens;
+  out.ids_only = counts.ids_only;
+  for (const auto& s : samples)
+    if (s.ok && s.routing_trace.empty() && !s.routing_error.empty()) add_absent(out, s.routing_error, 1);
   return out;
 }
 
@@ -344,6 +540,11 @@ RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optiona
   RoutingAnalysis r = b.finish();
   r.trace_bytes = counts.trace_bytes;
   r.trace_tokens = counts.trace_tokens;
+  r.ids_only = counts.ids_only;
+  // Samples without a trace but with a routing error, counted by the database (an index range of
+  // the few such samples), in the order the in-memory path meets them.
+  if (auto run = store.get_run(run_id))
+    for (const auto& e : store.routing_errors(run_id, run->plan.suite)) add_absent(r, e.error, e.samples);
   if (baseline_run) r.baseline_run = *baseline_run;
   return r;
 }

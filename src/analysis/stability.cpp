@@ -4,8 +4,10 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace wobble {
 namespace {
@@ -29,7 +31,60 @@ std::string cut(const std::string& s, size_t from, size_t len) {
   return s.substr(from, end - from);
 }
 
+// A quote of one repeat for one criterion: the evidence span, else the start of the output.
+Quote quote_of(const SampleRecord& s, const CriterionResult& r) {
+  constexpr size_t kQuoteBytes = 160;
+  Quote q;
+  q.repeat = s.repeat;
+  q.sample_id = s.id;
+  q.from_evidence = !r.evidence.text.empty();
+  const std::string& text = q.from_evidence ? r.evidence.text : s.output;
+  q.text = text.size() > kQuoteBytes ? text.substr(0, utf8_floor(text, kQuoteBytes)) + "…" : text;
+  q.reason = r.reason;
+  q.expected = r.expected;
+  return q;
+}
+
+int verdict_rank(Verdict v) {
+  switch (v) {
+    case Verdict::kUnstable: return 0;
+    case Verdict::kStableFail: return 1;
+    case Verdict::kUnscored: return 2;
+    case Verdict::kStablePass: return 3;
+  }
+  return 3;
+}
+
 }  // namespace
+
+bool more_unstable(const CriterionStability& x, const CriterionStability& y) {
+  const double dx = std::fabs(x.pass_rate - 0.5), dy = std::fabs(y.pass_rate - 0.5);
+  if (dx != dy) return dx < dy;
+  const double wx = x.wilson.hi - x.wilson.lo, wy = y.wilson.hi - y.wilson.lo;
+  if (wx != wy) return wx > wy;
+  return std::tie(x.case_id, x.variant_id, x.criterion_id) < std::tie(y.case_id, y.variant_id, y.criterion_id);
+}
+
+std::vector<size_t> RunAnalysis::criteria_by_instability() const {
+  std::vector<size_t> idx(criteria.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t i, size_t j) {
+    const auto &x = criteria[i], &y = criteria[j];
+    int rx = verdict_rank(x.verdict), ry = verdict_rank(y.verdict);
+    if (rx != ry) return rx < ry;
+    if (x.verdict == Verdict::kUnstable) return more_unstable(x, y);
+    return false;  // stable: keep the suite's order
+  });
+  return idx;
+}
+
+double percentile_sorted(const std::vector<double>& v, double q) {
+  if (v.empty()) return std::nan("");
+  const double h = double(v.size() - 1) * std::clamp(q, 0.0, 1.0);
+  const size_t lo = size_t(std::floor(h));
+  if (lo + 1 >= v.size()) return v.back();
+  return v[lo] + (h - double(lo)) * (v[lo + 1] - v[lo]);
+}
 
 const char* verdict_name(Verdict v) {
   switch (v) {
@@ -135,6 +190,46 @@ void add_alerts(RunAnalysis& a) {
 
 namespace {
 
+// Per criterion, every pair of variants of a case (A before B in the suite's order).
+void add_variant_deltas(RunAnalysis& a) {
+  std::map<std::string, std::vector<std::string>> variants_of;  // case -> variants in order
+  std::map<std::tuple<std::string, std::string, std::string>, const CriterionStability*> cell;
+  std::vector<std::string> case_order;
+  for (const auto& g : a.groups) {
+    if (!variants_of.count(g.case_id)) case_order.push_back(g.case_id);
+    variants_of[g.case_id].push_back(g.variant_id);
+  }
+  for (const auto& c : a.criteria) cell[{c.case_id, c.variant_id, c.criterion_id}] = &c;
+  for (const auto& case_id : case_order) {
+    const auto& vs = variants_of[case_id];
+    for (size_t i = 0; i < vs.size(); ++i)
+      for (size_t j = i + 1; j < vs.size(); ++j)
+        for (const auto& c : a.criteria) {
+          if (c.case_id != case_id || c.variant_id != vs[i]) continue;
+          auto it = cell.find({case_id, vs[j], c.criterion_id});
+          if (it == cell.end()) continue;
+          const auto& b = *it->second;
+          VariantCriterionDelta d;
+          d.case_id = case_id;
+          d.variant_a = vs[i];
+          d.variant_b = vs[j];
+          d.criterion_id = c.criterion_id;
+          d.n_a = c.n;
+          d.passes_a = c.passes;
+          d.n_b = b.n;
+          d.passes_b = b.passes;
+          d.pass_rate_a = c.pass_rate;
+          d.pass_rate_b = b.pass_rate;
+          d.delta = b.pass_rate - c.pass_rate;
+          d.fisher_p = fisher_exact_two_sided(c.passes, c.fails, b.passes, b.fails);
+          d.verdict_a = c.verdict;
+          d.verdict_b = b.verdict;
+          a.variant_deltas.push_back(std::move(d));
+        }
+  }
+}
+
+
 // Builds a RunAnalysis one (case, variant) group at a time, in the order groups are added; both
 // analyze_samples (everything in memory) and analyze_run (streamed from the store) feed it, so the
 // two compute every number the same way.
@@ -160,6 +255,10 @@ class AnalysisBuilder {
   std::set<std::string> has_extractor_;
   std::vector<double> all_weighted_;       // every sample's weighted score, in order (for a.weighted)
   std::vector<std::string> criterion_order_;
+  // Latency and tokens of the run's one provider: the latencies of samples with output (for the
+  // percentiles) and running totals; the key is the run's model id ("<kind>:<model>").
+  ProviderUsage usage_;
+  std::vector<double> latencies_;
   int64_t keep_per_group_, keep_total_;
 };
 
@@ -179,6 +278,17 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
     weighted[i] = weighted_score(s, weights_);
     if (weighted[i]) all_weighted_.push_back(*weighted[i]);
     a.total_latency_s += s.latency_s;
+    ++usage_.samples;
+    if (!s.ok) {
+      ++usage_.failed;
+    } else {
+      if (std::isfinite(s.latency_s) && s.latency_s >= 0) latencies_.push_back(s.latency_s);
+      if (s.prompt_tokens >= 0 && s.completion_tokens >= 0) {
+        ++usage_.tokens_n;
+        usage_.tokens_in_total += s.prompt_tokens;
+        usage_.tokens_out_total += s.completion_tokens;
+      }
+    }
   }
 
   GroupStability g;
@@ -253,7 +363,10 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
         ++cs.unscored;
         continue;
       }
+      if (cs.expected.empty()) cs.expected = r->expected;
       int v = r->outcome == Outcome::kPass ? 1 : 0;
+      auto& quoted = v ? cs.disagreement.pass : cs.disagreement.fail;
+      if (!quoted || s.repeat < quoted->repeat) quoted = quote_of(s, *r);
       (v ? cs.passes : cs.fails)++;
       if (last >= 0 && last != v) ++cs.flips;
       last = v;
@@ -274,6 +387,10 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
     else if (cs.fails == cs.n) cs.verdict = Verdict::kStableFail;
     else cs.verdict = Verdict::kUnstable;
     if (cs.verdict == Verdict::kUnstable) ++a.unstable;
+    if (cs.verdict == Verdict::kStablePass) ++a.stable_pass;
+    if (cs.verdict == Verdict::kStableFail) ++a.stable_fail;
+    if (cs.verdict == Verdict::kUnscored) ++a.unscored_criteria;
+    if (cs.verdict != Verdict::kUnstable) cs.disagreement = {};
     a.scored += cs.n;
     a.passes += cs.passes;
     if (std::find(criterion_order_.begin(), criterion_order_.end(), cid) == criterion_order_.end())
@@ -337,6 +454,21 @@ RunAnalysis AnalysisBuilder::finish() {
     x.kappa_raters = raters;
     a.across.push_back(std::move(x));
   }
+  add_variant_deltas(a);
+  if (usage_.samples > 0) {
+    ProviderUsage& u = usage_;
+    u.provider = a.run.model_id;
+    std::sort(latencies_.begin(), latencies_.end());
+    u.latency_n = int64_t(latencies_.size());
+    u.latency_p50 = percentile_sorted(latencies_, 0.5);
+    u.latency_p95 = percentile_sorted(latencies_, 0.95);
+    double sum = 0;
+    for (double x : latencies_) sum += x;
+    u.latency_mean = latencies_.empty() ? std::nan("") : sum / double(latencies_.size());
+    u.tokens_in_mean = u.tokens_n ? double(u.tokens_in_total) / double(u.tokens_n) : std::nan("");
+    u.tokens_out_mean = u.tokens_n ? double(u.tokens_out_total) / double(u.tokens_n) : std::nan("");
+    a.usage.push_back(std::move(u));
+  }
   add_alerts(a);
   return std::move(a_);
 }
@@ -382,7 +514,9 @@ RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_
   columns.logprobs = true;    // divergence tokens need them
   // Without kept samples nothing renders a sample's attempts or every score's text.
   columns.attempts_of_ok_samples = detail_samples != 0;
-  columns.score_text = detail_samples != 0;
+  // Every score's text: an unstable criterion quotes its first passing and failing repeats
+  // (reason, evidence, expected value), and which repeat that is shows only once the group is read.
+  columns.score_text = true;
   store.for_each_group(run_id, groups, columns, [&](std::vector<SampleRecord>& g) { b.add_group(g); });
   return b.finish();
 }

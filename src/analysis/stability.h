@@ -17,6 +17,21 @@ namespace wobble {
 enum class Verdict { kStablePass, kStableFail, kUnstable, kUnscored };
 const char* verdict_name(Verdict v);  // "stable-pass" | "stable-fail" | "unstable" | "unscored"
 
+// One repeat quoted for a criterion: its evidence span (or the start of its output when the scorer
+// marked none), the scorer's reason and the expected value as the scorer rendered it.
+struct Quote {
+  int repeat = 0;
+  int64_t sample_id = 0;
+  std::string text;
+  bool from_evidence = false;  // false: `text` is the start of the output
+  std::string reason, expected;
+};
+
+// Why an unstable criterion is unstable: the lowest-numbered passing and failing repeats.
+struct Disagreement {
+  std::optional<Quote> pass, fail;
+};
+
 // Per (case, variant, criterion).
 struct CriterionStability {
   std::string case_id, variant_id, criterion_id;
@@ -31,11 +46,40 @@ struct CriterionStability {
   bool numeric = false;  // some score strictly between 0 and 1
   Summary score;         // over scored repeats
   std::vector<std::string> outcomes;  // by repeat index: "pass" | "fail" | "unscored" | "error"
+  std::string expected;  // the expected value of the first scored repeat that rendered one
+  Disagreement disagreement;  // filled for unstable criteria
   // The first repeat (in repeat order) whose result is a fail, with its reason and evidence text:
   // kept here so a renderer can quote it when the sample itself is not among RunAnalysis::samples.
   int first_fail_repeat = -1;
   std::string first_fail_reason, first_fail_evidence;
 };
+
+// True when x is more unstable than y: pass rate nearer 0.5, then a wider Wilson interval, then
+// case, variant and criterion id (a total order, so every format lists the same sequence).
+bool more_unstable(const CriterionStability& x, const CriterionStability& y);
+
+// One criterion of one case under two of its variants (A before B in the suite's order).
+struct VariantCriterionDelta {
+  std::string case_id, variant_a, variant_b, criterion_id;
+  int64_t n_a = 0, passes_a = 0, n_b = 0, passes_b = 0;
+  double pass_rate_a = 0, pass_rate_b = 0, delta = 0;  // delta = b - a
+  double fisher_p = 1;                                 // two-sided, on [[c_a, n_a-c_a], [c_b, n_b-c_b]]
+  Verdict verdict_a = Verdict::kUnscored, verdict_b = Verdict::kUnscored;
+};
+
+// Latency and token use of the samples of one provider and model.
+struct ProviderUsage {
+  std::string provider;          // "<kind>:<model id>" of the run's provider
+  int64_t samples = 0, failed = 0;
+  int64_t latency_n = 0;         // samples with output
+  double latency_p50 = 0, latency_p95 = 0, latency_mean = 0;  // seconds
+  int64_t tokens_n = 0;          // samples whose provider reported both counts
+  double tokens_in_mean = 0, tokens_out_mean = 0;
+  int64_t tokens_in_total = 0, tokens_out_total = 0;
+};
+
+// Linear interpolation between order statistics (h = (n-1)q) of `sorted` (ascending); NaN when empty.
+double percentile_sorted(const std::vector<double>& sorted, double q);
 
 struct Divergence {
   bool diverged = false;
@@ -105,6 +149,12 @@ struct RunAnalysis {
   std::vector<GroupStability> groups;
   std::vector<CriterionAcross> across;
   int64_t total_samples = 0, failed_samples = 0, unstable = 0;
+  int64_t stable_pass = 0, stable_fail = 0, unscored_criteria = 0;  // (case, variant, criterion) triples
+  std::vector<VariantCriterionDelta> variant_deltas;  // every pair of variants of a case, per criterion
+  std::vector<ProviderUsage> usage;                   // one per provider and model
+  // Indices into `criteria`: unstable ones most unstable first (more_unstable), then stable-fail,
+  // unscored and stable-pass, each in the suite's order.
+  std::vector<size_t> criteria_by_instability() const;
   std::vector<FailedSample> failures;              // every provider failure, in the suite's order
   std::map<std::string, int64_t> reported_models;  // model id the endpoint answered with -> samples
   std::map<int64_t, LogprobSummary> logprobs;      // by sample id, for samples that carry logprobs

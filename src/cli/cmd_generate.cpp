@@ -12,6 +12,7 @@
 #include "moe/model.h"
 #include "moe/session.h"
 #include "moe/tokenizer.h"
+#include "provider/engine_prompt.h"
 #include "util/error.h"
 
 namespace po = boost::program_options;
@@ -80,19 +81,14 @@ int generate_command(const std::vector<std::string>& args) {
   moe::ChatFamily fam = moe::ChatFamily::kRaw;  // how -p is wrapped
   if (text_mode) {
     if (!model->has_tokenizer()) throw RuntimeError("the model has no tokenizer metadata; use --tokens");
-    const auto& tok = model->tokenizer();
-    std::string text = prompt;
-    if (chat == "auto") fam = moe::detect_chat_family(tok.chat_template());
-    else {
-      auto f = moe::chat_family_from_name(chat);
-      if (!f.ok()) throw Error(kExitUsage, f.status().message());
-      fam = *f;
-    }
-    if (fam != moe::ChatFamily::kRaw) {
-      std::vector<moe::ChatMessage> msgs = {{"user", prompt}};
-      text = moe::render_chat(fam, msgs, true, tok.bos() >= 0 ? tok.piece(tok.bos()) : "");
-    }
-    auto enc = tok.encode(text, moe::EncodeOptions{true, fam != moe::ChatFamily::kRaw});
+    auto f = resolve_chat_family(model->tokenizer(), chat);
+    if (!f.ok()) throw Error(kExitUsage, f.status().message());
+    fam = *f;
+    // The same encoding as the local provider and `wobble serve`: -p is one user turn.
+    std::vector<moe::ChatMessage> msgs = {{"user", prompt}};
+    auto enc = fam == moe::ChatFamily::kRaw
+                   ? encode_engine_prompt(model->tokenizer(), fam, prompt, {})
+                   : encode_engine_prompt(model->tokenizer(), fam, std::nullopt, msgs);
     if (!enc.ok()) throw Error(kExitUsage, enc.status().message());
     ids = *enc;
   } else {

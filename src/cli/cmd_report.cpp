@@ -1,4 +1,4 @@
-// wobble report RUN|latest --format md|json|html|junit|summary [--out FILE]
+// wobble report RUN|latest --format md|json|html|junit|summary [--out FILE] [--detail] [--only-unstable]
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -29,7 +29,9 @@ int report_command(const std::vector<std::string>& args) {
       ("k", value_with_default(&k), "k for pass@k and pass^k (capped at n)")
       ("baseline", po::value(&baseline_ref), "compare routing with this run id or 'latest' (same cases and variants)")
       ("max-routing-jsd", value_with_default(&max_jsd), "flag layers whose JSD vs the baseline is larger")
-      ("min-topk-overlap", value_with_default(&min_overlap), "flag prompts whose top-k overlap vs the baseline is smaller");
+      ("min-topk-overlap", value_with_default(&min_overlap), "flag prompts whose top-k overlap vs the baseline is smaller")
+      ("detail", "md: add the per-repeat tables and every group's first divergence")
+      ("only-unstable", "limit every section to unstable criteria and the (case, variant) groups that have one");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
@@ -44,12 +46,15 @@ int report_command(const std::vector<std::string>& args) {
   RunAnalysis a = analyze_run(store, run_id, k);
   RoutingAnalysis routing = analyze_routing(store, run_id, baseline > 0 ? std::optional<int64_t>(baseline) : std::nullopt,
                                             max_jsd, min_overlap);
+  ReportOptions ro;
+  ro.detail = vm.count("detail") > 0;
+  ro.only_unstable = vm.count("only-unstable") > 0;
   write_output(out, [&](std::ostream& os) {
-    if (format == "json") os << dump_json(report_json(a, &routing), 2) << "\n";
-    else if (format == "html") render_html(a, os, &routing);
-    else if (format == "junit") render_junit(a, os);
-    else if (format == "summary") render_summary(a, os);
-    else render_markdown(a, os, &routing);
+    if (format == "json") os << report_json_text(report_json(a, &routing, ro)) << "\n";
+    else if (format == "html") render_html(a, os, &routing, ro);
+    else if (format == "junit") render_junit(a, os, ro);
+    else if (format == "summary") render_summary(a, os, ro);
+    else render_markdown(a, os, &routing, ro);
   });
   if (!out.empty()) std::cerr << "report written to " << out << "\n";
   return kExitOk;

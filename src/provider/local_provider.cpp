@@ -14,6 +14,7 @@
 #include "moe/model.h"
 #include "moe/session.h"
 #include "moe/tokenizer.h"
+#include "provider/engine_prompt.h"
 #include "util/error.h"
 #include "util/sha256.h"
 
@@ -81,14 +82,9 @@ class LocalProvider : public Provider {
     if (!m.ok()) throw RuntimeError("local provider: " + m.status().ToString());
     model_ = m.value();
     if (!model_->has_tokenizer()) throw RuntimeError("local provider: " + path_ + " has no tokenizer metadata");
-    const auto& tok = model_->tokenizer();
-    if (spec.chat_template == "auto") {
-      family_ = moe::detect_chat_family(tok.chat_template());
-    } else {
-      auto f = moe::chat_family_from_name(spec.chat_template);
-      if (!f.ok()) throw ConfigError("", 0, "provider.chat_template", f.status().message());
-      family_ = *f;
-    }
+    auto f = resolve_chat_family(model_->tokenizer(), spec.chat_template);
+    if (!f.ok()) throw ConfigError("", 0, "provider.chat_template", f.status().message());
+    family_ = *f;
     id_ = "local:" + fs::path(path_).filename().string() + "@sha256:" + file_sha256_prefix(path_);
   }
 
@@ -108,23 +104,10 @@ class LocalProvider : public Provider {
       out.attempts.push_back(a);
       return out;
     };
-    const auto& tok = model_->tokenizer();
-    std::string text;
-    bool chat = !req.prompt.prompt.has_value();
-    if (!chat || family_ == moe::ChatFamily::kRaw) {
-      text = req.prompt.prompt ? *req.prompt.prompt : req.prompt.as_text();
-      if (chat && family_ == moe::ChatFamily::kRaw) {
-        std::vector<moe::ChatMessage> msgs;
-        for (const auto& m : req.prompt.messages) msgs.push_back({m.role, m.content});
-        text = moe::render_chat(moe::ChatFamily::kRaw, msgs, true);
-      }
-    } else {
-      std::vector<moe::ChatMessage> msgs;
+    std::vector<moe::ChatMessage> msgs;
+    if (!req.prompt.prompt)
       for (const auto& m : req.prompt.messages) msgs.push_back({m.role, m.content});
-      text = moe::render_chat(family_, msgs, true, tok.bos() >= 0 ? tok.piece(tok.bos()) : "");
-    }
-    // Template markers are special tokens; user text inside them is tokenized as text.
-    auto ids = tok.encode(text, moe::EncodeOptions{family_ == moe::ChatFamily::kRaw || !chat, chat});
+    auto ids = encode_engine_prompt(model_->tokenizer(), family_, req.prompt.prompt, msgs);
     if (!ids.ok()) return fail(ids.status().ToString());
     moe::SessionOptions so;
     so.n_threads = spec_.threads;

@@ -8,6 +8,8 @@
 #include <iostream>
 #include <thread>
 
+#include "moe/routing.h"
+#include "provider/routing_payload.h"
 #include "util/error.h"
 #include "util/text_policy.h"
 #include "util/url.h"
@@ -15,15 +17,19 @@
 namespace wobble {
 namespace {
 
+static_assert(OpenAIProvider::kMaxRoutingBodyBytes >= OpenAIProvider::kMaxBodyBytes + 2 * kMaxRoutingBase64Bytes,
+              "a body must be able to carry an oversized routing field for it to be refused as routing");
+
 struct Body {
   std::string data;
+  size_t limit = OpenAIProvider::kMaxBodyBytes;
   bool too_large = false;
 };
 
 size_t on_body(char* ptr, size_t size, size_t nmemb, void* user) {
   auto* b = static_cast<Body*>(user);
   size_t n = size * nmemb;
-  if (b->data.size() + n > OpenAIProvider::kMaxBodyBytes) {
+  if (b->data.size() + n > b->limit) {
     b->too_large = true;
     return 0;  // aborts the transfer
   }
@@ -95,10 +101,129 @@ nlohmann::json build_openai_request(const ProviderSpec& spec, const CompletionRe
     // The legacy completions API takes the number of alternatives as `logprobs`.
     if (spec.logprobs) j["logprobs"] = std::max(1, spec.top_logprobs);
   }
+  // Routing rows line up with token positions; the ids tell where two repeats' outputs part.
+  // vLLM returns routed_experts whenever its server flag is on; SGLang also wants it per request.
+  // Neither start offset (routed_experts_prompt_start, routed_experts_start_len) is sent: the
+  // prompt's rows are the point of the comparison between repeats.
+  if (spec.routing != "off") j["return_token_ids"] = true;
+  if (spec.routing == "sglang") {
+    j["return_routed_experts"] = true;
+    j["return_prompt_token_ids"] = true;  // SGLang's chat API splits what vLLM's return_token_ids covers
+  }
   return j;
 }
 
+namespace {
+
+// A JSON array of int32 token ids; false (and `out` untouched) for anything else.
+bool read_ids(const nlohmann::json& j, std::vector<int32_t>& out) {
+  if (!j.is_array()) return false;
+  std::vector<int32_t> ids;
+  ids.reserve(j.size());
+  for (const auto& v : j) {
+    if (!v.is_number_integer()) return false;
+    const int64_t x = v.get<int64_t>();
+    if (x < 0 || x > INT32_MAX) return false;
+    ids.push_back(int32_t(x));
+  }
+  out = std::move(ids);
+  return true;
+}
+
+// The routing payload string, where each engine puts it; nullptr with `why` when absent.
+const nlohmann::json* find_routing(const nlohmann::json& j, const nlohmann::json& choice, const std::string& format,
+                                   std::string& why) {
+  auto string_at = [](const nlohmann::json& obj, const char* key) -> const nlohmann::json* {
+    if (!obj.is_object()) return nullptr;
+    auto it = obj.find(key);
+    return it == obj.end() || it->is_null() ? nullptr : &*it;
+  };
+  const nlohmann::json* found = nullptr;
+  std::string where;
+  if (format == "vllm") {
+    found = string_at(choice, "routed_experts");
+    where = "choices[0].routed_experts";
+  } else {
+    // SGLang's protocol.py puts `sglext` on the response; the per-choice `sgl_ext` spelling is
+    // accepted too, choice first.
+    for (const auto* obj : {&choice, &j})
+      for (const char* ext : {"sgl_ext", "sglext"})
+        if (!found)
+          if (const auto* e = string_at(*obj, ext)) {
+            found = string_at(*e, "routed_experts");
+            where = std::string(obj == &choice ? "choices[0]." : "") + ext + ".routed_experts";
+          }
+    if (where.empty()) where = "sglext.routed_experts";
+  }
+  if (!found) {
+    why = "the response has no " + where +
+          " (is the server started with --enable-return-routed-experts, and is the model MoE?)";
+    return nullptr;
+  }
+  if (!found->is_string()) {
+    why = where + " is not a string";
+    return nullptr;
+  }
+  return found;
+}
+
+// Decodes the routing into a serialized ids-only trace, or says why not.
+void parse_routing(const nlohmann::json& j, const nlohmann::json& choice, const ProviderSpec& spec, ParsedResponse& r) {
+  std::string why;
+  const nlohmann::json* payload = find_routing(j, choice, spec.routing, why);
+  if (!payload) {
+    r.routing_error = why;
+    return;
+  }
+  const auto& text = payload->get_ref<const std::string&>();
+  RoutingIds ids;
+  const bool decoded = spec.routing == "vllm"
+                           ? decode_vllm_routing(text, spec.routing_layers, spec.routing_top_k, ids, why)
+                           : decode_sglang_routing(text, spec.routing_layers, spec.routing_top_k, ids, why);
+  if (!decoded || !check_expert_ids(ids, spec.routing_n_experts, why)) {
+    r.routing_error = spec.routing + " routing payload: " + why;
+    return;
+  }
+  if (spec.routing_n_experts && ids.top_k > spec.routing_n_experts) {
+    r.routing_error = spec.routing + " routing payload: top_k " + std::to_string(ids.top_k) +
+                      " exceeds provider.routing_shape.n_experts " + std::to_string(spec.routing_n_experts);
+    return;
+  }
+  if (ids.layers > 4096) {
+    r.routing_error = spec.routing + " routing payload: " + std::to_string(ids.layers) + " layers (at most 4096)";
+    return;
+  }
+  // Rows cover tokens [0, prompt + generated - 1): the last sampled token is never forwarded.
+  if (r.prompt_tokens >= 0 && r.completion_tokens >= 0 &&
+      ids.tokens > uint64_t(r.prompt_tokens) + uint64_t(r.completion_tokens)) {
+    r.routing_error = spec.routing + " routing payload covers " + std::to_string(ids.tokens) +
+                      " tokens but the response counts " + std::to_string(r.prompt_tokens) + " prompt + " +
+                      std::to_string(r.completion_tokens) + " generated";
+    return;
+  }
+  uint32_t n_expert = spec.routing_n_experts;
+  if (n_expert == 0) {  // unknown: the largest id seen bounds it; analysis pads groups to one width
+    for (int32_t v : ids.ids) n_expert = std::max(n_expert, uint32_t(v) + 1);
+    n_expert = std::max(n_expert, ids.top_k);
+  }
+  auto trace = moe::RoutingTrace::ids_only(ids.layers, n_expert, ids.top_k, spec.routing_n_experts != 0);
+  std::vector<uint16_t> rec(ids.top_k);
+  for (uint64_t t = 0; t < ids.tokens; ++t)
+    for (uint32_t l = 0; l < ids.layers; ++l) {
+      const int32_t* src = ids.ids.data() + (t * ids.layers + l) * ids.top_k;
+      for (uint32_t k = 0; k < ids.top_k; ++k) rec[k] = uint16_t(src[k]);
+      trace.append_ids(l, rec.data());
+    }
+  r.routing_trace = trace.serialize();
+}
+
+}  // namespace
+
 ParsedResponse parse_openai_response(const std::string& body, bool chat) {
+  return parse_openai_response(body, chat, ProviderSpec{});
+}
+
+ParsedResponse parse_openai_response(const std::string& body, bool chat, const ProviderSpec& spec) {
   ParsedResponse r;
   nlohmann::json j;
   try {
@@ -176,11 +301,21 @@ ParsedResponse parse_openai_response(const std::string& body, bool chat) {
       }
     }
   }
+  if (spec.routing != "off") {
+    // vLLM puts prompt_token_ids on the response (chat) or the choice (completions).
+    if (!(c.contains("prompt_token_ids") && read_ids(c["prompt_token_ids"], r.prompt_token_ids)) &&
+        j.contains("prompt_token_ids"))
+      read_ids(j["prompt_token_ids"], r.prompt_token_ids);
+    if (c.contains("token_ids")) read_ids(c["token_ids"], r.token_ids);
+    parse_routing(j, c, spec, r);
+  }
   return r;
 }
 
 OpenAIProvider::OpenAIProvider(const ProviderSpec& spec)
-    : spec_(spec), limiter_(spec.requests_per_second, std::max(1.0, spec.requests_per_second)) {
+    : spec_(spec),
+      body_limit_(spec.routing != "off" ? kMaxRoutingBodyBytes : kMaxBodyBytes),
+      limiter_(spec.requests_per_second, std::max(1.0, spec.requests_per_second)) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   spec_.base_url = url_without_userinfo(spec_.base_url);  // credentials never sent (util/url.h)
   url_ = spec_.base_url + (spec.endpoint == "chat" ? "/chat/completions" : "/completions");
@@ -277,6 +412,7 @@ OpenAIProvider::HttpResult OpenAIProvider::send(Connection& conn, const std::str
   CURL* curl = static_cast<CURL*>(conn.easy);
   HttpResult res;
   Body body;
+  body.limit = body_limit_;
   Headers hdr;
   struct curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");
@@ -352,7 +488,8 @@ Completion OpenAIProvider::complete(const CompletionRequest& req) {
       a.error = h.header_error;
     } else if (h.code != CURLE_OK) {
       a.outcome = h.code == CURLE_OPERATION_TIMEDOUT ? "timeout" : (h.too_large ? "bad_response" : "network");
-      a.error = h.too_large ? "response body larger than 16 MiB" : curl_easy_strerror(CURLcode(h.code));
+      a.error = h.too_large ? "response body larger than " + std::to_string(body_limit_ >> 20) + " MiB"
+                            : std::string(curl_easy_strerror(CURLcode(h.code)));
       retry = !h.too_large;
     } else if (h.status < 200 || h.status >= 300) {
       a.outcome = "http_error";
@@ -360,7 +497,7 @@ Completion OpenAIProvider::complete(const CompletionRequest& req) {
       retry = RetryPolicy::retryable_status(h.status);
       if (!h.retry_after_raw.empty()) retry_after = parse_retry_after(h.retry_after_raw);
     } else {
-      ParsedResponse p = parse_openai_response(h.body, chat);
+      ParsedResponse p = parse_openai_response(h.body, chat, spec_);
       if (!p.error.empty()) {
         a.outcome = "bad_response";
         a.error = clip_utf8(p.error, 300);
@@ -375,6 +512,10 @@ Completion OpenAIProvider::complete(const CompletionRequest& req) {
         out.model_reported = p.model;
         out.logprobs = std::move(p.logprobs);
         out.latency_s = h.latency_s;
+        out.prompt_token_ids = std::move(p.prompt_token_ids);
+        out.token_ids = std::move(p.token_ids);
+        out.routing_trace = std::move(p.routing_trace);
+        out.routing_error = std::move(p.routing_error);
       }
     }
     if (!out.ok) {
@@ -459,6 +600,7 @@ void OpenAIProvider::preflight() {
   probe.sampling.max_tokens = 1;
   ProviderSpec quiet = spec_;
   quiet.logprobs = false;
+  quiet.routing = "off";
   std::string payload = dump_json(build_openai_request(quiet, probe));
   HttpResult h = send(conn, url_, &payload, timeout, nullptr);
   if (h.code != CURLE_OK && !h.too_large) throw unreachable(h);

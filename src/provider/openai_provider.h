@@ -22,8 +22,15 @@ struct ParsedResponse {
   std::string text, finish_reason, model, error;
   int64_t prompt_tokens = -1, completion_tokens = -1;
   std::vector<TokenLogprob> logprobs;
+  // Only when routing capture is on (spec.routing != "off"): the server's token ids and the
+  // routing as a serialized ids-only moe::RoutingTrace, or the reason it is absent. A bad routing
+  // payload never sets `error`: the completion itself is still good.
+  std::vector<int32_t> prompt_token_ids, token_ids;
+  std::vector<uint8_t> routing_trace;
+  std::string routing_error;
 };
 ParsedResponse parse_openai_response(const std::string& body, bool chat);
+ParsedResponse parse_openai_response(const std::string& body, bool chat, const ProviderSpec& spec);
 nlohmann::json build_openai_request(const ProviderSpec& spec, const CompletionRequest& req);
 
 class OpenAIProvider : public Provider {
@@ -38,6 +45,10 @@ class OpenAIProvider : public Provider {
   void preflight() override;
 
   static constexpr size_t kMaxBodyBytes = 16u << 20;
+  // With routing capture on, a body may also carry the base64 routing field (at most
+  // kMaxRoutingBase64Bytes); the margin lets an oversized field be refused as a routing problem
+  // (the sample kept, its trace absent) rather than as a response too large to read.
+  static constexpr size_t kMaxRoutingBodyBytes = (16u << 20) + 2 * (size_t(32) << 20);
 
  private:
   struct Connection {
@@ -59,6 +70,7 @@ class OpenAIProvider : public Provider {
                   const std::atomic<bool>* cancel);
 
   ProviderSpec spec_;
+  size_t body_limit_ = kMaxBodyBytes;
   std::string url_;
   std::string auth_header_;  // "Authorization: Bearer ..." or empty; never logged
   RetryPolicy retry_;

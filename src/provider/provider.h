@@ -66,10 +66,13 @@ struct Completion {
   int64_t prompt_tokens = -1, completion_tokens = -1;  // -1 when unknown
   double latency_s = 0;        // of the successful attempt
   std::string model_reported;  // model id the server answered with
-  std::vector<int32_t> prompt_token_ids;  // local engine only
-  std::vector<int32_t> token_ids;         // generated ids, local engine only
+  std::vector<int32_t> prompt_token_ids;  // local engine; a remote server's when routing is captured
+  std::vector<int32_t> token_ids;         // generated ids, likewise
   std::vector<TokenLogprob> logprobs;     // per generated token, when offered
-  std::vector<uint8_t> routing_trace;     // moe::RoutingTrace::serialize(), local engine only
+  std::vector<uint8_t> routing_trace;     // moe::RoutingTrace::serialize(); ids-only from a remote server
+  // Why routing was asked for but routing_trace is empty (missing or malformed payload); the
+  // sample itself stays ok.
+  std::string routing_error;
   std::string error;           // last error when !ok
   bool cancelled = false;      // stopped by CompletionRequest::cancel: neither a result nor a failure
   bool retryable = true;       // false when the last failure cannot succeed by retrying (401, 404, ...)

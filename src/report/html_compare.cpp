@@ -52,7 +52,7 @@ void render_comparison_html(const RunComparison& c, std::ostream& out) {
   if (c.routing.has_traces && !c.routing.baseline.empty()) render_routing_html(c.routing, out);
   out << "<p class=\"muted\">McNemar: exact two-sided binomial test on repeats paired by index (both runs used the same "
          "derived seed for repeat r); only repeats scored in both runs are paired.</p>\n";
-  html_page_end(out);
+  html_page_end(out, "wobble compare " + std::to_string(c.a.id) + " " + std::to_string(c.b.id) + " --format json");
 }
 
 }  // namespace wobble

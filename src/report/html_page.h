@@ -10,6 +10,7 @@
 namespace wobble {
 
 void html_page_begin(std::ostream& out, const std::string& title);  // title is escaped
-void html_page_end(std::ostream& out);
+// `json_command` is the command that prints the page's numbers as JSON (e.g. "wobble compare 3 4 --format json").
+void html_page_end(std::ostream& out, const std::string& json_command);
 
 }  // namespace wobble

@@ -3,7 +3,10 @@
 // and evidence spans marked, routing heatmaps and drift bars, and the metric definitions.
 #include <algorithm>
 #include <cmath>
+#include <climits>
+#include <cstdint>
 #include <map>
+#include <set>
 
 #include "report/html_page.h"
 #include "report/html_text.h"
@@ -29,6 +32,100 @@ size_t first_difference(const std::string& a, const std::string& b) {
   return utf8_floor(b, i);
 }
 
+std::string verdict_legend() {
+  return "<span class=\"badge v-unstable\">unstable</span><span class=\"badge v-stable-fail\">stable-fail</span>"
+         "<span class=\"badge v-stable-pass\">stable-pass</span><span class=\"badge v-unscored\">unscored</span>";
+}
+
+std::string quote_html(const std::optional<Quote>& q, const char* cls) {
+  if (!q) return "—";
+  std::string s = "<a href=\"#s-" + std::to_string(q->sample_id) + "\">#" + std::to_string(q->repeat) +
+                  "</a> <span class=\"" + std::string(cls) + "\">“" + html_escape(q->text) + "”</span>";
+  if (!q->from_evidence) s += " <span class=\"muted\">(output)</span>";
+  if (!q->reason.empty()) s += "<br><span class=\"muted\">" + html_escape(q->reason) + "</span>";
+  return s;
+}
+
+void render_verdict(const RunAnalysis& a, const ReportOptions& opts, std::ostream& out) {
+  const auto gate = suite_gate(a);
+  out << "<section id=\"verdict\" class=\"verdict\"><h2>Verdict</h2>\n<p class=\"headline\">";
+  if (gate)
+    out << "<span class=\"gate " << (gate->passed ? "gate-pass\">Gate PASSED" : "gate-fail\">Gate FAILED")
+        << "</span> <span class=\"muted\">(the suite's gate: block, no baseline)</span>";
+  else
+    out << "<span class=\"gate gate-none\">No gate thresholds</span> <span class=\"muted\">(add a gate: block to the "
+           "suite)</span>";
+  out << "</p>\n";
+  if (gate) {
+    out << "<ul class=\"checks\">";
+    for (const auto& c : gate->checks)
+      out << "<li class=\"" << (c.passed ? "ok" : "flag") << "\">" << (c.passed ? "ok" : "FAIL") << " "
+          << html_escape(c.name) << ": " << html_escape(c.detail) << "</li>";
+    out << "</ul>\n";
+  }
+  out << "<p class=\"counts\"><span class=\"badge v-unstable\">" << a.unstable << " unstable</span><span class=\"badge "
+      << "v-stable-fail\">" << a.stable_fail << " stable-fail</span><span class=\"badge v-stable-pass\">" << a.stable_pass
+      << " stable-pass</span>";
+  if (a.unscored_criteria) out << "<span class=\"badge v-unscored\">" << a.unscored_criteria << " unscored</span>";
+  out << " of " << a.criteria.size() << " (case, variant, criterion) triples; <span class=\""
+      << (a.failed_samples ? "flag" : "") << "\">" << a.failed_samples << " provider failures</span> in "
+      << a.total_samples << " samples; overall pass rate " << html_number(a.overall_pass_rate) << " (" << a.passes << "/"
+      << a.scored << ")</p>\n";
+  if (a.unstable == 0) {
+    out << "<p>No unstable criterion: every scored criterion gave the same verdict on every repeat.</p></section>\n";
+    return;
+  }
+  out << "<h3>Unstable criteria, most unstable first</h3>\n<table class=\"unstable\"><tr><th>Case / variant / "
+         "criterion</th><th>Passed</th><th>Wilson 95%</th><th>Expected</th><th>A passing repeat</th><th>A failing "
+         "repeat</th></tr>\n";
+  for (size_t i : a.criteria_by_instability()) {
+    const auto& c = a.criteria[i];
+    if (c.verdict != Verdict::kUnstable) break;
+    out << "<tr><td>" << html_escape(c.case_id) << " / " << html_escape(c.variant_id) << " / <b>"
+        << html_escape(c.criterion_id) << "</b></td><td class=\"num\">" << c.passes << "/" << c.n << " ("
+        << html_number(c.pass_rate) << ")</td><td class=\"num\">[" << html_number(c.wilson.lo) << ", "
+        << html_number(c.wilson.hi) << "]</td><td><code>" << html_escape(c.expected.empty() ? "—" : c.expected)
+        << "</code></td><td>" << quote_html(c.disagreement.pass, "q-pass") << "</td><td>"
+        << quote_html(c.disagreement.fail, "q-fail") << "</td></tr>\n";
+  }
+  out << "</table></section>\n";
+}
+
+void render_variant_deltas(const RunAnalysis& a, bool only_unstable, std::ostream& out) {
+  bool any = false;
+  for (const auto& d : a.variant_deltas) {
+    if (only_unstable && d.verdict_a != Verdict::kUnstable && d.verdict_b != Verdict::kUnstable) continue;
+    if (!any)
+      out << "<section id=\"variants\"><h2>Variants compared per criterion</h2>\n<p class=\"muted\">Pass rate of "
+             "variant B minus variant A for each criterion (never pooled over criteria), with Fisher's exact "
+             "two-sided p.</p>\n<table><tr><th>Case</th><th>A → B</th><th>Criterion</th><th>A</th><th>B</th><th>Δ</th>"
+             "<th>Fisher p</th><th>Verdict A → B</th></tr>\n";
+    any = true;
+    out << "<tr><td>" << html_escape(d.case_id) << "</td><td>" << html_escape(d.variant_a) << " → "
+        << html_escape(d.variant_b) << "</td><td>" << html_escape(d.criterion_id) << "</td><td class=\"num\">"
+        << d.passes_a << "/" << d.n_a << "</td><td class=\"num\">" << d.passes_b << "/" << d.n_b
+        << "</td><td class=\"num " << (d.delta > 0 ? "up" : d.delta < 0 ? "down" : "") << "\">"
+        << (d.delta > 0 ? "+" : "") << html_number(d.delta) << "</td><td class=\"num" << (d.fisher_p < 0.05 ? " flag" : "")
+        << "\">" << html_number(d.fisher_p, 3) << "</td><td><span class=\"badge " << verdict_class(d.verdict_a) << "\">"
+        << verdict_name(d.verdict_a) << "</span> → <span class=\"badge " << verdict_class(d.verdict_b) << "\">"
+        << verdict_name(d.verdict_b) << "</span></td></tr>\n";
+  }
+  if (any) out << "</table></section>\n";
+}
+
+void render_usage(const RunAnalysis& a, std::ostream& out) {
+  if (a.usage.empty()) return;
+  out << "<section id=\"usage\"><h2>Latency and tokens</h2>\n<table><tr><th>Provider</th><th>Samples</th><th>Failed"
+         "</th><th>Latency p50</th><th>Latency p95</th><th>Tokens in / sample</th><th>Tokens out / sample</th></tr>\n";
+  for (const auto& u : a.usage)
+    out << "<tr><td><code>" << html_escape(u.provider) << "</code></td><td class=\"num\">" << u.samples
+        << "</td><td class=\"num\">" << u.failed << "</td><td class=\"num\">" << html_number(u.latency_p50, 3)
+        << " s</td><td class=\"num\">" << html_number(u.latency_p95, 3) << " s</td><td class=\"num\">"
+        << html_number(u.tokens_in_mean, 1) << "</td><td class=\"num\">" << html_number(u.tokens_out_mean, 1)
+        << "</td></tr>\n";
+  out << "</table></section>\n";
+}
+
 void render_facts(const RunAnalysis& a, std::ostream& out) {
   const RunRecord& r = a.run;
   out << "<dl class=\"facts\">"
@@ -51,12 +148,15 @@ void render_facts(const RunAnalysis& a, std::ostream& out) {
 }
 
 void render_pass_rates(const RunAnalysis& a, const std::map<std::pair<std::string, std::string>, size_t>& group_of,
-                       std::ostream& out) {
+                       bool only_unstable, std::ostream& out) {
   out << "<section id=\"pass-rates\"><h2>Pass rates with Wilson 95% intervals</h2>\n"
-         "<p class=\"muted\">One bar per (case, variant, criterion), coloured by verdict; the whisker is the "
-         "Wilson interval. Click a bar for its samples.</p>\n";
+         "<p class=\"muted\">One bar per (case, variant, criterion), most unstable first, coloured by verdict "
+      << verdict_legend()
+      << "; the whisker is the Wilson interval; a pass rate of 0 draws a short stub. Click a bar for its samples.</p>\n";
   std::vector<IntervalBar> rows;
-  for (const auto& c : a.criteria) {
+  for (size_t i : a.criteria_by_instability()) {
+    const auto& c = a.criteria[i];
+    if (only_unstable && c.verdict != Verdict::kUnstable) continue;
     IntervalBar b;
     b.label = c.case_id + " / " + c.variant_id + " / " + c.criterion_id;
     b.value = c.n ? c.pass_rate : 0;
@@ -72,22 +172,44 @@ void render_pass_rates(const RunAnalysis& a, const std::map<std::pair<std::strin
   out << svg_interval_bars(rows, "Pass rate per case, variant and criterion") << "</section>\n";
 }
 
+// Groups ordered by their most unstable criterion; groups with none keep the suite's order after them,
+// those with a stable-fail criterion first.
+std::vector<size_t> groups_by_instability(const RunAnalysis& a) {
+  std::map<std::pair<std::string, std::string>, size_t> rank;
+  size_t r = 0;
+  for (size_t i : a.criteria_by_instability()) {
+    const auto& c = a.criteria[i];
+    rank.emplace(std::make_pair(c.case_id, c.variant_id), c.verdict == Verdict::kStablePass || c.verdict == Verdict::kUnscored ? SIZE_MAX : r++);
+  }
+  std::vector<size_t> idx(a.groups.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  auto rank_of = [&](size_t i) {
+    auto it = rank.find({a.groups[i].case_id, a.groups[i].variant_id});
+    return it == rank.end() ? SIZE_MAX : it->second;
+  };
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return rank_of(x) < rank_of(y); });
+  return idx;
+}
+
 void render_grid(const RunAnalysis& a, const std::map<std::pair<std::string, std::string>, size_t>& group_of,
-                 std::ostream& out) {
+                 bool only_unstable, std::ostream& out) {
   std::vector<std::string> criteria;
   std::map<std::tuple<std::string, std::string, std::string>, const CriterionStability*> cell;
   for (const auto& c : a.criteria) {
     if (std::find(criteria.begin(), criteria.end(), c.criterion_id) == criteria.end()) criteria.push_back(c.criterion_id);
     cell[{c.case_id, c.variant_id, c.criterion_id}] = &c;
   }
-  out << "<section id=\"grid\"><h2>Stability grid</h2>\n<p class=\"muted\">Rows are (case, variant), columns "
-         "criteria; each cell shows passes/n and links to the samples. <span class=\"badge v-stable-pass\">stable-pass"
-         "</span><span class=\"badge v-unstable\">unstable</span><span class=\"badge v-stable-fail\">stable-fail</span>"
-         "<span class=\"badge v-unscored\">unscored</span></p>\n<table class=\"grid\"><tr><th>Case</th><th>Variant</th>";
+  out << "<section id=\"grid\"><h2>Stability grid</h2>\n<p class=\"muted\">Rows are (case, variant), the most "
+         "unstable first; columns criteria; each cell shows passes/n and links to the samples. "
+      << verdict_legend() << "</p>\n<table class=\"grid\"><tr><th>Case</th><th>Variant</th>";
   for (const auto& c : criteria) out << "<th>" << html_escape(c) << "</th>";
   out << "<th>Weighted (mean)</th></tr>\n";
-  for (size_t gi = 0; gi < a.groups.size(); ++gi) {
+  std::set<std::pair<std::string, std::string>> unstable;
+  for (const auto& c : a.criteria)
+    if (c.verdict == Verdict::kUnstable) unstable.insert({c.case_id, c.variant_id});
+  for (size_t gi : groups_by_instability(a)) {
     const auto& g = a.groups[gi];
+    if (only_unstable && !unstable.count({g.case_id, g.variant_id})) continue;
     out << "<tr><td>" << html_escape(g.case_id) << "</td><td>" << html_escape(g.variant_id) << "</td>";
     for (const auto& crit : criteria) {
       auto it = cell.find({g.case_id, g.variant_id, crit});
@@ -104,6 +226,10 @@ void render_grid(const RunAnalysis& a, const std::map<std::pair<std::string, std
     out << "<td class=\"num\">" << (g.weighted.n ? html_number(g.weighted.mean) : std::string("n/a")) << "</td></tr>\n";
   }
   out << "</table>\n";
+  if (only_unstable) {
+    out << "</section>\n";
+    return;
+  }
   out << "<h3>Criteria across cases</h3>\n<table><tr><th>Criterion</th><th>Groups</th><th>Unstable</th><th>Stable "
          "pass</th><th>Stable fail</th><th>Fleiss' kappa</th></tr>\n";
   for (const auto& x : a.across)
@@ -130,7 +256,8 @@ void render_group(const RunAnalysis& a, const GroupStability& g, size_t index,
         << " vs " << g.divergence.repeat_b << ")";
   out << ".</p>\n";
   // Criterion rows for the prompt's per-criterion stability.
-  out << "<table class=\"repeats\"><tr><th>Repeat</th><th>Weighted</th><th>Criteria</th><th>Output (highlight: departs from repeat "
+  out << "<table class=\"repeats\"><tr><th>Repeat</th><th>Weighted</th><th>Criteria</th><th>Output (yellow: departs "
+         "from repeat "
       << (reference ? std::to_string(reference->repeat) : std::string("—"))
       << "; underline: evidence)</th></tr>\n";
   for (const auto* s : samples) {
@@ -142,10 +269,14 @@ void render_group(const RunAnalysis& a, const GroupStability& g, size_t index,
           << s->attempts.size() << " attempt(s): " << html_escape(s->error) << "</span></td></tr>\n";
       continue;
     }
-    for (const auto& r : s->scores)
+    for (const auto& r : s->scores) {
       out << "<span class=\"badge o-" << outcome_name(r.outcome) << "\" title=\""
           << html_escape(r.criterion_id + ": " + outcome_name(r.outcome) + (r.reason.empty() ? "" : " — " + r.reason))
           << "\">" << html_escape(r.criterion_id) << "</span>";
+      // The expected value in the page itself, not only on hover: it is what a reader checks first.
+      if (r.outcome == Outcome::kFail && !r.expected.empty())
+        out << "<span class=\"expected\">expected <code>" << html_escape(r.expected) << "</code></span>";
+    }
     out << "</td><td><pre class=\"out\">";
     std::vector<TextSpan> spans;
     if (reference && s != reference) {
@@ -165,7 +296,31 @@ void render_group(const RunAnalysis& a, const GroupStability& g, size_t index,
 
 }  // namespace
 
-void render_routing_html(const RoutingAnalysis& r, std::ostream& out) {
+namespace {
+
+std::string noise_html(const RoutingNoise& n) {
+  if (!n.tested) return "noise floor n/a";
+  return "noise floor " + html_number(n.noise_jsd, 3) + ", p = " + html_number(n.p_value, 4) +
+         (n.exact ? " (exact, " : " (sampled, ") + std::to_string(n.splits) + " splits)" +
+         ": " + (n.moved ? "<b class=\"flag\">moved beyond repeat noise</b>" : "<span class=\"muted\">within repeat noise</span>");
+}
+
+std::vector<std::vector<double>> difference(const std::vector<std::vector<double>>& a,
+                                            const std::vector<std::vector<double>>& b) {
+  std::vector<std::vector<double>> d = b;
+  for (size_t l = 0; l < d.size() && l < a.size(); ++l)
+    for (size_t e = 0; e < d[l].size() && e < a[l].size(); ++e) d[l][e] = b[l][e] - a[l][e];
+  return d;
+}
+
+}  // namespace
+
+void render_routing_html(const RoutingAnalysis& r, std::ostream& out, const RunAnalysis* a, bool only_unstable) {
+  std::set<std::pair<std::string, std::string>> unstable;
+  if (a)
+    for (const auto& c : a->criteria)
+      if (c.verdict == Verdict::kUnstable) unstable.insert({c.case_id, c.variant_id});
+  auto shown = [&](const std::string& c, const std::string& v) { return !a || !only_unstable || unstable.count({c, v}); };
   out << "<section id=\"routing\"><h2>Routing</h2>\n<p>Traces: " << r.trace_tokens << " tokens, " << r.trace_bytes
       << " bytes (" << html_number(r.trace_tokens ? double(r.trace_bytes) * 1000.0 / double(r.trace_tokens) : 0, 1)
       << " bytes per 1,000 tokens).</p>\n";
@@ -173,127 +328,184 @@ void render_routing_html(const RoutingAnalysis& r, std::ostream& out) {
          "(exact)</th><th>Generated overlap (exact, tokens)</th><th>First routing divergence</th><th>First output "
          "divergence</th></tr>\n";
   for (const auto& g : r.groups) {
+    if (!shown(g.case_id, g.variant_id)) continue;
     out << "<tr><td>" << html_escape(g.case_id) << "</td><td>" << html_escape(g.variant_id) << "</td><td class=\"num\">"
-        << html_number(g.entropy, 3) << "</td><td class=\"num\">" << html_number(g.load_cv, 3) << "</td><td class=\"num\">"
+        << (std::isnan(g.entropy) ? "n/a" : html_number(g.entropy, 3)) << "</td><td class=\"num\">"
+        << (std::isnan(g.load_cv) ? "n/a" : html_number(g.load_cv, 3)) << "</td><td class=\"num\">"
         << html_number(g.repetition, 3) << "</td><td class=\"num\">" << html_number(g.prompt_overlap, 3) << " ("
         << html_number(g.prompt_exact, 3) << ")</td><td class=\"num\">" << html_number(g.gen_overlap, 3) << " ("
         << html_number(g.gen_exact, 3) << ", " << g.gen_compared << ")</td><td>";
-    if (g.first_routing_divergence)
-      out << "token " << g.first_routing_divergence->first << ", layer " << g.first_routing_divergence->second;
-    else
-      out << "—";
+    if (g.first_prompt_divergence)
+      out << "prompt token " << g.first_prompt_divergence->first << ", layer " << g.first_prompt_divergence->second;
+    if (g.first_prompt_divergence && g.first_generated_divergence) out << "; ";
+    if (g.first_generated_divergence)
+      out << "generated token " << g.first_generated_divergence->first << ", layer "
+          << g.first_generated_divergence->second;
+    if (!g.first_prompt_divergence && !g.first_generated_divergence) out << "—";
     out << "</td><td>";
     if (g.first_output_divergence_token) out << "generated token " << *g.first_output_divergence_token;
     else out << "—";
     out << "</td></tr>\n";
   }
-  out << "</table>\n<h3>Expert usage per layer</h3>\n<p class=\"muted\">Share of the top-k selections at each MoE "
-         "layer that went to each expert, pooled over the repeats (darker = more; scaled to the busiest cell).</p>\n";
-  out << "<div class=\"routing-group\">";
+  out << "</table>\n";
   for (const auto& g : r.groups)
-    out << "<div><strong>" << html_escape(g.case_id) << " / " << html_escape(g.variant_id) << "</strong>"
-        << svg_heatmap(g.usage, "layer", "expert", "Expert usage: " + g.case_id + " / " + g.variant_id) << "</div>\n";
+    for (const std::string* na : {&g.entropy_na, &g.load_cv_na, &g.generated_na})
+      if (!na->empty()) {
+        out << "<p class=\"muted\">" << html_escape(g.case_id + " / " + g.variant_id + ": n/a because " + *na) << "</p>\n";
+      }
+  if (!r.absent.empty()) {
+    out << "<p>Routing absent for " << r.absent_samples << " samples:</p><ul>";
+    for (const auto& [why, n] : r.absent) out << "<li>" << n << " × " << html_escape(why) << "</li>";
+    out << "</ul>\n";
+  }
+  // One colour scale for every usage map and one for every difference map, so maps compare by eye.
+  HeatScale usage_scale, diff_scale{0, true};
+  std::map<std::pair<std::string, std::string>, const GroupRouting*> by_key;
+  for (const auto& g : r.groups) {
+    by_key[{g.case_id, g.variant_id}] = &g;
+    for (const auto& l : g.usage)
+      for (double v : l) usage_scale.max = std::max(usage_scale.max, std::isfinite(v) ? v : 0.0);
+  }
+  std::set<std::pair<std::string, std::string>> paired;
+  for (const auto& v : r.variants) {
+    auto ia = by_key.find({v.case_id, v.variant_a}), ib = by_key.find({v.case_id, v.variant_b});
+    if (ia == by_key.end() || ib == by_key.end()) continue;
+    for (const auto& l : difference(ia->second->usage, ib->second->usage))
+      for (double x : l) diff_scale.max = std::max(diff_scale.max, std::isfinite(x) ? std::fabs(x) : 0.0);
+  }
+  if (!(usage_scale.max > 0)) usage_scale.max = 1;
+  if (!(diff_scale.max > 0)) diff_scale.max = 0.01;
+  out << "<h3>Expert usage per layer</h3>\n<p class=\"muted\">Share of the top-k selections at each MoE layer that went "
+         "to each expert, pooled over the repeats; every map uses the same scale.</p>\n<div class=\"scales\">"
+      << svg_colour_bar(usage_scale, "expert usage (share of selections)");
+  if (!r.variants.empty()) out << svg_colour_bar(diff_scale, "difference B − A (blue: B uses the expert more)");
   out << "</div>\n";
   if (!r.variants.empty()) {
-    out << "<h3>Does the prompt variant move routing, and does it help?</h3>\n<p class=\"muted\">Jensen-Shannon "
-           "divergence of expert usage per layer between two variants of a case, beside the change in pass rate and "
-           "unstable criteria.</p>\n<div class=\"routing-group\">";
+    out << "<h3>Does the prompt variant move routing, and does it help?</h3>\n<p class=\"muted\">Each pair of variants "
+           "of a case side by side with their difference (B − A). Mean JSD between the variants is tested against the "
+           "JSD between random splits of their pooled repeats (a permutation test; see the definitions).</p>\n";
     for (const auto& v : r.variants) {
-      double y_max = 0.1;
-      for (double x : v.jsd) y_max = std::max(y_max, std::isfinite(x) ? x : 0.0);
-      out << "<div><strong>" << html_escape(v.case_id) << "</strong>: " << html_escape(v.variant_a) << " vs "
-          << html_escape(v.variant_b) << "<br>mean JSD " << html_number(v.mean_jsd, 3) << ", pass rate "
-          << html_number(v.pass_rate_a, 3) << " → " << html_number(v.pass_rate_b, 3) << ", unstable " << v.unstable_a
-          << " → " << v.unstable_b
-          << svg_index_bars(v.jsd, y_max, -1, "layer", "JSD per layer: " + v.case_id + ", " + v.variant_a + " vs " + v.variant_b)
-          << "</div>";
+      auto ia = by_key.find({v.case_id, v.variant_a}), ib = by_key.find({v.case_id, v.variant_b});
+      if (ia == by_key.end() || ib == by_key.end()) continue;
+      if (!shown(v.case_id, v.variant_a) && !shown(v.case_id, v.variant_b)) continue;
+      paired.insert({v.case_id, v.variant_a});
+      paired.insert({v.case_id, v.variant_b});
+      out << "<div class=\"pair\"><p><strong>" << html_escape(v.case_id) << "</strong>: " << html_escape(v.variant_a)
+          << " (A) vs " << html_escape(v.variant_b) << " (B). Mean JSD " << html_number(v.mean_jsd, 3) << "; "
+          << noise_html(v.noise);
+      if (a) out << "<br>Pass rate per criterion A → B: " << html_escape(variant_delta_text(*a, v.case_id, v.variant_a, v.variant_b));
+      out << "</p><div class=\"routing-group\"><div><strong>A: " << html_escape(v.variant_a) << "</strong>"
+          << svg_heatmap(ia->second->usage, "layer", "expert", "Expert usage: " + v.case_id + " / " + v.variant_a, usage_scale)
+          << "</div><div><strong>B: " << html_escape(v.variant_b) << "</strong>"
+          << svg_heatmap(ib->second->usage, "layer", "expert", "Expert usage: " + v.case_id + " / " + v.variant_b, usage_scale)
+          << "</div><div><strong>B − A</strong>"
+          << svg_heatmap(difference(ia->second->usage, ib->second->usage), "layer", "expert",
+                         "Usage difference: " + v.case_id + ", " + v.variant_b + " minus " + v.variant_a, diff_scale)
+          << "</div></div></div>\n";
     }
-    out << "</div>\n";
   }
+  bool alone = false;
+  for (const auto& g : r.groups) {
+    if (paired.count({g.case_id, g.variant_id}) || !shown(g.case_id, g.variant_id)) continue;
+    if (!alone) out << "<div class=\"routing-group\">";
+    alone = true;
+    out << "<div><strong>" << html_escape(g.case_id) << " / " << html_escape(g.variant_id) << "</strong>"
+        << svg_heatmap(g.usage, "layer", "expert", "Expert usage: " + g.case_id + " / " + g.variant_id, usage_scale)
+        << "</div>\n";
+  }
+  if (alone) out << "</div>\n";
   if (!r.baseline.empty()) {
-    out << "<h3>Routing drift against baseline run " << r.baseline_run << "</h3>\n<p class=\"muted\">JSD of pooled "
-           "expert usage per layer; the dashed line is the flagging threshold ("
-        << html_number(r.max_jsd_threshold, 3) << "); prompts whose top-k overlap is below "
-        << html_number(r.min_overlap_threshold, 3) << " are flagged too.</p>\n<div class=\"routing-group\">";
+    out << "<h3>Routing drift against baseline run " << r.baseline_run << "</h3>\n<p class=\"muted\">One row per "
+           "(case, variant): the bar is the mean JSD over layers against the baseline, the black tick the noise floor "
+           "(median JSD between random splits of both runs' repeats), the dashed line the per-layer flagging threshold ("
+        << html_number(r.max_jsd_threshold, 3) << "); red rows are flagged (a layer above the threshold, or prompt top-k "
+        << "overlap below " << html_number(r.min_overlap_threshold, 3) << ").</p>\n";
+    std::vector<ValueRow> rows;
+    double x_max = r.max_jsd_threshold * 1.2;
     for (const auto& b : r.baseline) {
-      double y_max = std::max(0.1, r.max_jsd_threshold * 1.5);
-      for (double x : b.jsd) y_max = std::max(y_max, std::isfinite(x) ? x : 0.0);
-      out << "<div><strong>" << html_escape(b.case_id) << " / " << html_escape(b.variant_id) << "</strong>"
-          << (b.flagged ? " <span class=\"flag\">DRIFT</span>" : " ok") << "<br>mean JSD "
-          << html_number(b.mean_jsd, 3) << ", prompt top-k overlap " << html_number(b.prompt_overlap, 3)
-          << svg_index_bars(b.jsd, y_max, r.max_jsd_threshold, "layer",
-                            "JSD per layer vs baseline: " + b.case_id + " / " + b.variant_id)
-          << "</div>";
+      if (!shown(b.case_id, b.variant_id)) continue;
+      x_max = std::max({x_max, std::isfinite(b.mean_jsd) ? b.mean_jsd : 0.0, b.noise.tested ? b.noise.noise_jsd : 0.0});
+      rows.push_back({b.case_id + " / " + b.variant_id, b.mean_jsd, b.noise.tested ? b.noise.noise_jsd : std::nan(""),
+                      b.flagged ? "drift flagged" : "drift",
+                      b.case_id + " / " + b.variant_id + ": mean JSD " + html_number(b.mean_jsd, 3) + ", max layer " +
+                          html_number(b.jsd.empty() ? 0 : *std::max_element(b.jsd.begin(), b.jsd.end()), 3) +
+                          ", prompt top-k overlap " + html_number(b.prompt_overlap, 3) +
+                          (b.noise.tested ? ", noise floor " + html_number(b.noise.noise_jsd, 3) + ", p " +
+                                                html_number(b.noise.p_value, 3)
+                                          : std::string())});
     }
-    out << "</div>\n";
+    out << svg_value_rows(rows, x_max, r.max_jsd_threshold, "Mean routing JSD against the baseline per case and variant");
+    out << "<table><tr><th>Case</th><th>Variant</th><th>Mean JSD</th><th>Noise floor, p</th><th>Prompt top-k "
+           "overlap</th><th>Flag</th></tr>\n";
+    for (const auto& b : r.baseline)
+      if (shown(b.case_id, b.variant_id))
+        out << "<tr><td>" << html_escape(b.case_id) << "</td><td>" << html_escape(b.variant_id) << "</td><td class=\"num\">"
+          << html_number(b.mean_jsd, 3) << "</td><td>" << noise_html(b.noise) << "</td><td class=\"num\">"
+          << html_number(b.prompt_overlap, 3) << "</td><td>" << (b.flagged ? "<span class=\"flag\">DRIFT</span>" : "ok")
+          << "</td></tr>\n";
+    out << "</table>\n";
   }
   out << "</section>\n";
 }
 
-namespace {
-
-void render_appendix(const RunAnalysis& a, bool routing, std::ostream& out) {
-  out << "<section id=\"appendix\"><h2>Appendix: metric definitions</h2><dl>"
-         "<dt>Pass rate</dt><dd>passes / n, where n counts repeats scored pass or fail (unscored results and provider "
-         "failures are excluded).</dd>"
-         "<dt>Wilson 95%</dt><dd>(p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n), z = 1.95996.</dd>"
-         "<dt>pass@k, pass^k</dt><dd>1 − C(n−c, k)/C(n, k) and C(c, k)/C(n, k) with c passes, k = min(n, "
-      << a.report_k
-      << "): the chance that at least one, or all, of k repeats pass.</dd>"
-         "<dt>Verdict</dt><dd>stable-pass when every scored repeat passed, stable-fail when every one failed, unstable "
-         "when both occur, unscored when none was scored.</dd>"
-         "<dt>Weighted score</dt><dd>Σ w·score / Σ w over a sample's criteria scored pass or fail (w: the "
-         "criterion's weight, default 1; unscored criteria are left out); n/a when nothing was scored.</dd>"
-         "<dt>Flips</dt><dd>pass↔fail changes in repeat order, skipping unscored repeats.</dd>"
-         "<dt>TARr@N, TARa@N</dt><dd>all N raw outputs byte-identical; all extracted answers identical.</dd>"
-         "<dt>First divergence</dt><dd>the smallest offset (in code points) at which a repeat's output departs from "
-         "the lowest-numbered repeat's; highlighted in each repeat from the point it departs.</dd>"
-         "<dt>Fleiss' kappa</dt><dd>agreement of repeats (raters) on pass/fail across (case, variant) groups.</dd>";
-  if (routing)
-    out << "<dt>Expert usage</dt><dd>u[l][e]: share of the k selections per token at MoE layer l that went to expert "
-           "e. <b>Router entropy</b>: mean entropy (nats) of the router's softmax. <b>Load CV</b>: sd / mean of u[l] "
-           "across experts, averaged over layers. <b>Repetition</b>: share of (token, layer) whose selected set equals "
-           "the previous token's.</dd>"
-           "<dt>Top-k overlap</dt><dd>mean |A ∩ B| / k between a repeat's selected set and repeat 0's at the same "
-           "(token, layer); exact: share of identical sets; over prompt tokens, and over generated tokens before the "
-           "first differing token id.</dd>"
-           "<dt>JSD</dt><dd>Jensen-Shannon divergence (base 2; 0 = same usage, 1 = disjoint) of pooled u[l] between two "
-           "variants of a case, or between this run and a baseline run.</dd>";
-  out << "</dl></section>\n";
+void render_metrics_html(std::ostream& out, const std::vector<MetricGroup>& groups) {
+  out << "<table class=\"defs\"><tr><th>Metric</th><th>Definition</th><th>Formula</th><th>Available from</th></tr>\n";
+  for (const auto& m : metric_definitions()) {
+    if (!groups.empty() && std::find(groups.begin(), groups.end(), m.group) == groups.end()) continue;
+    out << "<tr><td><b>" << html_escape(m.name) << "</b></td><td>" << html_escape(m.definition) << "</td><td>"
+        << (m.formula.empty() ? std::string("—") : "<code>" + html_escape(m.formula) + "</code>") << "</td><td>"
+        << html_escape(m.sources) << "</td></tr>\n";
+  }
+  out << "</table>\n";
 }
 
-}  // namespace
-
-void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing) {
-  bool has_routing = routing && routing->has_traces;
+void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing, const ReportOptions& opts) {
+  bool has_routing = routing && (routing->has_traces || routing->absent_samples > 0);
   std::map<std::pair<std::string, std::string>, size_t> group_of;
   for (size_t i = 0; i < a.groups.size(); ++i) group_of[{a.groups[i].case_id, a.groups[i].variant_id}] = i;
+  std::set<std::pair<std::string, std::string>> unstable;
+  for (const auto& c : a.criteria)
+    if (c.verdict == Verdict::kUnstable) unstable.insert({c.case_id, c.variant_id});
   std::string title = "Wobble report: " + a.run.suite_name + " (run " + std::to_string(a.run.id) + ")";
   html_page_begin(out, title);
-  out << "<h1>" << html_escape(title) << "</h1>\n<nav><a href=\"#pass-rates\">Pass rates</a><a href=\"#grid\">Stability "
-         "grid</a><a href=\"#divergence\">Repeats</a>"
-      << (has_routing ? "<a href=\"#routing\">Routing</a>" : "") << "<a href=\"#appendix\">Definitions</a></nav>\n";
+  out << "<h1>" << html_escape(title) << "</h1>\n<nav><a href=\"#verdict\">Verdict</a><a href=\"#pass-rates\">Pass "
+         "rates</a><a href=\"#grid\">Stability grid</a>"
+      << (a.variant_deltas.empty() ? "" : "<a href=\"#variants\">Variants</a>") << "<a href=\"#usage\">Latency</a>"
+      << (has_routing ? "<a href=\"#routing\">Routing</a>" : "")
+      << "<a href=\"#divergence\">Repeats</a><a href=\"#run\">Run</a><a href=\"#appendix\">Definitions</a></nav>\n";
   for (const auto& alert : a.alerts) out << "<div class=\"alert\" role=\"alert\">" << html_escape(alert) << "</div>\n";
-  render_facts(a, out);
-  render_pass_rates(a, group_of, out);
-  render_grid(a, group_of, out);
-  out << "<section id=\"divergence\"><h2>Repeats, aligned</h2>\n<p class=\"muted\">Each case's repeats one above "
-         "the other; the part of each output that departs from the reference repeat is highlighted, evidence spans "
-         "are underlined (hover for the criterion and reason). Outputs longer than "
+  render_verdict(a, opts, out);
+  render_pass_rates(a, group_of, opts.only_unstable, out);
+  render_grid(a, group_of, opts.only_unstable, out);
+  render_variant_deltas(a, opts.only_unstable, out);
+  render_usage(a, out);
+  if (has_routing) render_routing_html(*routing, out, &a, opts.only_unstable);
+  out << "<section id=\"divergence\"><h2>Repeats, aligned</h2>\n<p class=\"muted\">Each (case, variant)'s repeats one "
+         "above the other, most unstable groups first. <span class=\"div\">Yellow</span>: the part of an output that "
+         "departs from the reference repeat. Underlined: evidence a criterion's scorer pointed at, "
+         "<span class=\"ev ev-pass\">green when it passed</span>, <span class=\"ev ev-fail\">red when it failed</span>, "
+         "<span class=\"ev ev-unscored\">grey when unscored</span> (hover for the criterion and reason). Outputs longer "
+         "than "
       << kOutputClip << " bytes are clipped here; the JSON report has them whole.</p>\n";
   if (auto note = a.detail_note(); !note.empty()) out << "<p class=\"muted\">" << html_escape(note) << "</p>\n";
   // One pass over the samples, not one per group (a run has thousands of groups).
   std::map<std::pair<std::string, std::string>, std::vector<const SampleRecord*>> samples_of;
   for (const auto& s : a.samples) samples_of[{s.case_id, s.variant_id}].push_back(&s);
   static const std::vector<const SampleRecord*> kNone;
-  for (size_t i = 0; i < a.groups.size(); ++i) {
+  for (size_t i : groups_by_instability(a)) {
+    if (opts.only_unstable && !unstable.count({a.groups[i].case_id, a.groups[i].variant_id})) continue;
     auto it = samples_of.find({a.groups[i].case_id, a.groups[i].variant_id});
     render_group(a, a.groups[i], i, it == samples_of.end() ? kNone : it->second, out);
   }
+  out << "</section>\n<section id=\"run\"><h2>Run</h2>\n";
+  render_facts(a, out);
+  out << "</section>\n<section id=\"appendix\"><h2>Appendix: metric definitions</h2>\n";
+  std::vector<MetricGroup> groups = {MetricGroup::kStability, MetricGroup::kOutput, MetricGroup::kVariants,
+                                     MetricGroup::kUsage};
+  if (has_routing) groups.push_back(MetricGroup::kRouting);
+  render_metrics_html(out, groups);
   out << "</section>\n";
-  if (has_routing) render_routing_html(*routing, out);
-  render_appendix(a, has_routing, out);
-  html_page_end(out);
+  html_page_end(out, "wobble report " + std::to_string(a.run.id) + " --format json");
 }
 
 }  // namespace wobble

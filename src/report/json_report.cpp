@@ -1,16 +1,85 @@
+#include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <set>
 
 #include "report/report.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 namespace {
 
 nlohmann::json num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); }
 
+nlohmann::json quote_json(const std::optional<Quote>& q) {
+  if (!q) return nullptr;
+  return {{"repeat", q->repeat}, {"sample_id", q->sample_id}, {"text", q->text}, {"from_evidence", q->from_evidence},
+          {"reason", q->reason}, {"expected", q->expected}};
+}
+
+nlohmann::json criterion_json(const CriterionStability& c) {
+  nlohmann::json j = {{"case", c.case_id}, {"variant", c.variant_id}, {"criterion", c.criterion_id},
+                      {"n", c.n}, {"passes", c.passes}, {"fails", c.fails}, {"unscored", c.unscored},
+                      {"pass_rate", num(c.pass_rate)}, {"wilson_lo", num(c.wilson.lo)},
+                      {"wilson_hi", num(c.wilson.hi)}, {"k", c.k}, {"pass_at_k", num(c.pass_at_k)},
+                      {"pass_hat_k", num(c.pass_hat_k)}, {"verdict", verdict_name(c.verdict)},
+                      {"flips", c.flips}, {"numeric", c.numeric}, {"expected", c.expected},
+                      {"score", {{"mean", num(c.score.mean)}, {"sd", num(c.score.sd)}, {"min", num(c.score.min)},
+                                 {"max", num(c.score.max)}}},
+                      {"outcomes", c.outcomes}};
+  if (c.verdict == Verdict::kUnstable)
+    j["disagreement"] = {{"pass", quote_json(c.disagreement.pass)}, {"fail", quote_json(c.disagreement.fail)}};
+  return j;
+}
+
+// The order a reader (or `jq` without -S) meets the report in: the answer first, raw samples last.
+constexpr const char* kKeyOrder[] = {"verdict", "alerts", "summary", "criteria", "variant_deltas", "usage",
+                                     "across", "groups", "failures", "routing", "run", "samples"};
+
 }  // namespace
 
-nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing) {
+std::string report_json_text(const nlohmann::json& j) {
+  // Each value is dumped on its own and indented one level: JSON strings hold no raw newline, so
+  // re-indenting after every newline cannot touch data.
+  std::string out = "{";
+  bool first = true;
+  auto emit = [&](const std::string& key, const nlohmann::json& v) {
+    std::string body = dump_json(v, 2), indented;
+    for (char c : body) {
+      indented += c;
+      if (c == '\n') indented += "  ";
+    }
+    out += std::string(first ? "" : ",") + "\n  " + dump_json(nlohmann::json(key)) + ": " + indented;
+    first = false;
+  };
+  for (const char* k : kKeyOrder)
+    if (j.contains(k)) emit(k, j.at(k));
+  for (const auto& [k, v] : j.items())
+    if (std::find_if(std::begin(kKeyOrder), std::end(kKeyOrder), [&](const char* x) { return k == x; }) ==
+        std::end(kKeyOrder))
+      emit(k, v);
+  return out + "\n}";
+}
+
+nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing, const ReportOptions& opts) {
   nlohmann::json j;
+  std::set<std::pair<std::string, std::string>> keep;  // --only-unstable: groups with an unstable criterion
+  for (const auto& c : a.criteria)
+    if (c.verdict == Verdict::kUnstable) keep.insert({c.case_id, c.variant_id});
+  auto shown = [&](const std::string& c, const std::string& v) { return !opts.only_unstable || keep.count({c, v}); };
+  {
+    nlohmann::json v;
+    const auto gate = suite_gate(a);
+    v["gate"] = gate ? gate->to_json() : nlohmann::json(nullptr);
+    v["counts"] = {{"unstable", a.unstable}, {"stable_fail", a.stable_fail}, {"stable_pass", a.stable_pass},
+                   {"unscored", a.unscored_criteria}, {"criteria", a.criteria.size()},
+                   {"provider_failures", a.failed_samples}, {"samples", a.total_samples}};
+    v["unstable"] = nlohmann::json::array();
+    for (size_t i : a.criteria_by_instability())
+      if (a.criteria[i].verdict == Verdict::kUnstable) v["unstable"].push_back(criterion_json(a.criteria[i]));
+    v["only_unstable"] = opts.only_unstable;
+    j["verdict"] = v;
+  }
   const RunRecord& r = a.run;
   j["run"] = {{"id", r.id}, {"suite", r.suite_name}, {"suite_path", r.suite_path}, {"suite_hash", r.suite_hash},
               {"model_id", r.model_id}, {"provider", r.provider}, {"sampling", r.sampling},
@@ -41,6 +110,7 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
   }
   for (size_t i = 0; i < a.samples.size(); ++i) {
     const SampleRecord& s = a.samples[i];
+    if (!shown(s.case_id, s.variant_id)) continue;
     nlohmann::json sj = {{"id", s.id}, {"case", s.case_id}, {"variant", s.variant_id}, {"repeat", s.repeat},
                          {"ok", s.ok}, {"output", s.output}, {"finish_reason", s.finish_reason},
                          {"latency_s", s.latency_s}, {"error", s.error}, {"seed", s.seed},
@@ -62,20 +132,31 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
                               {"reason", c.reason}, {"expected", c.expected}});
     j["samples"].push_back(sj);
   }
-  j["criteria"] = nlohmann::json::array();
-  for (const auto& c : a.criteria) {
-    j["criteria"].push_back({{"case", c.case_id}, {"variant", c.variant_id}, {"criterion", c.criterion_id},
-                             {"n", c.n}, {"passes", c.passes}, {"fails", c.fails}, {"unscored", c.unscored},
-                             {"pass_rate", num(c.pass_rate)}, {"wilson_lo", num(c.wilson.lo)},
-                             {"wilson_hi", num(c.wilson.hi)}, {"k", c.k}, {"pass_at_k", num(c.pass_at_k)},
-                             {"pass_hat_k", num(c.pass_hat_k)}, {"verdict", verdict_name(c.verdict)},
-                             {"flips", c.flips}, {"numeric", c.numeric},
-                             {"score", {{"mean", num(c.score.mean)}, {"sd", num(c.score.sd)}, {"min", num(c.score.min)},
-                                        {"max", num(c.score.max)}}},
-                             {"outcomes", c.outcomes}});
+  j["criteria"] = nlohmann::json::array();  // most unstable first, then stable-fail, unscored, stable-pass
+  for (size_t i : a.criteria_by_instability())
+    if (!opts.only_unstable || a.criteria[i].verdict == Verdict::kUnstable)
+      j["criteria"].push_back(criterion_json(a.criteria[i]));
+  j["variant_deltas"] = nlohmann::json::array();
+  for (const auto& d : a.variant_deltas) {
+    if (opts.only_unstable && d.verdict_a != Verdict::kUnstable && d.verdict_b != Verdict::kUnstable) continue;
+    j["variant_deltas"].push_back({{"case", d.case_id}, {"variant_a", d.variant_a}, {"variant_b", d.variant_b},
+                                   {"criterion", d.criterion_id}, {"n_a", d.n_a}, {"passes_a", d.passes_a},
+                                   {"n_b", d.n_b}, {"passes_b", d.passes_b}, {"pass_rate_a", num(d.pass_rate_a)},
+                                   {"pass_rate_b", num(d.pass_rate_b)}, {"delta", num(d.delta)},
+                                   {"fisher_p", num(d.fisher_p)}, {"verdict_a", verdict_name(d.verdict_a)},
+                                   {"verdict_b", verdict_name(d.verdict_b)}});
   }
+  j["usage"] = nlohmann::json::array();
+  for (const auto& u : a.usage)
+    j["usage"].push_back({{"provider", u.provider}, {"samples", u.samples}, {"failed", u.failed},
+                          {"latency_n", u.latency_n}, {"latency_p50_s", num(u.latency_p50)},
+                          {"latency_p95_s", num(u.latency_p95)}, {"latency_mean_s", num(u.latency_mean)},
+                          {"tokens_n", u.tokens_n}, {"tokens_in_mean", num(u.tokens_in_mean)},
+                          {"tokens_out_mean", num(u.tokens_out_mean)}, {"tokens_in_total", u.tokens_in_total},
+                          {"tokens_out_total", u.tokens_out_total}});
   j["groups"] = nlohmann::json::array();
   for (const auto& g : a.groups) {
+    if (!shown(g.case_id, g.variant_id)) continue;
     nlohmann::json gj = {{"case", g.case_id}, {"variant", g.variant_id}, {"samples", g.samples},
                          {"failed", g.failed}, {"unique_outputs", g.unique_outputs}, {"tar_r", g.tar_r}};
     gj["tar_a"] = g.tar_a ? nlohmann::json(*g.tar_a) : nlohmann::json(nullptr);
@@ -103,7 +184,7 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
                            {"stable_pass", x.stable_pass}, {"stable_fail", x.stable_fail},
                            {"fleiss_kappa", num(x.fleiss_kappa)}, {"kappa_subjects", x.kappa_subjects},
                            {"kappa_raters", x.kappa_raters}});
-  if (routing && routing->has_traces) j["routing"] = routing_json(*routing);
+  if (routing && (routing->has_traces || routing->absent_samples > 0)) j["routing"] = routing_json(*routing);
   return j;
 }
 

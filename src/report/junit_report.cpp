@@ -27,9 +27,13 @@ std::string xml_escape(const std::string& raw) {
   return o;
 }
 
-void render_junit(const RunAnalysis& a, std::ostream& out) {
+void render_junit(const RunAnalysis& a, std::ostream& out, const ReportOptions& opts) {
   int failures = 0, skipped = 0;
-  for (const auto& c : a.criteria) {
+  std::vector<size_t> order;
+  for (size_t i : a.criteria_by_instability())
+    if (!opts.only_unstable || a.criteria[i].verdict == Verdict::kUnstable) order.push_back(i);
+  for (size_t i : order) {
+    const auto& c = a.criteria[i];
     if (c.verdict == Verdict::kUnstable || c.verdict == Verdict::kStableFail) ++failures;
     if (c.verdict == Verdict::kUnscored) ++skipped;
   }
@@ -42,7 +46,7 @@ void render_junit(const RunAnalysis& a, std::ostream& out) {
   // criterion could be scored; an incomplete run adds one more.
   const bool incomplete = a.run.status != "complete";
   const size_t errors = a.failures.size() + (incomplete ? 1 : 0);
-  const size_t tests = a.criteria.size() + errors;
+  const size_t tests = order.size() + errors;
   out << "<testsuites name=\"wobble\" tests=\"" << tests << "\" failures=\"" << failures
       << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << time << "\">\n";
   out << "  <testsuite name=\"" << xml_escape(a.run.suite_name + " (run " + std::to_string(a.run.id) + ")")
@@ -51,6 +55,32 @@ void render_junit(const RunAnalysis& a, std::ostream& out) {
   // JUnit timestamps carry no zone designator; the run's start is UTC.
   if (a.run.started_at.size() >= 19) out << " timestamp=\"" << xml_escape(a.run.started_at.substr(0, 19)) << "\"";
   out << ">\n";
+  // The verdict first, as in every format: CI viewers that show properties show these.
+  out << "    <properties>\n";
+  const auto gate = suite_gate(a);
+  auto property = [&](const std::string& name, const std::string& value) {
+    out << "      <property name=\"" << xml_escape(name) << "\" value=\"" << xml_escape(value) << "\"/>\n";
+  };
+  property("wobble.gate", gate ? (gate->passed ? "passed" : "failed") : "no thresholds");
+  if (gate)
+    for (const auto& c : gate->checks)
+      if (!c.passed) property("wobble.gate.failed." + c.name, c.detail);
+  property("wobble.unstable", std::to_string(a.unstable));
+  property("wobble.stable_fail", std::to_string(a.stable_fail));
+  property("wobble.stable_pass", std::to_string(a.stable_pass));
+  property("wobble.unscored", std::to_string(a.unscored_criteria));
+  property("wobble.provider_failures", std::to_string(a.failed_samples));
+  int rank = 0;
+  for (size_t i : order) {
+    const auto& c = a.criteria[i];
+    if (c.verdict != Verdict::kUnstable) break;
+    std::string v = c.case_id + "/" + c.variant_id + "/" + c.criterion_id + " " + std::to_string(c.passes) + "/" +
+                    std::to_string(c.n);
+    if (c.disagreement.pass) v += "; pass #" + std::to_string(c.disagreement.pass->repeat) + " \"" + c.disagreement.pass->text + "\"";
+    if (c.disagreement.fail) v += "; fail #" + std::to_string(c.disagreement.fail->repeat) + " \"" + c.disagreement.fail->text + "\"";
+    property("wobble.unstable." + std::to_string(++rank), v);
+  }
+  out << "    </properties>\n";
   // First failing evidence per (case, variant, criterion), kept by the analysis for every sample.
   std::map<std::tuple<std::string, std::string, std::string>, std::string> evidence;
   for (const auto& c : a.criteria)
@@ -58,7 +88,8 @@ void render_junit(const RunAnalysis& a, std::ostream& out) {
       evidence[{c.case_id, c.variant_id, c.criterion_id}] =
           "repeat " + std::to_string(c.first_fail_repeat) + ": " + c.first_fail_reason +
           (c.first_fail_evidence.empty() ? "" : " [evidence: " + c.first_fail_evidence + "]");
-  for (const auto& c : a.criteria) {
+  for (size_t i : order) {
+    const auto& c = a.criteria[i];
     char rate[96];
     std::snprintf(rate, sizeof rate, "%lld/%lld passed, pass rate %.2f, Wilson 95%% [%.2f, %.2f]",
                   (long long)c.passes, (long long)c.n, c.pass_rate, c.wilson.lo, c.wilson.hi);
@@ -92,27 +123,23 @@ void render_junit(const RunAnalysis& a, std::ostream& out) {
   out << "  </testsuite>\n</testsuites>\n";
 }
 
-void render_summary(const RunAnalysis& a, std::ostream& out) {
+void render_summary(const RunAnalysis& a, std::ostream& out, const ReportOptions& opts) {
   out << "### Wobble: " << md_inline(a.run.suite_name) << " (run " << a.run.id << ")\n\n";
   for (const auto& alert : a.alerts) out << "> **Warning:** " << md_inline(alert, 400) << "\n\n";
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "%lld samples (%lld provider failures), overall pass rate **%.2f**, **%lld unstable** criteria\n\n",
-                (long long)a.total_samples, (long long)a.failed_samples, a.overall_pass_rate, (long long)a.unstable);
-  out << line;
-  out << "| Case | Variant | Criterion | Pass rate | Wilson 95% | Verdict |\n|---|---|---|---|---|---|\n";
-  int shown = 0;
-  for (const auto& c : a.criteria) {
-    if (c.verdict == Verdict::kStablePass) continue;
-    if (++shown > 50) break;
-    // The names go around snprintf: a fixed buffer could cut one inside a character.
-    std::snprintf(line, sizeof line, " | %lld/%lld | [%.2f, %.2f] | %s |\n", (long long)c.passes, (long long)c.n,
-                  c.wilson.lo, c.wilson.hi, verdict_name(c.verdict));
-    out << "| " << md_inline(c.case_id) << " | " << md_inline(c.variant_id) << " | " << md_inline(c.criterion_id) << line;
+  render_verdict_markdown(a, opts, out, "####");
+  constexpr size_t kLimit = 50;
+  render_unstable_markdown(a, out, "####", kLimit);
+  if (opts.only_unstable || a.stable_fail == 0) return;
+  out << "#### Stable-fail criteria\n\n| Case | Variant | Criterion | Passed | Expected |\n|---|---|---|---|---|\n";
+  size_t shown = 0;
+  for (size_t i : a.criteria_by_instability()) {
+    const auto& c = a.criteria[i];
+    if (c.verdict != Verdict::kStableFail) continue;
+    if (++shown > kLimit) break;
+    out << "| " << md_inline(c.case_id) << " | " << md_inline(c.variant_id) << " | " << md_inline(c.criterion_id)
+        << " | " << c.passes << "/" << c.n << " | " << (c.expected.empty() ? "—" : md_inline(c.expected, 60)) << " |\n";
   }
-  if (shown == 0 && a.scored > 0) out << "| — | — | — | — | — | every criterion stable-pass |\n";
-  if (shown == 0 && a.scored == 0) out << "| — | — | — | — | — | nothing was scored |\n";
-  if (shown > 50) out << "\n(only the first 50 non-passing criteria are listed; see the full report)\n";
+  if (shown > kLimit) out << "\n(only the first " << kLimit << " stable-fail criteria are listed; see the full report)\n";
 }
 
 }  // namespace wobble

@@ -62,8 +62,10 @@ std::string svg_interval_bars(const std::vector<IntervalBar>& rows, const std::s
     const std::string label = row_label(r.label);
     row += "<text class=\"label\" x=\"" + px(label_w - 6) + "\" y=\"" + px(y + 13) + "\" text-anchor=\"end\">" +
            html_escape(label) + "</text>";
+    // A zero bar still draws a stub, so a stable-fail row shows its colour instead of nothing.
+    constexpr double kMinBar = 4;
     row += "<rect class=\"bar\" x=\"" + px(label_w) + "\" y=\"" + px(y + 3) + "\" width=\"" +
-           px(plot_w * clamp01(r.value)) + "\" height=\"" + px(row_h - 6) + "\"/>";
+           px(std::max(kMinBar, plot_w * clamp01(r.value))) + "\" height=\"" + px(row_h - 6) + "\"/>";
     double lo = label_w + plot_w * clamp01(r.lo), hi = label_w + plot_w * clamp01(r.hi), mid = y + row_h / 2;
     row += "<line class=\"whisker\" x1=\"" + px(lo) + "\" y1=\"" + px(mid) + "\" x2=\"" + px(hi) + "\" y2=\"" + px(mid) +
            "\"/><line class=\"whisker\" x1=\"" + px(lo) + "\" y1=\"" + px(mid - 4) + "\" x2=\"" + px(lo) + "\" y2=\"" +
@@ -99,15 +101,32 @@ std::string svg_paired_rates(const std::vector<PairedRate>& rows, const std::str
   return s + "</svg>";
 }
 
+namespace {
+
+std::string heat_colour(double v, const HeatScale& scale, double max) {
+  auto mix = [](double t, int r, int g, int b) {
+    t = std::clamp(t, 0.0, 1.0);
+    return "rgb(" + std::to_string(int(std::lround(255 - t * (255 - r)))) + "," +
+           std::to_string(int(std::lround(255 - t * (255 - g)))) + "," +
+           std::to_string(int(std::lround(255 - t * (255 - b)))) + ")";
+  };
+  if (!std::isfinite(v) || !(max > 0)) return "rgb(255,255,255)";
+  if (!scale.diverging) return mix(v / max, 8, 69, 148);
+  return v >= 0 ? mix(v / max, 8, 69, 148) : mix(-v / max, 178, 24, 43);
+}
+
+}  // namespace
+
 std::string svg_heatmap(const std::vector<std::vector<double>>& cells, const std::string& row_name,
-                        const std::string& col_name, const std::string& title) {
+                        const std::string& col_name, const std::string& title, const HeatScale& scale) {
   size_t n_rows = cells.size(), n_cols = 0;
-  double max = 0;
+  double own = 0;
   for (const auto& r : cells) {
     n_cols = std::max(n_cols, r.size());
-    for (double v : r) max = std::max(max, clamp01(v));
+    for (double v : r) own = std::max(own, std::isfinite(v) ? std::fabs(v) : 0.0);
   }
-  const double cell = n_cols > 48 ? 8 : 16, left = 70, top = 30;
+  const double max = scale.max > 0 ? scale.max : own;
+  const double cell = n_cols > 48 ? 8 : n_cols > 16 ? 16 : 28, left = 70, top = 30;
   const double w = left + cell * double(n_cols) + 10, h = top + cell * double(n_rows) + 10;
   std::string s = open_svg(w, h, title);
   s += "<text class=\"axis\" x=\"" + px(left) + "\" y=\"12\">" + html_escape(col_name) + " →</text>";
@@ -115,20 +134,73 @@ std::string svg_heatmap(const std::vector<std::vector<double>>& cells, const std
     s += "<text class=\"axis\" x=\"" + px(left + cell * (double(c) + 0.5)) + "\" y=\"" + px(top - 4) +
          "\" text-anchor=\"middle\">" + std::to_string(c) + "</text>";
   for (size_t r = 0; r < n_rows; ++r) {
-    s += "<text class=\"axis\" x=\"" + px(left - 6) + "\" y=\"" + px(top + cell * (double(r) + 0.75)) +
+    s += "<text class=\"axis\" x=\"" + px(left - 6) + "\" y=\"" + px(top + cell * (double(r) + 0.6)) +
          "\" text-anchor=\"end\">" + html_escape(row_name) + " " + std::to_string(r) + "</text>";
     for (size_t c = 0; c < cells[r].size(); ++c) {
-      double v = clamp01(cells[r][c]);
-      double t = max > 0 ? v / max : 0;  // 0 white .. 1 dark blue
-      int red = int(std::lround(255 - t * (255 - 8))), green = int(std::lround(255 - t * (255 - 69))),
-          blue = int(std::lround(255 - t * (255 - 148)));
+      double v = std::isfinite(cells[r][c]) ? cells[r][c] : 0.0;
+      if (!scale.diverging) v = clamp01(v);
       s += "<rect x=\"" + px(left + cell * double(c)) + "\" y=\"" + px(top + cell * double(r)) + "\" width=\"" +
-           px(cell - 1) + "\" height=\"" + px(cell - 1) + "\" fill=\"rgb(" + std::to_string(red) + "," +
-           std::to_string(green) + "," + std::to_string(blue) + ")\"><title>" + html_escape(row_name) + " " +
-           std::to_string(r) + ", " + html_escape(col_name) + " " + std::to_string(c) + ": " + html_number(v, 3) +
-           "</title></rect>";
+           px(cell - 1) + "\" height=\"" + px(cell - 1) + "\" fill=\"" + heat_colour(v, scale, max) + "\"><title>" +
+           html_escape(row_name) + " " + std::to_string(r) + ", " + html_escape(col_name) + " " + std::to_string(c) +
+           ": " + html_number(v, 3) + "</title></rect>";
     }
   }
+  return s + "</svg>";
+}
+
+std::string svg_colour_bar(const HeatScale& scale, const std::string& label) {
+  const double w = 400, left = 10, bar_w = 240, top = 16, bar_h = 12;
+  std::string s = open_svg(w, top + bar_h + 18, label);
+  s += "<text class=\"axis\" x=\"" + px(left) + "\" y=\"11\">" + html_escape(label) + "</text>";
+  constexpr int kSteps = 40;
+  const double lo = scale.diverging ? -scale.max : 0;
+  for (int i = 0; i < kSteps; ++i) {
+    double v = lo + (scale.max - lo) * (double(i) + 0.5) / kSteps;
+    s += "<rect x=\"" + px(left + bar_w * i / kSteps) + "\" y=\"" + px(top) + "\" width=\"" + px(bar_w / kSteps + 0.5) +
+         "\" height=\"" + px(bar_h) + "\" fill=\"" + heat_colour(v, scale, scale.max) + "\"/>";
+  }
+  s += "<rect x=\"" + px(left) + "\" y=\"" + px(top) + "\" width=\"" + px(bar_w) + "\" height=\"" + px(bar_h) +
+       "\" class=\"frame\"/>";
+  auto tick = [&](double x, double v, const char* anchor) {
+    s += "<text class=\"axis\" x=\"" + px(x) + "\" y=\"" + px(top + bar_h + 12) + "\" text-anchor=\"" + anchor + "\">" +
+         html_number(v, 3) + "</text>";
+  };
+  tick(left, lo, "start");
+  tick(left + bar_w / 2, (lo + scale.max) / 2, "middle");
+  tick(left + bar_w, scale.max, "end");
+  return s + "</svg>";
+}
+
+std::string svg_value_rows(const std::vector<ValueRow>& rows, double x_max, double threshold, const std::string& title) {
+  const double label_w = RowChart::label_w, plot_w = RowChart::plot_w, row_h = RowChart::row_h, top = RowChart::top;
+  if (!(x_max > 0)) x_max = 1;
+  const double h = top + row_h * double(rows.size()) + 6;
+  std::string s = open_svg(label_w + plot_w + 70, h, title);
+  auto x_of = [&](double v) { return label_w + plot_w * std::clamp(std::isfinite(v) ? v : 0.0, 0.0, x_max) / x_max; };
+  for (int t = 0; t <= 4; ++t) {
+    double x = label_w + plot_w * t / 4.0;
+    s += "<line class=\"grid\" x1=\"" + px(x) + "\" y1=\"" + px(top - 4) + "\" x2=\"" + px(x) + "\" y2=\"" + px(h - 4) +
+         "\"/><text class=\"axis\" x=\"" + px(x) + "\" y=\"12\" text-anchor=\"middle\">" + html_number(x_max * t / 4.0, 3) +
+         "</text>";
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    double y = top + row_h * double(i);
+    s += "<g class=\"" + html_escape(r.css_class) + "\"><title>" + html_escape(r.tooltip) + "</title>";
+    s += "<text class=\"label\" x=\"" + px(label_w - 6) + "\" y=\"" + px(y + 13) + "\" text-anchor=\"end\">" +
+         html_escape(row_label(r.label)) + "</text>";
+    s += "<rect class=\"bar\" x=\"" + px(label_w) + "\" y=\"" + px(y + 3) + "\" width=\"" +
+         px(std::max(2.0, x_of(r.value) - label_w)) + "\" height=\"" + px(row_h - 6) + "\"/>";
+    if (std::isfinite(r.marker))
+      s += "<line class=\"marker\" x1=\"" + px(x_of(r.marker)) + "\" y1=\"" + px(y + 1) + "\" x2=\"" + px(x_of(r.marker)) +
+           "\" y2=\"" + px(y + row_h - 1) + "\"/>";
+    s += "<text class=\"value\" x=\"" + px(label_w + plot_w + 6) + "\" y=\"" + px(y + 13) + "\">" +
+         html_number(r.value, 3) + "</text></g>";
+  }
+  if (threshold >= 0 && threshold <= x_max)
+    s += "<line class=\"threshold\" x1=\"" + px(x_of(threshold)) + "\" y1=\"" + px(top - 4) + "\" x2=\"" +
+         px(x_of(threshold)) + "\" y2=\"" + px(h - 4) + "\"><title>threshold " + html_number(threshold, 3) +
+         "</title></line>";
   return s + "</svg>";
 }
 
@@ -159,10 +231,11 @@ std::string svg_index_bars(const std::vector<double>& values, double y_max, doub
 }
 
 std::string svg_line_chart(const std::vector<std::string>& x_labels, const std::vector<Series>& series, double y_min,
-                           double y_max, const std::string& title) {
-  const double left = 50, top = 24, plot_w = std::max<double>(300, 60.0 * double(x_labels.size())), plot_h = 160,
-               bottom = 30;
-  const double w = left + plot_w + 20, h = top + plot_h + bottom;
+                           double y_max, const std::string& title, const std::vector<std::string>& x_sublabels,
+                           double width) {
+  const double left = 50, top = 24, plot_w = std::max<double>(width - 100, 60.0 * double(x_labels.size())),
+               plot_h = 200, bottom = x_sublabels.empty() ? 30 : 44;
+  const double w = left + plot_w + 50, h = top + plot_h + bottom;  // room for the last label
   if (!(y_max > y_min)) y_max = y_min + 1;
   auto x_of = [&](size_t i) {
     return x_labels.size() <= 1 ? left + plot_w / 2 : left + plot_w * double(i) / double(x_labels.size() - 1);
@@ -178,6 +251,9 @@ std::string svg_line_chart(const std::vector<std::string>& x_labels, const std::
   for (size_t i = 0; i < x_labels.size(); ++i)
     s += "<text class=\"axis\" x=\"" + px(x_of(i)) + "\" y=\"" + px(top + plot_h + 16) + "\" text-anchor=\"middle\">" +
          html_escape(x_labels[i]) + "</text>";
+  for (size_t i = 0; i < x_sublabels.size() && i < x_labels.size(); ++i)
+    s += "<text class=\"axis\" x=\"" + px(x_of(i)) + "\" y=\"" + px(top + plot_h + 30) + "\" text-anchor=\"middle\">" +
+         html_escape(x_sublabels[i]) + "</text>";
   double legend_x = left;
   for (const auto& se : series) {
     std::string path;

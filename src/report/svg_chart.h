@@ -28,10 +28,29 @@ struct PairedRate {
 };
 std::string svg_paired_rates(const std::vector<PairedRate>& rows, const std::string& title);
 
-// Rows × columns of shares in [0, 1] (e.g. layer × expert usage), white to dark blue, scaled to
-// the largest cell so sparse usage stays visible; each cell's exact value is in its tooltip.
+// The colour scale of heatmaps. Sequential: 0 white to `max` dark blue (max <= 0: the chart's own
+// largest cell). Diverging: -max red, 0 white, +max blue (e.g. a difference of two usage maps).
+// Pass one scale to every heatmap that is to be compared by eye.
+struct HeatScale {
+  double max = 0;
+  bool diverging = false;
+};
+// Rows × columns (e.g. layer × expert usage); each cell's exact value is in its tooltip.
 std::string svg_heatmap(const std::vector<std::vector<double>>& cells, const std::string& row_name,
-                        const std::string& col_name, const std::string& title);
+                        const std::string& col_name, const std::string& title, const HeatScale& scale = {});
+// A horizontal colour bar for `scale` with its end and middle values, labelled.
+std::string svg_colour_bar(const HeatScale& scale, const std::string& label);
+
+// One row per item on [0, x_max]: a bar for the value, an optional marker (NaN: none) such as a
+// noise floor, and an optional dashed threshold (negative: none). One chart for many items.
+struct ValueRow {
+  std::string label;
+  double value = 0, marker = 0;
+  std::string css_class;  // trusted
+  std::string tooltip;    // untrusted
+};
+std::string svg_value_rows(const std::vector<ValueRow>& rows, double x_max, double threshold,
+                           const std::string& title);
 
 // One vertical bar per index (e.g. JSD per layer) on [0, y_max], with an optional dashed
 // threshold line (pass a negative value for none); bars above the threshold get class "over".
@@ -44,7 +63,9 @@ struct Series {
   std::vector<double> y;
   std::string css_class;  // trusted
 };
+// x_sublabels (optional, e.g. dates) are printed under x_labels. The chart spans `width` pixels.
 std::string svg_line_chart(const std::vector<std::string>& x_labels, const std::vector<Series>& series,
-                           double y_min, double y_max, const std::string& title);
+                           double y_min, double y_max, const std::string& title,
+                           const std::vector<std::string>& x_sublabels = {}, double width = 1150);
 
 }  // namespace wobble

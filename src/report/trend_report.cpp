@@ -44,11 +44,12 @@ void render_trend_html(const Trend& t, std::ostream& out) {
   std::string title = "Wobble trend: " + t.suite;
   html_page_begin(out, title);
   out << "<h1>" << html_escape(title) << "</h1>\n<p>" << t.points.size() << " runs, oldest first.</p>\n";
-  std::vector<std::string> labels;
+  std::vector<std::string> labels, dates;
   std::vector<double> pass, unstable_share, jsd;
   double jsd_axis = 0.05;
   for (const auto& p : t.points) {
     labels.push_back("#" + std::to_string(p.run.id));
+    dates.push_back(p.run.started_at.substr(0, 10));
     pass.push_back(p.pass_rate);
     unstable_share.push_back(p.criteria ? double(p.unstable) / double(p.criteria) : std::nan(""));
     jsd.push_back(p.mean_jsd ? *p.mean_jsd : std::nan(""));
@@ -56,9 +57,10 @@ void render_trend_html(const Trend& t, std::ostream& out) {
   }
   out << "<h2>Pass rate and unstable share</h2>\n"
       << svg_line_chart(labels, {{"pass rate", pass, "s1"}, {"unstable criteria (share)", unstable_share, "s2"}}, 0, 1,
-                        "Pass rate and share of unstable criteria per run")
+                        "Pass rate and share of unstable criteria per run", dates)
       << "<h2>Routing drift against the previous run</h2>\n"
-      << svg_line_chart(labels, {{"mean JSD", jsd, "s3"}}, 0, jsd_axis, "Mean routing JSD against the previous run")
+      << svg_line_chart(labels, {{"mean JSD", jsd, "s3"}}, 0, jsd_axis, "Mean routing JSD against the previous run",
+                        dates)
       << "<table><tr><th>Run</th><th>Started</th><th>Status</th><th>Model</th><th>Samples</th><th>Failed</th><th>Pass "
          "rate</th><th>Unstable</th><th>Routing JSD vs previous (mean / max)</th></tr>\n";
   for (const auto& p : t.points)
@@ -71,7 +73,7 @@ void render_trend_html(const Trend& t, std::ostream& out) {
          "criterion) triples with both passes and failures. Routing JSD: Jensen-Shannon divergence (base 2) of pooled "
          "expert usage per layer against the previous run, averaged over layers and (case, variant) groups; max is the "
          "largest single layer.</p>\n";
-  html_page_end(out);
+  html_page_end(out, "wobble trend --suite " + t.suite + " --format json");
 }
 
 }  // namespace wobble

@@ -288,6 +288,7 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
         r.prompt_token_ids = std::move(comp.prompt_token_ids);
         r.token_ids = std::move(comp.token_ids);
         r.routing_trace = std::move(comp.routing_trace);
+        r.routing_error = std::move(comp.routing_error);
         r.logprobs = std::move(comp.logprobs);
         breaker.succeeded();
       } else {

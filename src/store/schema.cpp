@@ -84,10 +84,17 @@ CREATE TABLE run_leases (
   heartbeat_at REAL NOT NULL
 );
 )sql",
-      // Samples that carry a routing trace, so routing analysis finds its few groups without
-      // reading every sample of a large run (wobble report/compare/trend/gate).
+      // remote routing (issue 14): why a sample's routing trace is absent although it was asked
+      // for (the server sent none, or a payload that failed its checks).
       R"sql(
-CREATE INDEX samples_traced ON samples(run_id, case_id, variant_id) WHERE length(routing_trace) > 0;
+ALTER TABLE samples ADD COLUMN routing_error TEXT NOT NULL DEFAULT '';
+)sql",
+      // Samples that carry a routing trace or say why they lack one, so routing analysis finds its
+      // few groups and routing errors without reading every sample of a large run (wobble
+      // report/compare/trend/gate). Queries repeat the WHERE term verbatim (kTracedOrErrorTerm).
+      R"sql(
+CREATE INDEX samples_traced ON samples(run_id, case_id, variant_id)
+  WHERE length(routing_trace) > 0 OR routing_error <> '';
 )sql",
   };
   return kMigrations;

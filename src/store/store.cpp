@@ -375,6 +375,8 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
   Stmt attempt(db_,
                "INSERT INTO attempts (sample_id, attempt_index, http_status, outcome, error, latency_s, retry_after_s) "
                "VALUES (?,?,?,?,?,?,?)");
+  // Set apart from the insert: only routing runs fill it.
+  Stmt routing_error(db_, "UPDATE samples SET routing_error = ? WHERE id = ?");
   for (const auto& r : batch) {
     drop_failed.bind(1, r.run_id).bind(2, r.case_id).bind(3, r.variant_id).bind(4, int64_t(r.repeat));
     drop_failed.run();
@@ -399,6 +401,7 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
                        std::to_string(r.repeat) + "): " + e.what());
     }
     int64_t id = sqlite3_last_insert_rowid(db_);
+    if (!r.routing_error.empty()) routing_error.bind(1, r.routing_error).bind(2, id).run();
     for (const auto& c : r.scores) {
       score.bind(1, id).bind(2, c.criterion_id).bind(3, std::string(outcome_name(c.outcome))).bind(4, c.score);
       score.bind(5, c.evidence.start).bind(6, c.evidence.end).bind(7, c.evidence.text).bind(8, c.reason);
@@ -454,7 +457,7 @@ std::string sample_select(const SampleColumns& c) {
   sql += c.traces ? "routing_trace" : "NULL";
   sql += ", model_reported, ";
   sql += c.logprobs ? "logprobs" : "NULL";
-  sql += ", output_original_bytes FROM samples";
+  sql += ", output_original_bytes, routing_error FROM samples";
   return sql;
 }
 
@@ -481,6 +484,7 @@ SampleRecord read_sample(const Stmt& s) {
   r.model_reported = s.text(18);
   r.logprobs = decode_logprobs(s.opt_text(19));
   r.output_original_bytes = s.opt_text(20) ? s.int64(20) : -1;
+  r.routing_error = s.text(21);
   return r;
 }
 
@@ -560,10 +564,50 @@ int64_t Store::sample_count(int64_t run_id) const {
   return s.int64(0);
 }
 
+namespace {
+// The partial index samples_traced (migration in schema.cpp) serves a query only when the query's
+// WHERE contains this term exactly.
+const std::string kTracedOrErrorTerm = "(length(routing_trace) > 0 OR routing_error <> '')";
+
+// Ranks of (case, variant) in the order order_as_suite() sorts them.
+struct GroupRank {
+  std::map<std::string, size_t> case_rank, variant_rank;
+  explicit GroupRank(const Suite& suite) {
+    for (const auto& c : suite.cases) case_rank.emplace(c.id, case_rank.size());
+    for (const auto& v : suite.variants) variant_rank.emplace(v.id, variant_rank.size());
+  }
+  static size_t of(const std::map<std::string, size_t>& rank, const std::string& id) {
+    auto it = rank.find(id);
+    return it == rank.end() ? rank.size() : it->second;
+  }
+  auto key(const std::string& c, const std::string& v) const {
+    return std::make_tuple(of(case_rank, c), std::cref(c), of(variant_rank, v), std::cref(v));
+  }
+};
+}  // namespace
+
+std::vector<Store::RoutingErrorCount> Store::routing_errors(int64_t run_id, const Suite& suite) const {
+  Stmt s(db_, ("SELECT case_id, variant_id, routing_error, COUNT(*), MIN(repeat_index) FROM samples INDEXED BY "
+               "samples_traced WHERE run_id = ? AND " + kTracedOrErrorTerm +
+               " AND ok = 1 AND coalesce(length(routing_trace), 0) = 0 AND routing_error <> '' GROUP BY case_id, variant_id, "
+               "routing_error")
+                  .c_str());
+  s.bind(1, run_id);
+  std::vector<RoutingErrorCount> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.int64(3), int(s.int64(4))});
+  const GroupRank rank(suite);
+  std::sort(out.begin(), out.end(), [&](const RoutingErrorCount& a, const RoutingErrorCount& b) {
+    auto ka = rank.key(a.case_id, a.variant_id), kb = rank.key(b.case_id, b.variant_id);
+    if (ka != kb) return ka < kb;
+    return a.first_repeat < b.first_repeat;
+  });
+  return out;
+}
+
 std::vector<GroupKey> Store::sample_groups(int64_t run_id, const Suite& suite, bool traced_only) const {
   // Both forms read an index only: samples_by_run, or the partial index of traced samples.
-  Stmt s(db_, traced_only ? "SELECT DISTINCT case_id, variant_id FROM samples INDEXED BY samples_traced "
-                            "WHERE run_id = ? AND length(routing_trace) > 0"
+  Stmt s(db_, traced_only ? ("SELECT DISTINCT case_id, variant_id FROM samples INDEXED BY samples_traced "
+                             "WHERE run_id = ? AND " + kTracedOrErrorTerm + " AND length(routing_trace) > 0").c_str()
                           : "SELECT DISTINCT case_id, variant_id FROM samples WHERE run_id = ?");
   s.bind(1, run_id);
   std::vector<GroupKey> out;

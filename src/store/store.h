@@ -20,12 +20,14 @@
 #include "provider/provider.h"
 #include "scorer/scorer.h"
 #include "store/run_plan.h"
+#include "store/schema.h"
 
 struct sqlite3;
 
 namespace wobble {
 
-inline constexpr int kSchemaVersion = 3;  // == schema_migrations().size()
+// One per migration (store/schema.cpp), so appending a migration needs no second edit here.
+inline const int kSchemaVersion = int(schema_migrations().size());
 
 struct RunRecord {
   int64_t id = 0;
@@ -73,6 +75,7 @@ struct SampleRecord {
   std::optional<std::string> extracted_answer;
   std::vector<int32_t> prompt_token_ids, token_ids;
   std::vector<uint8_t> routing_trace;   // empty when none
+  std::string routing_error;            // why routing was asked for but is absent ("" otherwise)
   std::vector<CriterionResult> scores;
   std::vector<Attempt> attempts;
 };
@@ -150,6 +153,16 @@ class Store {
   // Memory is one group's samples. `fn` may move the vector's contents away.
   void for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, const SampleColumns& columns,
                       const std::function<void(std::vector<SampleRecord>& group)>& fn) const;
+
+  // Samples with output but no routing trace that carry a routing_error, counted per (case,
+  // variant, error): in the order samples() would meet them (the suite's group order, then each
+  // error's first repeat). Reads only the index of traced or routing-error samples.
+  struct RoutingErrorCount {
+    std::string case_id, variant_id, error;
+    int64_t samples = 0;
+    int first_repeat = 0;
+  };
+  std::vector<RoutingErrorCount> routing_errors(int64_t run_id, const Suite& suite) const;
 
   sqlite3* handle() const { return db_; }
 

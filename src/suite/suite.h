@@ -51,6 +51,12 @@ struct ProviderSpec {
   int max_attempts = 4;
   bool logprobs = false;
   int top_logprobs = 0;            // alternatives per token to ask for (0..20; needs logprobs)
+  // Expert routing from the server (provider/routing_payload.h): "off", "vllm" (choice field
+  // routed_experts, .npy) or "sglang" (sglext.routed_experts, raw int32). routing_shape gives the
+  // layer count and top_k (required for sglang, whose payload has no shape) and optionally the
+  // expert count, which bounds the ids; 0 = not given.
+  std::string routing = "off";
+  uint32_t routing_layers = 0, routing_top_k = 0, routing_n_experts = 0;
   // Stop the run after this many samples in a row failed at the provider, spanning more than one
   // (case, variant) group unless the plan has only one; 0 never stops.
   int circuit_breaker = 8;
@@ -134,6 +140,10 @@ struct GateSpec {
   std::optional<double> min_topk_overlap;    // vs baseline
   std::optional<double> min_weighted_score;  // mean weighted score over the run's samples (0..1)
   std::optional<FailureBudget> max_provider_failures;  // unset: none tolerated
+  // Every scored (case, variant, criterion) must pass all of k repeats with at least this chance:
+  // pass^k = C(c, k) / C(n, k), k = min(n, pass_k). Accepts a known-flaky criterion with a bound.
+  std::optional<double> min_pass_hat_k;
+  std::optional<int> pass_k;  // k for min_pass_hat_k (default 3)
 };
 
 struct Suite {

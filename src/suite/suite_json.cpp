@@ -61,6 +61,8 @@ json gate_json(const GateSpec& g) {
   if (g.min_topk_overlap) gate["min_topk_overlap"] = *g.min_topk_overlap;
   if (g.max_provider_failures) gate["max_provider_failures"] = g.max_provider_failures->text();
   if (g.min_weighted_score) gate["min_weighted_score"] = *g.min_weighted_score;
+  if (g.min_pass_hat_k) gate["min_pass_hat_k"] = *g.min_pass_hat_k;
+  if (g.pass_k) gate["pass_k"] = *g.pass_k;
   return gate;
 }
 
@@ -74,6 +76,8 @@ GateSpec gate_from(const json& j) {
   g.max_routing_jsd = field<double>(j, "max_routing_jsd", w);
   g.min_topk_overlap = field<double>(j, "min_topk_overlap", w);
   g.min_weighted_score = field<double>(j, "min_weighted_score", w);
+  g.min_pass_hat_k = field<double>(j, "min_pass_hat_k", w);
+  g.pass_k = field<int>(j, "pass_k", w);
   if (auto t = field<std::string>(j, "max_provider_failures", w)) {
     g.max_provider_failures = FailureBudget::parse(*t);
     if (!g.max_provider_failures) throw std::runtime_error("gate.max_provider_failures is malformed: " + *t);
@@ -144,6 +148,12 @@ ProviderSpec ProviderSpec::from_json(const json& j) {
   p.max_attempts = field<int>(j, "max_attempts", w).value_or(p.max_attempts);
   p.logprobs = field<bool>(j, "logprobs", w).value_or(false);
   p.top_logprobs = field<int>(j, "top_logprobs", w).value_or(0);
+  p.routing = field<std::string>(j, "routing", w).value_or("off");
+  if (auto shape = field<json>(j, "routing_shape", w)) {
+    p.routing_layers = field<uint32_t>(*shape, "layers", w).value_or(0);
+    p.routing_top_k = field<uint32_t>(*shape, "top_k", w).value_or(0);
+    p.routing_n_experts = field<uint32_t>(*shape, "n_experts", w).value_or(0);
+  }
   p.circuit_breaker = field<int>(j, "circuit_breaker", w).value_or(p.circuit_breaker);
   // A run recorded before the cap existed stored outputs up to the 16 MiB response limit; resuming
   // it keeps that, so one run never mixes cut and uncut outputs.

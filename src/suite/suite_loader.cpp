@@ -40,6 +40,31 @@ SamplingSpec parse_sampling(const YamlNode& n) {
   return s;
 }
 
+// provider.routing and provider.routing_shape (kind openai).
+void parse_routing(const YamlNode& n, ProviderSpec& p) {
+  p.routing = n.opt_string("routing").value_or("off");
+  if (p.routing != "off" && p.routing != "vllm" && p.routing != "sglang")
+    n.required("routing").fail("must be 'vllm', 'sglang' or 'off', got '" + p.routing + "'");
+  if (auto shape = n.child("routing_shape")) {
+    shape->expect_map();
+    shape->expect_keys({"layers", "top_k", "n_experts"});
+    // RoutingTrace's limits: ids are u16 and a trace has at most 4096 layers.
+    shape->required("layers");
+    shape->required("top_k");
+    auto layers = shape->opt_int("layers", 1, 4096);
+    auto top_k = shape->opt_int("top_k", 1, 65536);
+    auto experts = shape->opt_int("n_experts", 1, 65536);
+    p.routing_layers = uint32_t(*layers);
+    p.routing_top_k = uint32_t(*top_k);
+    p.routing_n_experts = experts ? uint32_t(*experts) : 0;
+    if (experts && p.routing_top_k > p.routing_n_experts)
+      shape->required("top_k").fail("top_k (" + std::to_string(p.routing_top_k) + ") exceeds n_experts (" +
+                                    std::to_string(p.routing_n_experts) + ")");
+  }
+  if (p.routing == "sglang" && p.routing_layers == 0)
+    n.required("routing").fail("'sglang' sends expert ids without their shape: add routing_shape: {layers: N, top_k: K}");
+}
+
 ProviderSpec parse_provider(const YamlNode& n) {
   ProviderSpec p;
   n.expect_map();
@@ -47,7 +72,7 @@ ProviderSpec parse_provider(const YamlNode& n) {
   if (p.kind == "openai") {
     n.expect_keys({"kind", "base_url", "model", "api_key_env", "endpoint", "timeout", "max_concurrency", "rps",
                    "max_attempts", "logprobs", "top_logprobs", "circuit_breaker",
-                   "max_output_bytes"});
+                   "max_output_bytes", "routing", "routing_shape"});
     p.base_url = n.required("base_url").as_string();
     if (p.base_url.rfind("http://", 0) != 0 && p.base_url.rfind("https://", 0) != 0)
       n.required("base_url").fail("must start with http:// or https://");
@@ -68,6 +93,7 @@ ProviderSpec parse_provider(const YamlNode& n) {
     p.logprobs = n.opt_bool("logprobs").value_or(false);
     p.top_logprobs = int(n.opt_int("top_logprobs", 0, 20).value_or(0));
     if (p.top_logprobs > 0) p.logprobs = true;
+    parse_routing(n, p);
   } else if (p.kind == "local") {
     n.expect_keys({"kind", "model_path", "chat_template", "threads", "max_concurrency", "trace_routing", "timeout",
                    "max_attempts", "circuit_breaker", "max_output_bytes"});
@@ -98,7 +124,7 @@ ProviderSpec parse_provider(const YamlNode& n) {
 
 GateSpec parse_gate(const YamlNode& n) {
   n.expect_keys({"max_unstable", "min_pass_rate", "max_pass_rate_drop", "alpha", "max_routing_jsd",
-                 "min_topk_overlap", "max_provider_failures", "min_weighted_score"});
+                 "min_topk_overlap", "max_provider_failures", "min_weighted_score", "min_pass_hat_k", "pass_k"});
   GateSpec g;
   if (auto v = n.opt_int("max_unstable", 0, 1 << 30)) g.max_unstable = int(*v);
   g.min_pass_rate = n.opt_double("min_pass_rate", 0, 1);
@@ -112,6 +138,8 @@ GateSpec parse_gate(const YamlNode& n) {
       n.required("max_provider_failures").fail("expected a count (e.g. 3) or a share (e.g. 5%), got '" + *f + "'");
   }
   g.min_weighted_score = n.opt_double("min_weighted_score", 0, 1);
+  g.min_pass_hat_k = n.opt_double("min_pass_hat_k", 0, 1);
+  if (auto k = n.opt_int("pass_k", 1, 10000)) g.pass_k = int(*k);
   return g;
 }
 

@@ -117,6 +117,10 @@ nlohmann::json ProviderSpec::to_json() const {
     j["max_attempts"] = max_attempts;
     j["logprobs"] = logprobs;
     j["top_logprobs"] = top_logprobs;
+    if (routing != "off") {  // absent when off, so snapshots of suites without it are unchanged
+      j["routing"] = routing;
+      j["routing_shape"] = {{"layers", routing_layers}, {"top_k", routing_top_k}, {"n_experts", routing_n_experts}};
+    }
   } else {
     j["model_path"] = model_path;
     j["chat_template"] = chat_template;

@@ -131,6 +131,12 @@ FakeOpenAIServer::FakeOpenAIServer(Responder respond, FaultPlan fault, double sl
     nlohmann::json out = {{"id", "cmpl-test"}, {"object", chat ? "chat.completion" : "text_completion"},
                           {"model", model}, {"choices", {choice}},
                           {"usage", {{"prompt_tokens", 7}, {"completion_tokens", int(text.size() / 4 + 1)}}}};
+    ResponseHook hook;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hook = response_hook_;
+    }
+    if (hook) hook(body, out);
     res.set_content(out.dump(), "application/json");
   };
   server_->Post("/v1/chat/completions", handler);
@@ -154,6 +160,11 @@ void FakeOpenAIServer::set_models(std::vector<std::string> ids) {
 void FakeOpenAIServer::set_reported_model(std::function<std::string(const nlohmann::json&)> f) {
   std::lock_guard<std::mutex> lock(mu_);
   reported_model_ = std::move(f);
+}
+
+void FakeOpenAIServer::set_response_hook(ResponseHook f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  response_hook_ = std::move(f);
 }
 
 std::string FakeOpenAIServer::last_authorization() const {

@@ -49,6 +49,10 @@ class FakeOpenAIServer {
   // The `model` a response reports (default: the request's).
   void set_reported_model(std::function<std::string(const nlohmann::json& request)> f);
   int64_t completion_requests() const { return completions_.load(); }
+  // Edits each completion response before it is sent (e.g. attaches a routing payload, token ids
+  // or usage); called from the server's threads.
+  using ResponseHook = std::function<void(const nlohmann::json& request, nlohmann::json& response)>;
+  void set_response_hook(ResponseHook f);
 
  private:
   std::unique_ptr<httplib::Server> server_;
@@ -62,6 +66,7 @@ class FakeOpenAIServer {
   std::atomic<bool> hang_{false}, stopping_{false};
   std::vector<std::string> models_;
   std::function<std::string(const nlohmann::json&)> reported_model_;
+  ResponseHook response_hook_;
   mutable std::mutex mu_;
   std::map<std::string, int> attempts_;
   std::string last_auth_;

@@ -4,6 +4,10 @@
 // selected expert ids in rank order, their final gate weights (after any renormalisation and
 // scaling the architecture applies), the entropy (nats) of the router's full softmax
 // distribution, and the margin between the k-th and (k+1)-th router probability.
+//
+// A trace built with ids_only() (routing a remote engine reported: vLLM, SGLang) holds the expert
+// ids alone: at() gives empty weights and NaN entropy and margin, and has_gates() is false, so
+// metrics that need the router's probabilities can say "n/a" instead of reporting zeros.
 // Ownership: a Session owns its trace; copy it out to keep it. Thread safety: a plain value.
 #pragma once
 
@@ -27,17 +31,25 @@ class RoutingTrace {
  public:
   RoutingTrace() = default;
   RoutingTrace(uint32_t n_moe_layers, uint32_t n_expert, uint32_t k);
+  // n_expert_known = false when n_expert is only the largest id seen + 1 (the server did not say
+  // how many experts the model has): shares of usage stay right, but a load spread over all the
+  // experts cannot be computed.
+  static RoutingTrace ids_only(uint32_t n_layers, uint32_t n_expert, uint32_t k, bool n_expert_known = true);
 
   uint32_t n_layers() const { return n_layers_; }
   uint32_t n_expert() const { return n_expert_; }
   uint32_t k() const { return k_; }
   uint64_t n_tokens() const;
   bool empty() const { return n_tokens() == 0; }
+  bool has_gates() const { return !ids_only_; }  // weights, entropy and margin were recorded
+  bool n_expert_known() const { return n_expert_known_; }
 
   // Appends one token's record for `layer` (0-based MoE layer index). Tokens are appended in
   // order; layer records of a token are appended layer 0..n_layers-1.
   void append(uint32_t layer, const uint16_t* experts, const float* weights, float entropy,
               float margin);
+  // For an ids_only() trace: one token's record for `layer`, k ids; weights and the rest absent.
+  void append_ids(uint32_t layer, const uint16_t* experts);
   RoutingStep at(uint64_t token, uint32_t layer) const;
   void clear();
   void truncate(uint64_t n_tokens);  // drop records of tokens >= n_tokens
@@ -45,11 +57,16 @@ class RoutingTrace {
   // Compact binary form (documented in engine/README.md "Routing trace format"): header
   // (magic "MOERT1", n_layers, n_expert, k, n_tokens) then per record k u8/u16 expert ids,
   // k fp16 weights, fp16 entropy, fp16 margin. Bytes per token = n_layers * (k*(id+2) + 4).
+  // An ids-only trace sets bit 0 of the header's flags byte (reserved, always 0 before) and
+  // stores the ids alone: n_layers * k * id bytes per token; bit 1 marks n_expert as inferred.
+  // Blobs written before the flags read as before.
   std::vector<uint8_t> serialize() const;
   static Result<RoutingTrace> deserialize(const uint8_t* data, size_t size);
 
  private:
   uint32_t n_layers_ = 0, n_expert_ = 0, k_ = 0;
+  bool ids_only_ = false;
+  bool n_expert_known_ = true;
   std::vector<uint16_t> experts_;  // (n_tokens, n_layers, k)
   std::vector<float> weights_;     // (n_tokens, n_layers, k)
   std::vector<float> entropy_;     // (n_tokens, n_layers)

@@ -58,6 +58,13 @@ struct GenerateOptions {
   // Read between decode steps (not owned; may be null): once true, generate() returns
   // Status::Cancelled. Lets a caller stop a long completion within one step.
   const std::atomic<bool>* cancel = nullptr;
+  // Masks every end-of-generation token out of the logits before sampling (llama.cpp's and vLLM's
+  // ignore_eos), so generation runs to max_tokens, a stop string or the context limit: fixed-length
+  // outputs for benchmarks and for tests that need a request to stay busy.
+  bool ignore_eos = false;
+  // Optional: called for every generated token (the end-of-generation one excluded) with the
+  // unmasked logits (n_vocab,) it was sampled from, before the token is fed back. For log-probabilities.
+  std::function<void(int32_t token, std::span<const float> logits)> on_token;
 };
 
 struct GenerateResult {

@@ -1,6 +1,9 @@
 // Tokenizer: text <-> token ids exactly as a model family defines it, built from GGUF metadata
 // (tokenizer.ggml.*): SPM ("llama") and byte-level BPE ("gpt2") with the pre-tokenizer named by
-// tokenizer.ggml.pre.
+// tokenizer.ggml.pre. For BPE the pre name also stands for what the family's Hugging Face
+// tokenizer.json does that no GGUF key says: ignore_merges (llama3/llama-bpe, gpt-4o) and an NFC
+// normalizer (qwen2), so encode() gives Hugging Face's ids; EncodeOptions::normalization switches
+// NFC off (llama.cpp's ids) or on for any family.
 //
 // Ownership: immutable after construction; share it freely (a Model owns one).
 // Thread safety: all const methods may be called concurrently. StreamDecoder is per stream.
@@ -20,9 +23,17 @@ namespace moe {
 
 class GgufFile;
 
+// Unicode normalisation of the text between special tokens, before it is split and merged.
+enum class Normalization {
+  kFamily,  // what the family's Hugging Face tokenizer does: NFC for Qwen (pre "qwen2"), none otherwise
+  kNone,    // the text as given, as llama.cpp encodes every family
+  kNfc,     // Normalization Form C whatever the family
+};
+
 struct EncodeOptions {
   bool add_special = true;     // prepend BOS / append EOS as the vocabulary's flags say
   bool parse_special = false;  // recognise special/control token texts (e.g. "<|im_start|>") in input
+  Normalization normalization = Normalization::kFamily;
 };
 
 // Where the decoded ids stand in a text. SPM encoding writes a space as the word-boundary marker
@@ -70,6 +81,11 @@ class Tokenizer {
   const std::string& model_kind() const;  // "llama" (SPM) or "gpt2" (BPE)
   const std::string& pre_kind() const;    // tokenizer.ggml.pre, "default" when absent
   const std::string& chat_template() const;  // tokenizer.chat_template, empty when absent
+  // What Normalization::kFamily means for this vocabulary: kNfc or kNone.
+  Normalization family_normalization() const;
+  // Whether a pre-token that is itself a vocabulary entry is emitted whole, before any merge (the
+  // family's tokenizer.json sets model.ignore_merges: Llama 3, o200k/gpt-oss).
+  bool ignores_merges() const;
 
   // Streaming decode that never emits half a UTF-8 character. The concatenation of push() and
   // finish() outputs equals decode() of the same ids with the same options, byte for byte (ill-formed

@@ -5,7 +5,9 @@
 // generated token's word-boundary marker.
 #include <chrono>
 #include <algorithm>
+#include <limits>
 #include <optional>
+#include <vector>
 
 #include "moe/session.h"
 #include "moe/tokenizer.h"
@@ -28,17 +30,32 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
   auto t1 = std::chrono::steady_clock::now();
   r.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   Sampler sampler(opts.sampling);
+  std::vector<int32_t> eog_ids;  // masked when ignore_eos
+  std::vector<float> masked;     // (n_vocab,) logits with eog_ids at -inf
+  if (opts.ignore_eos && tok)
+    for (int32_t id = 0; id < tok->n_vocab(); ++id)
+      if (tok->is_eog(id)) eog_ids.push_back(id);
   r.finish_reason = "length";
   size_t emitted = 0;  // bytes of r.text already passed to on_text
   for (int32_t i = 0; i < opts.max_tokens; ++i) {
     if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) return Status::Cancelled("generation cancelled");
-    int32_t id = sampler.sample(session.logits());
+    std::span<const float> logits = session.logits();
+    int32_t id;
+    if (eog_ids.empty()) {
+      id = sampler.sample(logits);
+    } else {
+      masked.assign(logits.begin(), logits.end());
+      for (int32_t e : eog_ids)
+        if (size_t(e) < masked.size()) masked[size_t(e)] = -std::numeric_limits<float>::infinity();
+      id = sampler.sample(masked);
+    }
     if (tok && tok->is_eog(id)) {
       r.finish_reason = "stop";
       r.eog_token = id;
       break;
     }
     r.tokens.push_back(id);
+    if (opts.on_token) opts.on_token(id, logits);
     if (stream) {
       r.text += stream->push(id);
       // Stop strings end the text at their first occurrence; hold back a possible partial match.

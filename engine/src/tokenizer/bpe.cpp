@@ -20,6 +20,17 @@ int32_t Tokenizer::Impl::symbol(const std::string& text) {
 }
 
 void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
+  if (ignore_merges) {
+    // The family's tokenizer looks the whole pre-token up first (tiktoken's rule): merges alone can
+    // miss an entry, e.g. Llama 3's " Việt", whose merge path is outranked inside the word.
+    std::string text;
+    for (unsigned char c : word) text += byte_map().byte_to_utf8[c];
+    auto it = id_of.find(text);
+    if (it != id_of.end() && types[size_t(it->second)] == kTokNormal) {
+      out.push_back(it->second);
+      return;
+    }
+  }
   // One symbol per byte; repeatedly apply the lowest-ranked merge (leftmost on ties) through a
   // priority queue over a linked list, so long words stay O(n log n).
   struct Sym {

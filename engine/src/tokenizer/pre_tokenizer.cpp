@@ -8,26 +8,50 @@
 namespace moe {
 namespace {
 
-// Split patterns per pre-tokenizer family (semantics from the families' published tokenizers).
+// Split patterns per pre-tokenizer family, as the families' tokenizer.json files write them.
+// Hugging Face runs them on Oniguruma; PCRE2 (UTF + UCP) agrees with it where it matters here:
+// general categories (\p{Lu} ...), and case-insensitive groups that fold by Unicode case folding,
+// so Llama 3's and Qwen's (?i:'s|...) take "'ſ" (long s) as a contraction, as Hugging Face does
+// (llama.cpp's hand-expanded '[sS] does not). \s is rewritten below (with_unicode_white_space).
+// Both engines' Unicode tables matter: PCRE2 10.42 knows Unicode 14, so a code point assigned
+// later is unassigned here and may split differently.
 const char* kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 const char* kLlama3 =
-    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* kQwen2 =
-    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// o200k (gpt-4o, gpt-oss): a word is an optional non-letter, then upper-case-ish letters followed by
+// lower-case-ish ones (or the reverse), so "HelloWorld" splits at the case change; combining marks
+// stay in the word; a contraction stays on its word; digits in threes; punctuation runs keep
+// trailing newlines and slashes.
+const char* kGpt4o =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
+    R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
+    R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-const std::map<std::string, std::vector<const char*>>& families() {
-  static const std::map<std::string, std::vector<const char*>> kFamilies = {
+struct Family {
+  Family(std::initializer_list<const char*> p, BpeFamilyTraits t = {}) : patterns(p), traits(t) {}
+  std::vector<const char*> patterns;  // applied in order
+  BpeFamilyTraits traits;
+};
+
+// ignore_merges and nfc record the families' tokenizer.json settings (model.ignore_merges, the NFC
+// normalizer), which GGUF has no key for.
+const std::map<std::string, Family>& families() {
+  constexpr BpeFamilyTraits kIgnoreMerges{.ignore_merges = true};
+  static const std::map<std::string, Family> kFamilies = {
       {"default", {kGpt2}},
       {"gpt2", {kGpt2}},
       {"gpt-2", {kGpt2}},
       {"gpt-neox", {kGpt2}},
       {"olmo", {kGpt2}},
       {"phi-2", {kGpt2}},
-      {"llama3", {kLlama3}},
-      {"llama-bpe", {kLlama3}},
+      {"llama3", {{kLlama3}, kIgnoreMerges}},
+      {"llama-bpe", {{kLlama3}, kIgnoreMerges}},
       {"dbrx", {kLlama3}},
       {"smaug-bpe", {kLlama3}},
-      {"qwen2", {kQwen2}},
+      {"qwen2", {{kQwen2}, {.nfc = true}}},
+      {"gpt-4o", {{kGpt4o}, kIgnoreMerges}},
       {"starcoder", {R"(\p{N})", kGpt2}},
       {"refact", {R"(\p{N})", kGpt2}},
       {"falcon", {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, R"([0-9][0-9][0-9])"}},
@@ -43,10 +67,32 @@ const std::map<std::string, std::vector<const char*>>& families() {
   return kFamilies;
 }
 
+// The published patterns say \s; Hugging Face runs them on Oniguruma, whose \s is the Unicode
+// White_Space property. PCRE2's \s in UCP mode also takes U+180E (Mongolian vowel separator, a
+// format character since Unicode 6.3), which would split "⡏\u180e" differently, so every \s and \S
+// is written as the property itself (PCRE2 10.40+ knows the Boolean properties).
+std::string with_unicode_white_space(std::string_view pat) {
+  std::string out;
+  for (size_t i = 0; i < pat.size(); ++i) {
+    if (pat[i] == '\\' && i + 1 < pat.size()) {
+      if (pat[i + 1] == 's' || pat[i + 1] == 'S') {
+        out += pat[i + 1] == 's' ? "\\p{White_Space}" : "\\P{White_Space}";
+      } else {
+        out += pat.substr(i, 2);
+      }
+      ++i;
+      continue;
+    }
+    out += pat[i];
+  }
+  return out;
+}
+
 }  // namespace
 
 struct PreTokenizer::Impl {
   std::vector<pcre2_code*> codes;
+  BpeFamilyTraits traits;
   ~Impl() {
     for (auto* c : codes) pcre2_code_free(c);
   }
@@ -54,15 +100,19 @@ struct PreTokenizer::Impl {
 
 PreTokenizer::~PreTokenizer() = default;
 
+const BpeFamilyTraits& PreTokenizer::traits() const { return impl_->traits; }
+
 Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(const std::string& pre) {
   auto it = families().find(pre);
   if (it == families().end()) return Status::NotSupported("tokenizer.ggml.pre '" + pre + "' is not supported");
   std::unique_ptr<PreTokenizer> p(new PreTokenizer());
   p->impl_ = std::make_unique<Impl>();
-  for (const char* pat : it->second) {
+  p->impl_->traits = it->second.traits;
+  for (const char* pat : it->second.patterns) {
+    const std::string pattern = with_unicode_white_space(pat);
     int err;
     PCRE2_SIZE off;
-    pcre2_code* c = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat), PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP,
+    pcre2_code* c = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
                                   &err, &off, nullptr);
     if (!c) {
       PCRE2_UCHAR msg[256];

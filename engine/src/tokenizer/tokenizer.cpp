@@ -1,6 +1,8 @@
 // Encoding (special-token split, then SPM or pre-tokenized BPE) and decoding of token ids.
 #include "tokenizer/tokenizer_impl.h"
 
+#include "tokenizer/normalize.h"
+
 namespace moe {
 
 using unicode::byte_map;
@@ -37,11 +39,20 @@ Result<std::vector<int32_t>> Tokenizer::encode(std::string_view text, const Enco
   }
   if (plain_start < text.size()) parts.emplace_back(text.substr(plain_start), -1);
 
+  // Normalisation applies to each stretch between special tokens, as Hugging Face normalises the
+  // pieces its added-token split leaves (special-token texts are matched on the raw input).
+  const bool nfc = opts.normalization == Normalization::kNfc ||
+                   (opts.normalization == Normalization::kFamily && im.family_nfc);
+  std::string normalized;
   bool first_plain = true;
-  for (const auto& [piece, sid] : parts) {
+  for (auto [piece, sid] : parts) {
     if (sid >= 0) {
       out.push_back(sid);
       continue;
+    }
+    if (nfc) {
+      normalized = unicode::nfc(piece);
+      piece = normalized;
     }
     if (im.model == "gpt2") {
       for (std::string_view w : im.pretok->split(piece)) im.bpe_word(w, out);

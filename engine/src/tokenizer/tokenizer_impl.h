@@ -46,6 +46,8 @@ struct Tokenizer::Impl {
   std::vector<int32_t> specials_by_byte[256];            // the same, bucketed by first byte
   int32_t bos = -1, eos = -1, eot = -1, unk = -1, pad = -1;
   bool add_bos = false, add_eos = false, add_space_prefix = true;
+  bool ignore_merges = false;  // BPE: from the pre-tokenizer family (BpeFamilyTraits)
+  bool family_nfc = false;
   std::unique_ptr<PreTokenizer> pretok;
   int32_t byte_tokens[256];
 

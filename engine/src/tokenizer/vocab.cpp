@@ -78,6 +78,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& f) {
     auto pt = PreTokenizer::create(im->pre);
     if (!pt.ok()) return pt.status();
     im->pretok = std::move(pt).value();
+    im->ignore_merges = im->pretok->traits().ignore_merges;
+    im->family_nfc = im->pretok->traits().nfc;
     im->add_bos = false;
     im->add_space_prefix = false;
   } else {
@@ -137,5 +139,9 @@ bool Tokenizer::is_eog(int32_t id) const {
 const std::string& Tokenizer::model_kind() const { return impl_->model; }
 const std::string& Tokenizer::pre_kind() const { return impl_->pre; }
 const std::string& Tokenizer::chat_template() const { return impl_->chat_template; }
+Normalization Tokenizer::family_normalization() const {
+  return impl_->family_nfc ? Normalization::kNfc : Normalization::kNone;
+}
+bool Tokenizer::ignores_merges() const { return impl_->ignore_merges; }
 
 }  // namespace moe

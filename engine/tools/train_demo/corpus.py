@@ -1,7 +1,8 @@
 """Deterministic corpus for the demo MoE model: three domains in ChatML, some with role cues.
 
 Domains (distinct on purpose, so experts can specialise and routing has structure):
-  math   - arithmetic questions with answers ("Answer: 85")
+  math   - arithmetic questions with answers ("Answer: 85"): mostly two-digit additions and
+           subtractions, some multiplication tables; 70% of the samples by default
   code   - small Python functions generated from templates
   prose  - short English sentences about everyday topics from a small grammar
 Roughly a third of the samples carry a system message with a role cue ("Role: math expert").
@@ -20,21 +21,45 @@ def chatml(system, user, assistant):
     return s
 
 
+def _operand(rng):
+    # Mostly two-digit operands (what the held-out set asks), some one-digit ones so small sums and
+    # differences are seen too.
+    return rng.randint(10, 99) if rng.random() < 0.85 else rng.randint(1, 9)
+
+
+def math_question(rng, a, op, b):
+    return rng.choice(["What is {a} {op} {b}?", "Compute {a} {op} {b}.", "Calculate {a} {op} {b}."]).format(a=a, op=op, b=b)
+
+
 def math_sample(rng):
-    op = rng.choice(["+", "+", "-", "*"])
+    op = rng.choices(["+", "-", "*"], weights=[0.42, 0.42, 0.16])[0]
     if op == "*":
         a, b = rng.randint(2, 12), rng.randint(2, 12)
         ans = a * b
     elif op == "-":
-        a, b = rng.randint(10, 99), rng.randint(1, 60)
+        a, b = _operand(rng), _operand(rng)
         if b > a:
             a, b = b, a
         ans = a - b
     else:
-        a, b = rng.randint(1, 60), rng.randint(1, 60)
+        a, b = _operand(rng), _operand(rng)
         ans = a + b
-    q = rng.choice(["What is {a} {op} {b}?", "Compute {a} {op} {b}.", "Calculate {a} {op} {b}."]).format(a=a, op=op, b=b)
-    return q, "Answer: %d" % ans, (a, op, b, ans)
+    return math_question(rng, a, op, b), "Answer: %d" % ans, (a, op, b, ans)
+
+
+def heldout_sample(rng):
+    """A two-digit addition or subtraction (non-negative result), the held-out distribution."""
+    op = rng.choice(["+", "-"])
+    a, b = rng.randint(10, 99), rng.randint(10, 99)
+    if op == "-" and b > a:
+        a, b = b, a
+    ans = a + b if op == "+" else a - b
+    return math_question(rng, a, op, b), "Answer: %d" % ans, (a, op, b, ans)
+
+
+# The demo suite's own arithmetic questions (suites/demo.yaml) are held out too, so its report shows
+# what the model does on problems it has not memorised.
+SUITE_HELDOUT = [(23, "+", 45, 68), (81, "-", 37, 44), (58, "+", 27, 85), (72, "-", 48, 24)]
 
 
 NAMES = ["add", "total", "scale", "count_items", "first", "last", "double", "square", "is_even", "greet"]
@@ -68,20 +93,26 @@ def prose_sample(rng):
     return q, " ".join(sents)
 
 
-def build(seed, n_samples, held_out):
-    """Returns (texts, heldout_math) where heldout_math are (question, answer) pairs never trained on."""
+DOMAIN_WEIGHTS = {"math": 0.7, "code": 0.15, "prose": 0.15}
+
+
+def build(seed, n_samples, held_out, weights=None):
+    """Returns (texts, domains, heldout_math); heldout_math are (question, answer) pairs of two-digit
+    additions and subtractions whose (a, op, b) never occurs in training, under any wording."""
+    weights = weights or DOMAIN_WEIGHTS
     rng = random.Random(seed)
-    held = set()
+    held = set(SUITE_HELDOUT)
     heldout = []
     hrng = random.Random(seed + 1)
     while len(heldout) < held_out:
-        q, a, key = math_sample(hrng)
+        q, a, key = heldout_sample(hrng)
         if key not in held:
             held.add(key)
             heldout.append((q, a))
+    doms = list(weights)
     texts, domains = [], []
     while len(texts) < n_samples:
-        dom = rng.choices(["math", "code", "prose"], weights=[0.5, 0.25, 0.25])[0]
+        dom = rng.choices(doms, weights=[weights[d] for d in doms])[0]
         if dom == "math":
             q, a, key = math_sample(rng)
             if key in held:

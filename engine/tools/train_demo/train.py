@@ -212,6 +212,41 @@ PROMPTS = [
 ]
 
 
+def arith_accuracy(model, tok, items):
+    """Exact-answer count at temperature 0 over (question, "Answer: N") pairs, asked as in the demo
+    suite's plain variant (one user message, no system)."""
+    correct = 0
+    for q, a in items:
+        p = tok.encode(corpus.chatml(None, q, "").rsplit("<|im_end|>", 1)[0])
+        out, _ = greedy(model, tok, p, 8)
+        text = tok.decode([i for i in out if i not in tok.special_ids.values()])
+        correct += text.strip() == a
+    return correct, len(items)
+
+
+def routing_shares(model, tok, seed, n_per_domain=100):
+    """Share of top-k slots per expert in the last layer over whole ChatML samples, per domain (in %):
+    the routing structure the demo's routing report is expected to show. Samples come from a corpus
+    drawn with a different seed than training."""
+    texts, domains, _ = corpus.build(seed + 7, 3 * n_per_domain, 0, {"math": 1, "code": 1, "prose": 1})
+    last = model.blocks[-1].moe
+    counts = {d: torch.zeros(model.c.n_expert) for d in ("math", "code", "prose")}
+    seen = {d: 0 for d in counts}
+    captured = []
+    hook = last.router.register_forward_hook(lambda m, i, o: captured.append(o.detach()))
+    with torch.no_grad():
+        for t, d in zip(texts, domains):
+            if seen[d] >= n_per_domain:
+                continue
+            seen[d] += 1
+            captured.clear()
+            model(torch.tensor([tok.encode(t)[:model.c.ctx]]))
+            idx = torch.topk(F.softmax(captured[0], dim=-1), model.c.k, dim=-1).indices.reshape(-1)
+            counts[d] += torch.bincount(idx, minlength=model.c.n_expert).float()
+    hook.remove()
+    return {d: [round(float(100 * v / c.sum()), 1) for v in c] for d, c in counts.items()}
+
+
 def verify_export(path, trained=None):
     """Reads the GGUF back: the independent numpy forward must equal torch on the stored weights,
     and the stored (F16) model must stay close to the trained one. Returns both max differences."""
@@ -251,12 +286,27 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="engine/models/wobble-demo-moe.gguf")
     ap.add_argument("--expectations", default="tests/fixtures/demo/expectations.json")
-    ap.add_argument("--samples", type=int, default=40000)
-    ap.add_argument("--merges", type=int, default=400)
-    ap.add_argument("--steps", type=int, default=500)
-    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--samples", type=int, default=60000)
+    ap.add_argument("--merges", type=int, default=800, help="at most; the corpus runs out of pairs first")
+    ap.add_argument("--steps", type=int, default=1300)
+    ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--math-share", type=float, default=corpus.DOMAIN_WEIGHTS["math"],
+                    help="share of arithmetic samples; code and prose split the rest evenly")
+    ap.add_argument("--stop-after-minutes", type=float, default=0,
+                    help="end training early once this much wall time has passed (0 = never); the schedule "
+                         "stays the one for --steps, and the card records the step reached")
+    ap.add_argument("--stop-step", type=int, default=0,
+                    help="end training after this many steps of a --steps schedule (reproduces a time-stopped run)")
+    ap.add_argument("--answer-weight", type=float, default=3.0,
+                    help="loss weight of the digits of arithmetic answers (every other token weighs 1)")
+    ap.add_argument("--checkpoint", default="", help="also save the trained F32 state_dict here (torch.save)")
+    ap.add_argument("--heldout", type=int, default=400, help="held-out two-digit additions and subtractions")
+    ap.add_argument("--eval-every", type=int, default=100,
+                    help="print held-out accuracy on the first 50 questions every N steps (0 = never)")
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--tiny", action="store_true", help="a seconds-long smoke run of the whole pipeline")
     ap.add_argument("--expectations-only", action="store_true",
@@ -269,6 +319,14 @@ def main():
         model, tok, _ = load_from_gguf(args.out)
         write_expectations(model, tok, args.expectations, os.path.basename(args.out))
         print("expectations written to", args.expectations)
+        card_path = os.path.splitext(args.out)[0] + ".card.json"
+        if os.path.exists(card_path):
+            with open(card_path) as f:
+                card = json.load(f)
+            card["routing_share_last_layer_pct"] = routing_shares(model, tok, card.get("seed", args.seed))
+            with open(card_path, "w") as f:
+                json.dump(card, f, indent=1)
+            print("routing shares written to", card_path, card["routing_share_last_layer_pct"])
         return
     if args.tiny:
         args.samples, args.merges, args.steps = 2000, 50, 5
@@ -278,19 +336,34 @@ def main():
     torch.set_num_threads(args.threads)
     t0 = time.time()
 
-    texts, domains, heldout = corpus.build(args.seed, args.samples, 200)
+    rest = (1.0 - args.math_share) / 2
+    texts, domains, heldout = corpus.build(args.seed, args.samples, args.heldout,
+                                           {"math": args.math_share, "code": rest, "prose": rest})
     merges = bpe.train(texts[:8000], args.merges)
     tok = bpe.Tokenizer(merges)
     for t in texts[:200]:
         assert tok.decode(tok.encode(t)) == t
-    stream = []
+    stream, sample_starts, weights = [], [], []
+    digit_ids = {tok.id[ch] for ch in "0123456789"}
+    im_end = tok.special_ids["<|im_end|>"]
     per_domain = {"math": 0, "code": 0, "prose": 0}
     eot = tok.special_ids["<|endoftext|>"]
     for t, d in zip(texts, domains):
         ids = tok.encode(t) + [eot]
         per_domain[d] += len(ids)
+        sample_starts.append(len(stream))
+        w = [1.0] * len(ids)
+        if d == "math":
+            # The answer's digits are the only tokens that need arithmetic; everything else is
+            # template. Weighting them spends more of each step on what is hard to learn.
+            j = len(ids) - 1 - ids[::-1].index(im_end) - 1
+            while j >= 0 and ids[j] in digit_ids:
+                w[j] = args.answer_weight
+                j -= 1
+        weights.extend(w)
         stream.extend(ids)
     data = torch.tensor(stream, dtype=torch.long)
+    wdata = torch.tensor(weights, dtype=torch.float32)
     c = Config(n_vocab=len(tok.tokens))
     model = Model(c)
     n_params = sum(p.numel() for p in model.parameters())
@@ -301,48 +374,70 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01, betas=(0.9, 0.95))
     g = torch.Generator().manual_seed(args.seed)
     loss_val = float("nan")
+    steps_done = 0
     for step in range(args.steps):
-        lr = 3e-3 * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
+        if args.stop_step and step >= args.stop_step:
+            break
+        if args.stop_after_minutes and time.time() - t0 > 60 * args.stop_after_minutes:
+            print(f"stopping at step {step} of {args.steps}: --stop-after-minutes {args.stop_after_minutes}", flush=True)
+            break
+        steps_done = step + 1
+        # Linear warmup, then cosine from lr down to lr/10.
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
         for pg in opt.param_groups:
             pg["lr"] = lr
-        starts = torch.randint(0, len(stream) - args.seq - 1, (args.batch,), generator=g)
+        # Windows start at a sample's first token, so no window opens on an answer whose question
+        # was cut off (an unlearnable target that wastes the step's few arithmetic answers).
+        pick = torch.randint(0, len(sample_starts), (args.batch,), generator=g)
+        starts = [min(sample_starts[int(i)], len(stream) - args.seq - 1) for i in pick]
         x = torch.stack([data[s:s + args.seq] for s in starts])
         y = torch.stack([data[s + 1:s + args.seq + 1] for s in starts])
+        wy = torch.stack([wdata[s + 1:s + args.seq + 1] for s in starts]).reshape(-1)
         logits, aux = model(x)
-        loss = F.cross_entropy(logits.reshape(-1, c.n_vocab), y.reshape(-1))
-        (loss + 0.01 * aux).backward()
+        ce = F.cross_entropy(logits.reshape(-1, c.n_vocab), y.reshape(-1), reduction="none")
+        loss = ce.mean()  # reported: plain cross-entropy per token
+        ((ce * wy).sum() / wy.sum() + 0.01 * aux).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad()
         loss_val = float(loss)
         if step % 10 == 0 or step == args.steps - 1:
             print(f"step {step} loss {loss_val:.4f} aux {float(aux):.3f} lr {lr:.5f} t {time.time() - t0:.0f}s", flush=True)
+        if args.eval_every and step and step % args.eval_every == 0:
+            model.eval()
+            k, n = arith_accuracy(model, tok, heldout[:50])
+            print(f"step {step} held-out arithmetic {k}/{n} t {time.time() - t0:.0f}s", flush=True)
+            model.train()
+    train_seconds = time.time() - t0
     model.eval()
+    if args.checkpoint:
+        torch.save(model.state_dict(), args.checkpoint)
 
-    # Held-out arithmetic accuracy at temperature 0.
-    correct = 0
-    n_eval = 40 if args.tiny else 200
-    for q, a in heldout[:n_eval]:
-        p = tok.encode(corpus.chatml(None, q, "").rsplit("<|im_end|>", 1)[0])
-        out, _ = greedy(model, tok, p, 12)
-        text = tok.decode([i for i in out if i not in tok.special_ids.values()])
-        correct += text.strip() == a
+    n_eval = min(len(heldout), 40 if args.tiny else args.heldout)
+    correct, _ = arith_accuracy(model, tok, heldout[:n_eval])
     acc = correct / n_eval
-    print(f"held-out arithmetic accuracy {acc:.3f} ({correct}/{n_eval})", flush=True)
+    print(f"held-out arithmetic accuracy (trained F32 weights) {acc:.3f} ({correct}/{n_eval})", flush=True)
 
     gguf_export.write(args.out, model, tok, c)
     worst = verify_export(args.out, model)
     print(f"export verified: max |logit diff| numpy(GGUF) vs torch(GGUF) {worst[0]:.2e}, "
           f"torch(F16 GGUF) vs torch(F32 trained) {worst[1]:.2e}", flush=True)
     stored, tok, _ = load_from_gguf(args.out)
+    stored_correct, _ = arith_accuracy(stored, tok, heldout[:n_eval])
+    print(f"held-out arithmetic accuracy (exported F16 weights) {stored_correct / n_eval:.3f} "
+          f"({stored_correct}/{n_eval})", flush=True)
     write_expectations(stored, tok, args.expectations, os.path.basename(args.out))
     card = {"name": "wobble-demo-moe", "architecture": "llama (Mixtral-style MoE)", "params_total": n_params,
             "params_active": n_active, "layers": c.n_layer, "d_model": c.d, "heads": c.n_head, "kv_heads": c.n_kv,
             "experts": c.n_expert, "experts_per_token": c.k, "expert_ffn": c.ff, "vocab": c.n_vocab, "context": c.ctx,
-            "training_tokens": len(stream), "tokens_per_domain": per_domain, "steps": args.steps,
-            "batch": args.batch, "seq": args.seq, "final_loss": loss_val, "heldout_arith_accuracy_t0": acc,
-            "heldout_arith_n": n_eval, "train_seconds": time.time() - t0, "seed": args.seed,
-            "torch": torch.__version__, "threads": args.threads}
+            "training_tokens": len(stream), "tokens_per_domain": per_domain, "steps": steps_done, "schedule_steps": args.steps,
+            "batch": args.batch, "seq": args.seq, "final_loss": loss_val, "answer_weight": args.answer_weight, "lr": args.lr, "warmup": args.warmup,
+            "math_share": args.math_share, "heldout_arith_accuracy_t0": stored_correct / n_eval,
+            "heldout_arith_correct": stored_correct, "heldout_arith_n": n_eval,
+            "heldout_arith_set": "two-digit additions and subtractions (operands 10..99), never trained on",
+            "train_seconds": train_seconds, "total_seconds": time.time() - t0, "seed": args.seed,
+            "torch": torch.__version__, "threads": args.threads,
+            "routing_share_last_layer_pct": routing_shares(stored, tok, args.seed)}
     with open(os.path.splitext(args.out)[0] + ".card.json", "w") as f:
         json.dump(card, f, indent=1)
     print(json.dumps(card, indent=1))

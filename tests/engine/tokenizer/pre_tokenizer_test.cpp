@@ -53,3 +53,39 @@ TEST(PreTokenizer, UnknownPreTypeIsNotSupportedAndNamesIt) {
   EXPECT_EQ(p.status().code(), Status::Code::kNotSupported);
   EXPECT_NE(p.status().message().find("'tekken'"), std::string::npos);
 }
+
+// Pieces below are what Hugging Face tokenizers 0.22 (the families' tokenizer.json pre-tokenizers,
+// run on Oniguruma) gives for the same strings.
+TEST(PreTokenizer, Gpt4oMatchesHuggingFaceOnCaseChangesContractionsAndSlashes) {
+  EXPECT_EQ(split("gpt-4o", "HelloWorld iPhone"), (V{"Hello", "World", " i", "Phone"}));
+  EXPECT_EQ(split("gpt-4o", "CAPS lock"), (V{"CAPS", " lock"}));
+  // Contractions stay on their word, in any case; Unicode case folding makes "'ſ" (long s) one too.
+  EXPECT_EQ(split("gpt-4o", "I'M don't we'LL"), (V{"I'M", " don't", " we'LL"}));
+  EXPECT_EQ(split("gpt-4o", "IT'\xC5\xBF"), (V{"IT'\xC5\xBF"}));
+  EXPECT_EQ(split("gpt-4o", "1234567 x"), (V{"123", "456", "7", " x"}));
+  EXPECT_EQ(split("gpt-4o", "path/to/file\n\nnext"), (V{"path", "/to", "/file", "\n\n", "next"}));
+  EXPECT_EQ(split("gpt-4o", "a+b//\n c"), (V{"a", "+b", "//\n", " c"}));
+  EXPECT_EQ(split("gpt-4o", "  hi  \n"), (V{" ", " hi", "  \n"}));
+  // Combining marks belong to the word (they are letters' companions in the o200k classes).
+  EXPECT_EQ(split("gpt-4o", "e\xCC\x81te"), (V{"e\xCC\x81te"}));
+  EXPECT_EQ(split("gpt-4o", "MÜNCHEN straße ǅungla"), (V{"MÜNCHEN", " straße", " ǅungla"}));
+}
+
+TEST(PreTokenizer, Llama3AndQwen2FoldContractionsLikeHuggingFace) {
+  for (const char* pre : {"llama-bpe", "qwen2"}) {
+    EXPECT_EQ(split(pre, "I'M don't we'LL"), (V{"I", "'M", " don", "'t", " we", "'LL"})) << pre;
+    EXPECT_EQ(split(pre, "IT'\xC5\xBF"), (V{"IT", "'\xC5\xBF"})) << pre;
+    EXPECT_EQ(split(pre, "e\xCC\x81te"), (V{"e", "\xCC\x81te"})) << pre;  // a mark is not \p{L}
+  }
+}
+
+// \s is Unicode White_Space, as in Oniguruma: U+180E (a format character since Unicode 6.3) is not
+// space, though PCRE2's own \s would take it.
+TEST(PreTokenizer, MongolianVowelSeparatorIsNotWhiteSpace) {
+  for (const char* pre : {"llama-bpe", "qwen2", "gpt-4o"})
+    EXPECT_EQ(split(pre, "\xE2\xA1\x8F\xE1\xA0\x8E\xE1\x89\xA0"), (V{"\xE2\xA1\x8F\xE1\xA0\x8E", "\xE1\x89\xA0"})) << pre;
+  // DeepSeek-V3 sets symbols apart; the separator then leads the letter run as its optional prefix.
+  EXPECT_EQ(split("deepseek-v3", "\xE2\xA1\x8F\xE1\xA0\x8E\xE1\x89\xA0"), (V{"\xE2\xA1\x8F", "\xE1\xA0\x8E\xE1\x89\xA0"}));
+  // Real white space still splits.
+  EXPECT_EQ(split("gpt-4o", "a\xE3\x80\x80" "b"), (V{"a", "\xE3\x80\x80" "b"}));
+}

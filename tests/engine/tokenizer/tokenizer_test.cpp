@@ -32,7 +32,9 @@ struct Conformance {
   std::string first_failure;
 };
 
-Conformance run_vocab(const std::string& name) {
+// suffix "" reads NAME.gguf.inp/.out (encoded without special parsing); ".special" reads
+// NAME.gguf.special.inp/.out, whose references were made with special-token parsing on.
+Conformance run_vocab(const std::string& name, const std::string& suffix = "") {
   Conformance c;
   fs::path gguf = kVocabDir / ("ggml-vocab-" + name + ".gguf");
   auto tok = Tokenizer::load(gguf.string());
@@ -40,7 +42,8 @@ Conformance run_vocab(const std::string& name) {
     c.first_failure = tok.status().ToString();
     return c;
   }
-  std::string inp = slurp(gguf.string() + ".inp"), out = slurp(gguf.string() + ".out");
+  const bool parse_special = suffix == ".special";
+  std::string inp = slurp(gguf.string() + suffix + ".inp"), out = slurp(gguf.string() + suffix + ".out");
   const std::string sep = "\n__ggml_vocab_test__\n";
   std::vector<std::string> inputs;
   size_t pos = 0;
@@ -57,7 +60,7 @@ Conformance run_vocab(const std::string& name) {
     std::vector<int32_t> want;
     std::stringstream ws(lines[i]);
     for (int32_t v; ws >> v;) want.push_back(v);
-    auto got = (*tok)->encode(inputs[i], EncodeOptions{false, false});
+    auto got = (*tok)->encode(inputs[i], EncodeOptions{false, parse_special});
     ++c.total;
     if (got.ok() && *got == want) {
       ++c.passed;
@@ -115,10 +118,25 @@ TEST_P(VocabConformance, MatchesReferenceTokenIds) {
   EXPECT_EQ(c.passed, c.total) << c.first_failure;
 }
 
-// Vocabularies whose pre-tokenizers are implemented and verified.
+// Every shared vocabulary with reference ids.
 INSTANTIATE_TEST_SUITE_P(Fixtures, VocabConformance,
                          ::testing::Values("gpt-2", "llama-spm", "starcoder", "refact", "falcon", "phi-3",
-                                           "deepseek-llm", "deepseek-coder"));
+                                           "deepseek-llm", "deepseek-coder", "llama3", "qwen2", "deepseek-v3",
+                                           "gpt-oss"));
+
+// The modern families' strings with special-token text, encoded with special parsing.
+class SpecialVocabConformance : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SpecialVocabConformance, MatchesReferenceTokenIdsWithSpecialParsing) {
+  if (!fs::exists(kVocabDir)) GTEST_SKIP() << "shared fixtures not found at " << kVocabDir << "; skipping conformance";
+  Conformance c = run_vocab(GetParam(), ".special");
+  std::printf("[ conformance ] %s (special): %d/%d\n", GetParam().c_str(), c.passed, c.total);
+  ASSERT_GT(c.total, 0) << c.first_failure;
+  EXPECT_EQ(c.passed, c.total) << c.first_failure;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, SpecialVocabConformance,
+                         ::testing::Values("llama3", "qwen2", "deepseek-v3", "gpt-oss"));
 
 TEST(Tokenizer, ProjectVocabularyMergesAndSpecials) {
   auto tok = Tokenizer::load(tiny_bpe("a"));
@@ -431,7 +449,9 @@ TEST(Tokenizer, BpeDecodesTheSameAtTheStartAndInAContinuation) {
     std::string acc;
     for (int32_t id : ids) acc += sd.push(id);
     acc += sd.finish();
-    if (unicode::invalid_utf8_at(start) == std::string_view::npos) EXPECT_EQ(acc, start);
+    if (unicode::invalid_utf8_at(start) == std::string_view::npos) {
+      EXPECT_EQ(acc, start);
+    }
   }
   auto ids = (*tok)->encode(" world", EncodeOptions{false, false});
   ASSERT_TRUE(ids.ok());

@@ -49,6 +49,6 @@ TEST(JUnit, OneTestcasePerCriterionFailuresCarryEvidenceAndTextIsEscaped) {
   EXPECT_EQ(close, 2u);
   std::ostringstream sm;
   render_summary(an, sm);
-  EXPECT_NE(sm.str().find("| c\"1 | v | flaky | 2/3 |"), std::string::npos) << sm.str();
+  EXPECT_NE(sm.str().find("| c\"1 | v | flaky | 2/3 (0.67) |"), std::string::npos) << sm.str();
   EXPECT_NE(sm.str().find("**1 unstable**"), std::string::npos);
 }

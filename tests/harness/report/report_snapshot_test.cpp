@@ -114,8 +114,9 @@ TEST(Report, MarkdownMatchesTheCommittedSnapshot) {
   ASSERT_TRUE(fs::exists(fixture)) << "missing " << fixture;
   EXPECT_EQ(md, read_all(fixture)) << "report changed; rerun with WOBBLE_UPDATE_FIXTURES=1 if intended";
   // Independent of the snapshot: the sections the format promises are there.
-  EXPECT_NE(md.find("| Run | Score | Weighted | Failure modes | Notes |"), std::string::npos);
-  EXPECT_NE(md.find("unstable"), std::string::npos);
+  EXPECT_EQ(md.find("| Run | Score | Weighted | Failure modes | Notes |"), std::string::npos);  // --detail only
+  EXPECT_NE(md.find("**1 unstable**"), std::string::npos);
+  EXPECT_LT(md.find("## Verdict"), md.find("## Unstable criteria"));
   EXPECT_NE(md.find("expected 12, got 13"), std::string::npos);
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db + ext);
 }

@@ -2,9 +2,12 @@
 // against the in-memory one (Store::samples loaded whole, then analyze_samples /
 // analyze_routing_samples) on a store built here with provider failures, unscored and missing
 // criteria, weights, logprobs, several variants, ids the suite does not name, samples inserted out
-// of order, and routing traces in two runs. Every rendered number must be the same.
+// of order, and routing traces in two runs; and a remote-engine run with ids-only traces and
+// routing errors. Every rendered number must be the same, and so must the verdict-first parts
+// (disagreement quotes, variant deltas, latency percentiles, routing noise floor, absent traces).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "analysis/compare.h"
@@ -69,6 +72,7 @@ CriterionResult res(const std::string& id, Outcome o, double score, const std::s
   r.score = score;
   r.reason = reason;
   r.evidence = {0, int64_t(evidence.size()), evidence};
+  r.expected = id == "ans" ? "4" : "";
   return r;
 }
 
@@ -144,6 +148,63 @@ RunAnalysis in_memory(const Store& store, int64_t id, int k) {
   return analyze_samples(*store.get_run(id), store.samples(id, false), k);
 }
 
+void expect_same_quote(const std::optional<Quote>& x, const std::optional<Quote>& y) {
+  ASSERT_EQ(x.has_value(), y.has_value());
+  if (!x) return;
+  EXPECT_EQ(x->repeat, y->repeat);
+  EXPECT_EQ(x->sample_id, y->sample_id);
+  EXPECT_EQ(x->text, y->text);
+  EXPECT_EQ(x->from_evidence, y->from_evidence);
+  EXPECT_EQ(x->reason, y->reason);
+  EXPECT_EQ(x->expected, y->expected);
+}
+
+// NaN-aware equality for the doubles of the noise floor and usage.
+bool same(double x, double y) { return (std::isnan(x) && std::isnan(y)) || x == y; }
+
+void expect_same_noise(const RoutingNoise& x, const RoutingNoise& y) {
+  EXPECT_EQ(x.tested, y.tested);
+  EXPECT_EQ(x.exact, y.exact);
+  EXPECT_EQ(x.splits, y.splits);
+  EXPECT_TRUE(same(x.observed, y.observed)) << x.observed << " vs " << y.observed;
+  EXPECT_TRUE(same(x.noise_jsd, y.noise_jsd));
+  EXPECT_TRUE(same(x.p_value, y.p_value));
+  EXPECT_EQ(x.moved, y.moved);
+}
+
+void expect_same_routing(const RoutingAnalysis& x, const RoutingAnalysis& y) {
+  EXPECT_EQ(x.ids_only, y.ids_only);
+  EXPECT_EQ(x.absent, y.absent);
+  EXPECT_EQ(x.absent_samples, y.absent_samples);
+  EXPECT_EQ(x.trace_bytes, y.trace_bytes);
+  EXPECT_EQ(x.trace_tokens, y.trace_tokens);
+  ASSERT_EQ(x.groups.size(), y.groups.size());
+  for (size_t i = 0; i < x.groups.size(); ++i) {
+    const auto &a = x.groups[i], &b = y.groups[i];
+    EXPECT_EQ(a.case_id + "/" + a.variant_id, b.case_id + "/" + b.variant_id);
+    EXPECT_EQ(a.n_expert, b.n_expert);
+    EXPECT_EQ(a.usage, b.usage);
+    EXPECT_EQ(a.entropy_na, b.entropy_na);
+    EXPECT_EQ(a.load_cv_na, b.load_cv_na);
+    EXPECT_EQ(a.generated_na, b.generated_na);
+    EXPECT_EQ(a.repeats_compared, b.repeats_compared);
+    EXPECT_EQ(a.prompt_divergent_repeats, b.prompt_divergent_repeats);
+    EXPECT_EQ(a.first_prompt_divergence, b.first_prompt_divergence);
+    EXPECT_EQ(a.first_generated_divergence, b.first_generated_divergence);
+    EXPECT_EQ(a.first_routing_divergence, b.first_routing_divergence);
+  }
+  ASSERT_EQ(x.variants.size(), y.variants.size());
+  for (size_t i = 0; i < x.variants.size(); ++i) {
+    EXPECT_EQ(x.variants[i].jsd, y.variants[i].jsd);
+    expect_same_noise(x.variants[i].noise, y.variants[i].noise);
+  }
+  ASSERT_EQ(x.baseline.size(), y.baseline.size());
+  for (size_t i = 0; i < x.baseline.size(); ++i) {
+    EXPECT_EQ(x.baseline[i].jsd, y.baseline[i].jsd);
+    expect_same_noise(x.baseline[i].noise, y.baseline[i].noise);
+  }
+}
+
 std::string markdown(const RunAnalysis& a, const RoutingAnalysis* r) {
   std::ostringstream os;
   render_markdown(a, os, r);
@@ -185,7 +246,43 @@ TEST(StreamingAnalysis, EqualsTheInMemoryAnalysis) {
     EXPECT_EQ(streamed.criteria[i].outcomes, loaded.criteria[i].outcomes);
     EXPECT_EQ(streamed.criteria[i].first_fail_repeat, loaded.criteria[i].first_fail_repeat);
     EXPECT_EQ(streamed.criteria[i].first_fail_evidence, loaded.criteria[i].first_fail_evidence);
+    EXPECT_EQ(streamed.criteria[i].expected, loaded.criteria[i].expected);
+    expect_same_quote(streamed.criteria[i].disagreement.pass, loaded.criteria[i].disagreement.pass);
+    expect_same_quote(streamed.criteria[i].disagreement.fail, loaded.criteria[i].disagreement.fail);
   }
+  EXPECT_EQ(streamed.criteria_by_instability(), loaded.criteria_by_instability());
+  EXPECT_EQ(streamed.stable_pass, loaded.stable_pass);
+  EXPECT_EQ(streamed.stable_fail, loaded.stable_fail);
+  EXPECT_EQ(streamed.unscored_criteria, loaded.unscored_criteria);
+  // The verdict-first parts are exercised and equal.
+  int64_t quoted = 0;
+  for (const auto& c : streamed.criteria)
+    if (c.disagreement.pass && c.disagreement.fail) ++quoted;
+  EXPECT_EQ(quoted, streamed.unstable);
+  ASSERT_FALSE(streamed.variant_deltas.empty());
+  ASSERT_EQ(streamed.variant_deltas.size(), loaded.variant_deltas.size());
+  for (size_t i = 0; i < streamed.variant_deltas.size(); ++i) {
+    const auto &x = streamed.variant_deltas[i], &y = loaded.variant_deltas[i];
+    EXPECT_EQ(x.case_id + x.variant_a + x.variant_b + x.criterion_id, y.case_id + y.variant_a + y.variant_b + y.criterion_id);
+    EXPECT_EQ(x.passes_a, y.passes_a);
+    EXPECT_EQ(x.passes_b, y.passes_b);
+    EXPECT_EQ(x.fisher_p, y.fisher_p);
+  }
+  ASSERT_EQ(streamed.usage.size(), 1u);
+  ASSERT_EQ(loaded.usage.size(), 1u);
+  const auto &us = streamed.usage[0], &ul = loaded.usage[0];
+  EXPECT_EQ(us.provider, ul.provider);
+  EXPECT_EQ(us.samples, ul.samples);
+  EXPECT_EQ(us.failed, ul.failed);
+  EXPECT_GT(us.failed, 0);
+  EXPECT_EQ(us.latency_n, ul.latency_n);
+  EXPECT_EQ(us.latency_p50, ul.latency_p50);
+  EXPECT_EQ(us.latency_p95, ul.latency_p95);
+  EXPECT_EQ(us.latency_mean, ul.latency_mean);
+  EXPECT_GT(us.latency_p95, us.latency_p50);
+  EXPECT_EQ(us.tokens_n, ul.tokens_n);
+  EXPECT_EQ(us.tokens_in_total, ul.tokens_in_total);
+  EXPECT_EQ(us.tokens_out_total, ul.tokens_out_total);
   // Groups come in the suite's order (b-case before a-case, v2 before v1), unknown ids last.
   ASSERT_GE(streamed.groups.size(), 2u);
   EXPECT_EQ(streamed.groups[0].case_id, "b-case");
@@ -205,6 +302,9 @@ TEST(StreamingAnalysis, RoutingEqualsTheInMemoryRouting) {
   ASSERT_EQ(streamed.variants.size(), 1u);
   EXPECT_EQ(streamed.trace_bytes, loaded.trace_bytes);
   EXPECT_EQ(streamed.trace_tokens, loaded.trace_tokens);
+  EXPECT_TRUE(streamed.variants[0].noise.tested);
+  EXPECT_TRUE(streamed.baseline[0].noise.tested);
+  expect_same_routing(streamed, loaded);
   RunAnalysis a = analyze_run(f.store, f.run, 3, -1);
   EXPECT_EQ(report_json(a, &streamed).dump(2), report_json(a, &loaded).dump(2));
   EXPECT_EQ(markdown(a, &streamed), markdown(a, &loaded));
@@ -239,8 +339,12 @@ TEST(StreamingAnalysis, CappedDetailKeepsEveryNumber) {
   render_junit(full, jf_xml);
   render_junit(capped, jc_xml);
   EXPECT_EQ(jf_xml.str(), jc_xml.str());
-  // The Markdown report says how much it lists.
-  EXPECT_NE(markdown(capped, nullptr).find(capped.detail_note()), std::string::npos);
+  // The Markdown per-repeat tables (--detail) say how much they list.
+  std::ostringstream md;
+  ReportOptions detail;
+  detail.detail = true;
+  render_markdown(capped, md, nullptr, detail);
+  EXPECT_NE(md.str().find(capped.detail_note()), std::string::npos);
   // Commands that render no samples keep none and still compare the same.
   RunAnalysis none = analyze_run(f.store, f.run, 3, 0), base = analyze_run(f.store, f.base, 3, 0);
   EXPECT_TRUE(none.samples.empty());
@@ -254,4 +358,71 @@ TEST(StreamingAnalysis, CappedDetailKeepsEveryNumber) {
   RunAnalysis full_base = analyze_run(f.store, f.base, 3, -1);
   EXPECT_EQ(evaluate_gate(none, spec, &base).to_json().dump(), evaluate_gate(full, spec, &full_base).to_json().dump());
   EXPECT_FALSE(evaluate_gate(none, spec, &base).passed);
+}
+
+// A remote engine's run: ids-only traces whose expert count was inferred (so the repeats of a group
+// differ in width), no token ids on some samples, and samples whose trace is absent with a
+// routing_error (one error per group and more than 8 distinct errors in all, so the overflow onto
+// the last listed error is exercised). The streamed routing reads the index of traced or erroring
+// samples only; it must give what the whole run in memory gives.
+TEST(StreamingAnalysis, IdsOnlyTracesAndRoutingErrorsEqualTheInMemoryRouting) {
+  Store store = Store::open(testsupport::scratch_path("streaming-remote.db"));
+  std::vector<int64_t> runs;
+  for (int which = 0; which < 2; ++which) {
+    int64_t id = store.create_run(make_run(which ? "2026-01-04T00:00:00Z" : "2026-01-03T00:00:00Z"));
+    runs.push_back(id);
+    std::vector<SampleRecord> batch;
+    int err = 0;
+    for (const std::string c : {"b-case", "a-case"})
+      for (const std::string v : {"v2", "v1", "v3-extra"})
+        for (int r = 0; r < 6; ++r) {
+          SampleRecord s;
+          s.run_id = id;
+          s.case_id = c;
+          s.variant_id = v;
+          s.repeat = r;
+          s.ok = true;
+          s.output = "out " + std::to_string(r % 2);
+          s.latency_s = 0.1 * (r + 1);
+          s.prompt_tokens = 3;
+          s.completion_tokens = 2;
+          s.scores = {res("fmt", r % 3 ? Outcome::kPass : Outcome::kFail, r % 3 ? 1 : 0, "why", "o")};
+          if (v == "v3-extra" || (r == 5 && c == "b-case")) {
+            s.routing_error = "no routing payload (" + std::to_string(err++ % 11) + ")";
+          } else {
+            const uint32_t n_expert = uint32_t(4 + (r + which) % 3);  // inferred: largest id + 1
+            auto t = moe::RoutingTrace::ids_only(2, n_expert, 2, false);
+            for (int tok = 0; tok < 5; ++tok)
+              for (uint32_t l = 0; l < 2; ++l) {
+                uint16_t e[2] = {uint16_t((tok + l + r) % n_expert), uint16_t((tok + l + r + 1) % n_expert)};
+                t.append_ids(l, e);
+              }
+            s.routing_trace = t.serialize();
+            if (c == "a-case") s.token_ids = {7, 8};  // b-case: the server sent no token ids
+          }
+          batch.push_back(std::move(s));
+        }
+    std::reverse(batch.begin(), batch.end());
+    store.insert_samples(batch);
+  }
+  RoutingAnalysis streamed = analyze_routing(store, runs[1], runs[0], 0.05, 0.9);
+  auto cur = store.samples(runs[1], true), base = store.samples(runs[0], true);
+  RoutingAnalysis loaded = analyze_routing_samples(cur, &base, 0.05, 0.9);
+  loaded.baseline_run = runs[0];
+  ASSERT_TRUE(streamed.ids_only);
+  ASSERT_EQ(streamed.groups.size(), 4u);
+  ASSERT_EQ(streamed.absent_samples, 2 * 6 + 2);  // v3-extra of both cases, repeat 5 of b-case v2 and v1
+  ASSERT_EQ(streamed.absent.size(), 8u);
+  EXPECT_FALSE(streamed.groups[0].entropy_na.empty());
+  EXPECT_FALSE(streamed.groups[0].load_cv_na.empty());
+  EXPECT_FALSE(streamed.groups[0].generated_na.empty());  // b-case: no token ids
+  EXPECT_EQ(streamed.groups[0].n_expert, 6u);              // the group's widest inferred count
+  expect_same_routing(streamed, loaded);
+  RunAnalysis a = analyze_run(store, runs[1], 3, -1);
+  EXPECT_EQ(report_json(a, &streamed).dump(2), report_json(a, &loaded).dump(2));
+  EXPECT_EQ(markdown(a, &streamed), markdown(a, &loaded));
+  std::ostringstream hs, hl;
+  render_html(a, hs, &streamed);
+  render_html(a, hl, &loaded);
+  EXPECT_EQ(hs.str(), hl.str());
 }

@@ -106,3 +106,62 @@ TEST(RoutingMetrics, VariantAndBaselineJsd) {
   bad.routing_trace = {1, 2, 3};
   EXPECT_FALSE(analyze_routing_samples({bad}, nullptr, 0.1, 0.8).has_traces);
 }
+
+namespace {
+
+// An ids-only trace (as a server reports it) over 1 layer, k = 1; n_expert inferred from the ids
+// unless given.
+std::vector<uint8_t> ids_trace(const std::vector<uint16_t>& ids, uint32_t n_expert_known = 0) {
+  uint32_t n = n_expert_known;
+  for (auto e : ids) n = std::max<uint32_t>(n, e + 1u);
+  auto t = moe::RoutingTrace::ids_only(1, n, 1, n_expert_known != 0);
+  for (auto e : ids) t.append_ids(0, &e);
+  return t.serialize();
+}
+
+}  // namespace
+
+TEST(RoutingMetrics, IdsOnlyTracesGiveIdMetricsAndSayWhyTheRestIsNa) {
+  // Repeat 0 uses experts up to 3, repeat 1 up to 5: the inferred widths differ (4 vs 6) and the
+  // group's usage must be laid out at 6. Prompt of 3 tokens; repeat 1's prompt routing differs at
+  // token 1; generated token ids part at index 1, routing of generated token 0 equal.
+  auto r0 = sample("v", 0, {1, 2, 3}, {7, 8}, ids_trace({0, 1, 3, 2}));
+  auto r1 = sample("v", 1, {1, 2, 3}, {7, 9}, ids_trace({0, 5, 3, 2}));
+  auto r2 = sample("w", 0, {1, 2, 3}, {7, 8}, ids_trace({4, 4, 4, 4}));
+  auto absent = sample("w", 1, {}, {}, {});
+  absent.routing_error = "the response has no choices[0].routed_experts";
+  RoutingAnalysis r = analyze_routing_samples({r0, r1, r2, absent}, nullptr, 0.1, 0.8);
+  ASSERT_EQ(r.groups.size(), 2u);
+  EXPECT_TRUE(r.ids_only);
+  const auto& g = r.groups[0];
+  EXPECT_EQ(g.n_expert, 6u);
+  ASSERT_EQ(g.usage.size(), 1u);
+  ASSERT_EQ(g.usage[0].size(), 6u);
+  EXPECT_DOUBLE_EQ(g.usage[0][5], 1.0 / 8.0);  // one of 8 selections
+  EXPECT_DOUBLE_EQ(g.usage[0][4], 0.0);
+  EXPECT_TRUE(std::isnan(g.entropy));
+  EXPECT_FALSE(g.entropy_na.empty());
+  EXPECT_TRUE(std::isnan(g.load_cv));
+  EXPECT_NE(g.load_cv_na.find("n_experts"), std::string::npos);
+  ASSERT_TRUE(g.first_prompt_divergence);
+  EXPECT_EQ(*g.first_prompt_divergence, std::make_pair(int64_t(1), uint32_t(0)));
+  EXPECT_FALSE(g.first_generated_divergence);
+  EXPECT_EQ(g.first_output_divergence_token, 1);
+  EXPECT_EQ(g.repeats_compared, 1);
+  EXPECT_EQ(g.prompt_divergent_repeats, 1);
+  EXPECT_DOUBLE_EQ(g.prompt_exact, 2.0 / 3.0);
+  EXPECT_EQ(g.gen_compared, 1);
+  // Variants v and w: usage at widths 6 and 5, compared at 6; w used expert 4 only.
+  ASSERT_EQ(r.variants.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.variants[0].jsd[0], 1.0);
+  EXPECT_EQ(r.absent_samples, 1);
+  ASSERT_EQ(r.absent.size(), 1u);
+  EXPECT_EQ(r.absent[0].second, 1);
+  // With the expert count known, load CV is a number: 2 of 8 experts used evenly.
+  auto k0 = sample("v", 0, {1}, {}, ids_trace({0, 1}, 8));
+  RoutingAnalysis known = analyze_routing_samples({k0}, nullptr, 0.1, 0.8);
+  ASSERT_EQ(known.groups.size(), 1u);
+  EXPECT_TRUE(known.groups[0].load_cv_na.empty());
+  // shares 0.5, 0.5, 0 x 6; mean 1/8; sd = sqrt((2 * (0.375)^2 + 6 * (0.125)^2) / 8)
+  EXPECT_NEAR(known.groups[0].load_cv, std::sqrt((2 * 0.375 * 0.375 + 6 * 0.125 * 0.125) / 8) / 0.125, 1e-12);
+}
