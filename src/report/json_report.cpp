@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "report/judge_report.h"
 #include "report/report.h"
 
 namespace wobble {
@@ -99,6 +100,8 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing)
                            {"fleiss_kappa", num(x.fleiss_kappa)}, {"kappa_subjects", x.kappa_subjects},
                            {"kappa_raters", x.kappa_raters}});
   if (routing && routing->has_traces) j["routing"] = routing_json(*routing);
+  if (!a.judge.empty()) j["judge"] = judge_json(a.judge);
+  if (a.run.plan.source_run_id > 0) j["source_run_id"] = a.run.plan.source_run_id;
   return j;
 }
 

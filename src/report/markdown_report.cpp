@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <map>
 
+#include "report/judge_report.h"
 #include "report/report.h"
 #include "util/text_policy.h"
 
@@ -164,6 +165,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
   }
 
   if (routing && routing->has_traces) render_routing_markdown(*routing, out);
+  render_judge_markdown(a.judge, out);
   out << "\n## Appendix: metric definitions\n\n"
          "- **Pass rate**: passes / n, where n counts repeats scored pass or fail (unscored and provider failures "
          "are excluded).\n"
@@ -193,6 +195,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
            "before the first differing token id (their inputs are identical, so any difference is numerical).\n"
            "- **JSD**: Jensen-Shannon divergence (base 2, 0 = same usage, 1 = disjoint) of pooled u[l] between "
            "two variants of a case, or between this run and a baseline run.\n";
+  render_judge_definitions_markdown(a.judge, out);
 }
 
 }  // namespace wobble

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "provider/provider.h"
+#include "scorer/judge.h"
 #include "scorer/scorer.h"
 #include "store/run_plan.h"
 
@@ -24,7 +26,7 @@ struct sqlite3;
 
 namespace wobble {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct RunRecord {
   int64_t id = 0;
@@ -74,6 +76,7 @@ struct SampleRecord {
   std::vector<uint8_t> routing_trace;   // empty when none
   std::vector<CriterionResult> scores;
   std::vector<Attempt> attempts;
+  std::vector<JudgeGrading> judge_gradings;  // every grading of every judge criterion (scorer/judge.h)
 };
 
 
@@ -121,6 +124,11 @@ class Store {
   // Loads samples of a run in the suite's order of cases and variants (its snapshot), then by
   // repeat; with_trace=false skips trace blobs.
   std::vector<SampleRecord> samples(int64_t run_id, bool with_trace = false) const;
+
+  // Judge gradings of a run's samples by sample id, in criterion then k order.
+  std::map<int64_t, std::vector<JudgeGrading>> judge_gradings(int64_t run_id) const;
+  // A stored grading with this cache key that may be reused (JudgeGrading::cacheable), or nullopt.
+  std::optional<JudgeGrading> cached_grading(const std::string& cache_key) const;
 
   sqlite3* handle() const { return db_; }
 
