@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +50,8 @@ class FakeOpenAIServer {
   // The `model` a response reports (default: the request's).
   void set_reported_model(std::function<std::string(const nlohmann::json& request)> f);
   int64_t completion_requests() const { return completions_.load(); }
+  // Completion requests whose body named this `model` (e.g. to tell model calls from judge calls).
+  int64_t completion_requests_for(const std::string& model) const;
 
  private:
   std::unique_ptr<httplib::Server> server_;
@@ -64,10 +67,22 @@ class FakeOpenAIServer {
   std::function<std::string(const nlohmann::json&)> reported_model_;
   mutable std::mutex mu_;
   std::map<std::string, int> attempts_;
+  std::map<std::string, int64_t> by_model_;
   std::string last_auth_;
 };
 
 // The prompt text of a request: the last user message's content, or `prompt`.
 std::string request_prompt(const nlohmann::json& request);
+
+// Scripted judges: a request laid out as judge prompt v1 (scorer/judge.h), split into its parts;
+// nullopt for any other request.
+struct JudgeRequestView {
+  std::string task, output, criterion;
+  bool five_point = false;
+};
+std::optional<JudgeRequestView> judge_request(const nlohmann::json& request);
+// A judge reply in the v1 JSON shape.
+std::string judge_reply(const std::string& verdict, const std::vector<std::string>& evidence,
+                        const std::string& reason = "scripted");
 
 }  // namespace wobble::testing
