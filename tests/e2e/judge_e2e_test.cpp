@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <tuple>
 
@@ -182,6 +183,10 @@ TEST(JudgeEndToEnd, RescoreNeverCallsTheModelAndASecondRescoreCallsNothing) {
   auto r1 = run_process({WOBBLE_EXE, "rescore", source, "--db", db, "--suite", dir + "/edited.yaml", "--json"});
   ASSERT_EQ(r1.exit_code, 0) << r1.err;
   auto j1 = nlohmann::json::parse(r1.out);
+  // A measurement for the record, not an assertion: judge calls per second on the loopback server.
+  std::printf("[judge] first rescore: %lld judge calls in %.3f s (%.0f calls/s, judge max_concurrency 1)\n",
+              (long long)j1["judge_calls"].get<int64_t>(), j1["wall_s"].get<double>(),
+              double(j1["judge_calls"].get<int64_t>()) / std::max(1e-9, j1["wall_s"].get<double>()));
   EXPECT_EQ(server.completion_requests_for("fake-model"), model_calls);
   EXPECT_EQ(j1["judge_calls"], kRepeats * 3);
   EXPECT_EQ(j1["cache_hits"], kRepeats * 3);
