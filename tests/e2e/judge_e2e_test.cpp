@@ -127,12 +127,16 @@ TEST(JudgeEndToEnd, ScriptedJudgesAreGradedStoredAndSeparatedFromModelNoise) {
     for (const auto& g : gs) {
       EXPECT_FALSE(g.raw.empty());
       EXPECT_EQ(g.prompt_version, "judge-v1");
-      if (s.case_id == "halluc") EXPECT_EQ(g.fault, JudgeFault::kHallucinated);
+      if (s.case_id == "halluc") {
+        EXPECT_EQ(g.fault, JudgeFault::kHallucinated);
+      }
       if (s.case_id == "malformed") {
         EXPECT_EQ(g.fault, JudgeFault::kMalformed);
         EXPECT_EQ(g.calls, 3);
       }
-      if (s.case_id == "unquoted") EXPECT_EQ(g.fault, JudgeFault::kUnquotedFail);
+      if (s.case_id == "unquoted") {
+        EXPECT_EQ(g.fault, JudgeFault::kUnquotedFail);
+      }
       if (s.case_id == "slow") {
         ASSERT_EQ(g.evidence.size(), 1u);
         // Byte offsets into the original output, whose whitespace differs from the quote's.
@@ -142,9 +146,12 @@ TEST(JudgeEndToEnd, ScriptedJudgesAreGradedStoredAndSeparatedFromModelNoise) {
     }
     for (const auto& r : s.scores) {
       if (r.criterion_id != "judged") continue;
-      if (s.case_id == "halluc") EXPECT_NE(r.reason.find(kHallucinatedReason), std::string::npos) << r.reason;
-      if (s.case_id == "consistent" && r.outcome == Outcome::kPass)
+      if (s.case_id == "halluc") {
+        EXPECT_NE(r.reason.find(kHallucinatedReason), std::string::npos) << r.reason;
+      }
+      if (s.case_id == "consistent" && r.outcome == Outcome::kPass) {
         EXPECT_EQ(s.output.substr(size_t(r.evidence.start), size_t(r.evidence.end - r.evidence.start)), "The answer is 5.");
+      }
     }
   }
 
