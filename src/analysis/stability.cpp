@@ -158,7 +158,9 @@ std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeigh
 RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k) {
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
-  return analyze_samples(*run, store.samples(run_id, false), report_k);
+  RunAnalysis a = analyze_samples(*run, store.samples(run_id, false), report_k);
+  a.judge = judge_noise(a.samples, store.judge_gradings(run_id));
+  return a;
 }
 
 namespace {

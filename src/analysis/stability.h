@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/judge_noise.h"
 #include "analysis/stats.h"
 #include "store/store.h"
 
@@ -155,6 +156,7 @@ struct RunAnalysis {
   std::vector<std::optional<double>> weighted_scores;  // per sample, same order as `samples`
   Summary weighted;                                     // over every sample that has a weighted score
   int report_k = 3;
+  std::vector<JudgeNoise> judge;  // judge noise vs model noise per judged criterion (analyze_run only)
   // The weighted score of one of `samples` (by address); nullopt when it has none or is not one of them.
   std::optional<double> weighted_score_of(const SampleRecord* s) const {
     std::less<const SampleRecord*> before;  // a total order even for pointers into other arrays

@@ -7,6 +7,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
+#include "judge/judge_pool.h"
 #include "provider/provider.h"
 #include "runner/runner.h"
 #include "suite/suite.h"
@@ -118,6 +119,10 @@ int run_command(const std::vector<std::string>& args) {
       auto run = store.get_run(resume);
       if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(resume) + " in " + db);
       plan = run->plan;
+      if (plan.source_run_id > 0)
+        throw Error(kExitUsage, "run " + std::to_string(resume) + " is a rescore of run " +
+                                    std::to_string(plan.source_run_id) + " and never calls the model; run 'wobble rescore " +
+                                    std::to_string(plan.source_run_id) + "' again instead (stored gradings are reused)");
     }
     if (!suite_path.empty()) {
       // Optional cross-check: the suite as it is now, filtered and overridden like the plan.
@@ -136,6 +141,12 @@ int run_command(const std::vector<std::string>& args) {
     }
     auto provider = make_provider(plan.suite.provider, plan.suite_dir);
     if (preflight) provider->preflight();
+    std::unique_ptr<JudgePool> judges;
+    if (JudgePool::suite_needs_judge(plan.suite)) {
+      judges = std::make_unique<JudgePool>(plan.suite, plan.suite_dir);
+      if (preflight) judges->preflight();
+      ro.judges = judges.get();
+    }
     install_stop_handlers();
     RunOutcome out = resume_run(resume, *provider, ro);
     return finish(out, db, vm.count("json") > 0, ro.quiet, true);
@@ -159,6 +170,12 @@ int run_command(const std::vector<std::string>& args) {
   plan.suite_dir = absolute_dir_of(suite_path);
   auto provider = make_provider(plan.suite.provider, plan.suite_dir);
   if (preflight) provider->preflight();
+  std::unique_ptr<JudgePool> judges;
+  if (JudgePool::suite_needs_judge(plan.suite)) {
+    judges = std::make_unique<JudgePool>(plan.suite, plan.suite_dir);
+    if (preflight) judges->preflight();
+    ro.judges = judges.get();
+  }
   install_stop_handlers();
   RunOutcome out = run_plan(plan, *provider, ro);
   return finish(out, db, vm.count("json") > 0, ro.quiet, false);

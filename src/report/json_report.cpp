@@ -3,6 +3,7 @@
 #include <iterator>
 #include <set>
 
+#include "report/judge_report.h"
 #include "report/report.h"
 #include "util/text_policy.h"
 
@@ -180,6 +181,8 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing,
                            {"fleiss_kappa", num(x.fleiss_kappa)}, {"kappa_subjects", x.kappa_subjects},
                            {"kappa_raters", x.kappa_raters}});
   if (routing && (routing->has_traces || routing->absent_samples > 0)) j["routing"] = routing_json(*routing);
+  if (!a.judge.empty()) j["judge"] = judge_json(a.judge);
+  if (a.run.plan.source_run_id > 0) j["source_run_id"] = a.run.plan.source_run_id;
   return j;
 }
 

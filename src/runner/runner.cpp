@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "judge/judge_pool.h"
 #include "runner/output_cap.h"
 #include "runner/progress.h"
 #include "runner/seeds.h"
@@ -225,13 +226,22 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
   for (const auto& t : todo) groups_in_todo.emplace(std::get<0>(t), std::get<1>(t));
   CircuitBreaker breaker(suite.provider.circuit_breaker, groups_in_todo.size() <= 1);
   std::atomic<bool> tripped{false};
+  std::unique_ptr<JudgePool> own_judges;
+  JudgePool* judges = opts.judges;
+  if (!judges && JudgePool::suite_needs_judge(suite)) {
+    own_judges = std::make_unique<JudgePool>(suite, plan.suite_dir);
+    judges = own_judges.get();
+  }
   BatchWriter writer(store, opts.batch_size, run_id, owner, opts.busy_retry_s, stop_run);
 
   // Forwards the global stop and the run's own stop into the one flag providers watch.
   std::atomic<bool> workers_done{false};
   std::thread watcher([&] {
     while (!workers_done.load()) {
-      if (g_stop.load() || stop_run.load()) cancel.store(true);
+      if (g_stop.load() || stop_run.load()) {
+        cancel.store(true);
+        if (judges) judges->cancel();
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
@@ -291,6 +301,13 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
         r.routing_error = std::move(comp.routing_error);
         r.logprobs = std::move(comp.logprobs);
         breaker.succeeded();
+        if (judges && judges->case_needs_judge(c)) {
+          judges->submit(std::move(r), c, req.prompt, [&](SampleRecord graded) {
+            writer.push(std::move(graded));
+            progress.update(done.fetch_add(1) + 1, failed.load());
+          });
+          continue;
+        }
       } else {
         failed.fetch_add(1);
         if (breaker.failed(case_id, variant_id, comp.error) && !tripped.exchange(true)) stop_run.store(true);
@@ -302,6 +319,7 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
   std::vector<std::thread> pool;
   for (int w = 0; w < workers; ++w) pool.emplace_back(work);
   for (auto& t : pool) t.join();
+  if (judges) judges->wait_idle();  // the watcher still forwards a stop to the judges meanwhile
   workers_done.store(true);
   watcher.join();
   std::exception_ptr store_error;

@@ -9,7 +9,10 @@
 // Stopping: the first SIGINT/SIGTERM prints how many requests are in flight, cancels them (HTTP
 // transfers, backoff waits, decode loops), stores what finished and marks the run "interrupted";
 // a second one exits the process at once (exit code 130; SQLite's journal keeps the database
-// consistent and --resume completes the run). A circuit breaker stops a run whose requests all
+// consistent and --resume completes the run). Judge criteria are graded after the model sample
+// completes, on the judge pool (judge/judge_pool.h); a sample is stored only once all its gradings
+// are in, so a stop drops samples whose gradings were cancelled and --resume runs them again.
+// A circuit breaker stops a run whose requests all
 // fail (status "failed").
 #pragma once
 
@@ -23,6 +26,8 @@
 
 namespace wobble {
 
+class JudgePool;
+
 struct RunOptions {
   std::string db_path = "wobble.db";
   int concurrency = 0;       // 0: the plan's provider.max_concurrency
@@ -32,6 +37,9 @@ struct RunOptions {
   // How long the writer keeps retrying a batch while another process holds the database lock
   // (on top of SQLite's 5 s busy timeout per try) before it gives up.
   double busy_retry_s = 120;
+  // Grades `scorer: judge` criteria (judge/judge_pool.h). When null and the suite has judge
+  // criteria, the runner builds one from the plan's judge block. Must outlive the call.
+  JudgePool* judges = nullptr;
 };
 
 struct RunOutcome {

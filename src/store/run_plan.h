@@ -33,6 +33,9 @@ struct RunPlan {
   int shard_index = 0, shard_count = 1;
   // Command-line settings that changed the suite as written, e.g. {"repeats": "2", "case": "a,b"}.
   std::map<std::string, std::string> overrides;
+  // Set on a run made by `wobble rescore`: the run whose stored outputs it graded again (no model
+  // call). Stored as plan "source_run"; 0 for a run that called the model.
+  int64_t source_run_id = 0;
 
   std::string shard_text() const;  // "" or "i/N"
   int64_t samples_per_shard_set() const;  // planned samples over every shard: sum(repeats) x variants

@@ -89,6 +89,29 @@ CREATE TABLE run_leases (
       R"sql(
 ALTER TABLE samples ADD COLUMN routing_error TEXT NOT NULL DEFAULT '';
 )sql",
+      // judge: every grading of every judged output (scorer/judge.h), and the cache rescore reads.
+      R"sql(
+CREATE TABLE judge_gradings (
+  sample_id      INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+  criterion_id   TEXT NOT NULL,
+  k_index        INTEGER NOT NULL,                     -- 0..k-1
+  verdict        TEXT NOT NULL CHECK (verdict IN ('pass','fail','')),  -- '' on a fault
+  points         INTEGER NOT NULL,                     -- scale 1-5: the judge's number; else 0
+  evidence       TEXT NOT NULL,                        -- JSON [[start, end, text], ...], byte offsets into the output
+  reason         TEXT NOT NULL,
+  fault          TEXT NOT NULL,                        -- '' | provider | malformed | hallucinated | unquoted-fail | cancelled
+  fault_detail   TEXT NOT NULL,
+  raw_response   TEXT NOT NULL,
+  calls          INTEGER NOT NULL,                     -- judge calls made; 0 when copied from the cache
+  latency_s      REAL NOT NULL,
+  cached         INTEGER NOT NULL,
+  cache_key      TEXT NOT NULL,
+  judge_model    TEXT NOT NULL,
+  prompt_version TEXT NOT NULL,
+  PRIMARY KEY (sample_id, criterion_id, k_index)
+);
+CREATE INDEX judge_gradings_by_key ON judge_gradings(cache_key);
+)sql",
   };
   return kMigrations;
 }

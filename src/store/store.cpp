@@ -376,6 +376,10 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
                "VALUES (?,?,?,?,?,?,?)");
   // Set apart from the insert: only routing runs fill it.
   Stmt routing_error(db_, "UPDATE samples SET routing_error = ? WHERE id = ?");
+  Stmt grading(db_,
+               "INSERT INTO judge_gradings (sample_id, criterion_id, k_index, verdict, points, evidence, reason, fault, "
+               "fault_detail, raw_response, calls, latency_s, cached, cache_key, judge_model, prompt_version) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   for (const auto& r : batch) {
     drop_failed.bind(1, r.run_id).bind(2, r.case_id).bind(3, r.variant_id).bind(4, int64_t(r.repeat));
     drop_failed.run();
@@ -410,8 +414,67 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
       attempt.bind(1, id).bind(2, int64_t(a.index)).bind(3, int64_t(a.http_status)).bind(4, a.outcome);
       attempt.bind(5, a.error).bind(6, a.latency_s).bind(7, a.retry_after_s).run();
     }
+    for (const auto& g : r.judge_gradings) {
+      grading.bind(1, id).bind(2, g.criterion_id).bind(3, int64_t(g.k_index)).bind(4, g.verdict);
+      grading.bind(5, int64_t(g.points)).bind(6, dump_json(evidence_to_json(g.evidence))).bind(7, g.reason);
+      grading.bind(8, std::string(judge_fault_name(g.fault))).bind(9, g.fault_detail).bind(10, g.raw);
+      grading.bind(11, int64_t(g.calls)).bind(12, g.latency_s).bind(13, int64_t(g.cached ? 1 : 0));
+      grading.bind(14, g.cache_key).bind(15, g.judge_model).bind(16, g.prompt_version).run();
+    }
   }
   tx.commit();
+}
+
+namespace {
+
+constexpr const char* kGradingColumns =
+    "g.criterion_id, g.k_index, g.verdict, g.points, g.evidence, g.reason, g.fault, g.fault_detail, g.raw_response, "
+    "g.calls, g.latency_s, g.cached, g.cache_key, g.judge_model, g.prompt_version";
+
+// Reads the kGradingColumns starting at column `c0`.
+JudgeGrading grading_row(const Stmt& s, int c0) {
+  JudgeGrading g;
+  g.criterion_id = s.text(c0);
+  g.k_index = int(s.int64(c0 + 1));
+  g.verdict = s.text(c0 + 2);
+  g.points = int(s.int64(c0 + 3));
+  g.evidence = evidence_from_json(nlohmann::json::parse(s.text(c0 + 4), nullptr, false));
+  g.reason = s.text(c0 + 5);
+  g.fault = judge_fault_from(s.text(c0 + 6));
+  // A fault name this tool does not know (a newer writer) must not read as a valid grading.
+  if (g.fault == JudgeFault::kNone && !s.text(c0 + 6).empty()) g.fault = JudgeFault::kMalformed;
+  g.fault_detail = s.text(c0 + 7);
+  g.raw = s.text(c0 + 8);
+  g.calls = int(s.int64(c0 + 9));
+  g.latency_s = s.real(c0 + 10);
+  g.cached = s.int64(c0 + 11) != 0;
+  g.cache_key = s.text(c0 + 12);
+  g.judge_model = s.text(c0 + 13);
+  g.prompt_version = s.text(c0 + 14);
+  return g;
+}
+
+}  // namespace
+
+std::map<int64_t, std::vector<JudgeGrading>> Store::judge_gradings(int64_t run_id) const {
+  std::string sql = std::string("SELECT g.sample_id, ") + kGradingColumns +
+                    " FROM judge_gradings g JOIN samples s ON s.id = g.sample_id WHERE s.run_id = ? "
+                    "ORDER BY g.sample_id, g.criterion_id, g.k_index";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, run_id);
+  std::map<int64_t, std::vector<JudgeGrading>> out;
+  while (s.step()) out[s.int64(0)].push_back(grading_row(s, 1));
+  return out;
+}
+
+std::optional<JudgeGrading> Store::cached_grading(const std::string& cache_key) const {
+  std::string sql = std::string("SELECT ") + kGradingColumns +
+                    " FROM judge_gradings g WHERE g.cache_key = ? AND g.fault IN ('', 'hallucinated', 'unquoted-fail') "
+                    "LIMIT 1";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, cache_key);
+  if (!s.step()) return std::nullopt;
+  return grading_row(s, 0);
 }
 
 std::set<Triple> Store::completed_triples(int64_t run_id) const {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "provider/provider.h"
+#include "scorer/judge.h"
 #include "scorer/scorer.h"
 #include "store/run_plan.h"
 #include "store/schema.h"
@@ -77,6 +79,7 @@ struct SampleRecord {
   std::string routing_error;            // why routing was asked for but is absent ("" otherwise)
   std::vector<CriterionResult> scores;
   std::vector<Attempt> attempts;
+  std::vector<JudgeGrading> judge_gradings;  // every grading of every judge criterion (scorer/judge.h)
 };
 
 
@@ -124,6 +127,11 @@ class Store {
   // Loads samples of a run in the suite's order of cases and variants (its snapshot), then by
   // repeat; with_trace=false skips trace blobs.
   std::vector<SampleRecord> samples(int64_t run_id, bool with_trace = false) const;
+
+  // Judge gradings of a run's samples by sample id, in criterion then k order.
+  std::map<int64_t, std::vector<JudgeGrading>> judge_gradings(int64_t run_id) const;
+  // A stored grading with this cache key that may be reused (JudgeGrading::cacheable), or nullopt.
+  std::optional<JudgeGrading> cached_grading(const std::string& cache_key) const;
 
   sqlite3* handle() const { return db_; }
 

@@ -146,6 +146,20 @@ struct GateSpec {
   std::optional<int> pass_k;  // k for min_pass_hat_k (default 3)
 };
 
+// The judge model for `scorer: judge` criteria (src/judge/): a provider of either kind, its sampling
+// (temperature 0 unless set), how many independent gradings each output gets (k) and how many judge
+// calls run at once. A criterion may override model, repeats and sampling in args.judge.
+struct JudgeSpec {
+  ProviderSpec provider;
+  SamplingSpec sampling;
+  int repeats = 3;
+  int max_concurrency = 4;
+  int max_malformed_retries = 2;  // extra calls after a reply that is not the JSON asked for
+
+  nlohmann::json to_json() const;
+  static JudgeSpec from_json(const nlohmann::json& j);  // inverse of to_json
+};
+
 struct Suite {
   std::string name;
   std::string description;
@@ -157,6 +171,7 @@ struct Suite {
   std::vector<Variant> variants;
   std::vector<Case> cases;
   GateSpec gate;
+  std::optional<JudgeSpec> judge;  // unset: the suite has no judge; a `scorer: judge` criterion is a config error
 
   int repeats_for(const Case& c) const { return c.repeats.value_or(repeats); }
   Sampling sampling_for(const Case& c) const {

@@ -165,6 +165,25 @@ ProviderSpec ProviderSpec::from_json(const json& j) {
   return p;
 }
 
+json JudgeSpec::to_json() const {
+  return {{"provider", provider.to_json()}, {"sampling", sampling.to_json()}, {"repeats", repeats},
+          {"max_concurrency", max_concurrency}, {"max_malformed_retries", max_malformed_retries}};
+}
+
+JudgeSpec JudgeSpec::from_json(const json& j) {
+  JudgeSpec s;
+  const std::string w = "judge";
+  if (!j.is_object()) throw std::runtime_error("judge is not an object");
+  s.provider = ProviderSpec::from_json(object_at(j, "provider", w));
+  s.sampling = SamplingSpec::from_json(object_at(j, "sampling", w));
+  s.repeats = field<int>(j, "repeats", w).value_or(s.repeats);
+  s.max_concurrency = field<int>(j, "max_concurrency", w).value_or(s.max_concurrency);
+  s.max_malformed_retries = field<int>(j, "max_malformed_retries", w).value_or(s.max_malformed_retries);
+  if (s.repeats < 1 || s.repeats > 25 || s.max_concurrency < 1)
+    throw std::runtime_error("judge.repeats or judge.max_concurrency is out of range");
+  return s;
+}
+
 json suite_to_json(const Suite& s) {
   json j;
   j["name"] = s.name;
@@ -175,6 +194,7 @@ json suite_to_json(const Suite& s) {
   j["sampling"] = s.sampling.to_json();
   j["repeats"] = s.repeats;
   j["gate"] = gate_json(s.gate);
+  if (s.judge) j["judge"] = s.judge->to_json();
   j["variants"] = json::array();
   for (const auto& v : s.variants) j["variants"].push_back(variant_json(v));
   j["cases"] = json::array();
@@ -204,6 +224,7 @@ Suite suite_from_json(const json& j) {
   s.sampling = SamplingSpec::from_json(object_at(j, "sampling", "suite"));
   s.repeats = field<int>(j, "repeats", "suite").value_or(s.repeats);
   s.gate = gate_from(object_at(j, "gate", "suite"));
+  if (j.contains("judge") && !j["judge"].is_null()) s.judge = JudgeSpec::from_json(j["judge"]);
   for (const auto& vj : array_at(j, "variants", "suite")) {
     const std::string w = "variants[" + std::to_string(s.variants.size()) + "]";
     if (!vj.is_object()) throw std::runtime_error(w + " is not an object");

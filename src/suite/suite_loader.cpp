@@ -122,6 +122,18 @@ ProviderSpec parse_provider(const YamlNode& n) {
   return p;
 }
 
+JudgeSpec parse_judge(const YamlNode& n) {
+  n.expect_keys({"provider", "sampling", "repeats", "max_concurrency", "max_malformed_retries"});
+  JudgeSpec j;
+  j.provider = parse_provider(n.required("provider"));
+  if (auto sm = n.child("sampling")) j.sampling = parse_sampling(*sm);
+  if (!j.sampling.temperature) j.sampling.temperature = 0.0;
+  j.repeats = int(n.opt_int("repeats", 1, 25).value_or(j.repeats));
+  j.max_concurrency = int(n.opt_int("max_concurrency", 1, 256).value_or(j.max_concurrency));
+  j.max_malformed_retries = int(n.opt_int("max_malformed_retries", 0, 10).value_or(j.max_malformed_retries));
+  return j;
+}
+
 GateSpec parse_gate(const YamlNode& n) {
   n.expect_keys({"max_unstable", "min_pass_rate", "max_pass_rate_drop", "alpha", "max_routing_jsd",
                  "min_topk_overlap", "max_provider_failures", "min_weighted_score", "min_pass_hat_k", "pass_k"});
@@ -307,7 +319,8 @@ void check_templates(const Suite& s, const std::vector<YamlNode>& variant_nodes,
 static Suite load_suite_unchecked(const std::string& path) {
   YamlNode root = YamlNode::load_file(path);
   if (root.is_null()) throw ConfigError(path, 0, "", "suite file is empty");
-  root.expect_keys({"name", "description", "provider", "sampling", "repeats", "gate", "variants", "cases", "rubric"});
+  root.expect_keys({"name", "description", "provider", "sampling", "repeats", "gate", "variants", "cases", "rubric",
+                   "judge"});
   Suite s;
   s.source_path = path;
   std::string suite_dir = fs::path(path).parent_path().string();
@@ -318,6 +331,7 @@ static Suite load_suite_unchecked(const std::string& path) {
   if (auto sm = root.child("sampling")) s.sampling = parse_sampling(*sm);
   s.repeats = int(root.opt_int("repeats", 1, 10000).value_or(5));
   if (auto g = root.child("gate")) s.gate = parse_gate(*g);
+  if (auto j = root.child("judge")) s.judge = parse_judge(*j);
 
   std::set<std::string> rubric_files;
   std::optional<Rubric> default_rubric;
@@ -341,6 +355,12 @@ static Suite load_suite_unchecked(const std::string& path) {
   }
   if (s.cases.empty()) root.required("cases").fail("needs at least one case");
   check_templates(s, variant_nodes, case_nodes);
+  for (size_t ci = 0; ci < s.cases.size(); ++ci)
+    for (const auto& crit : s.cases[ci].rubric.criteria)
+      if (crit.scorer == "judge" && !s.judge)
+        throw ConfigError(crit.source, 0, "scorer",
+                          "criterion '" + crit.id + "' of case '" + s.cases[ci].id +
+                              "' uses the judge scorer, but the suite has no 'judge:' block naming the judge model");
 
   s.content_hash = suite_content_hash(s);
   return s;
