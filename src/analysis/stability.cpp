@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "analysis/providers.h"
 #include "util/error.h"
 
 namespace wobble {
@@ -141,6 +142,10 @@ void add_alerts(RunAnalysis& a) {
 
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k) {
   RunAnalysis a;
+  if (has_several_providers(run, samples)) {
+    a.providers = provider_breakdown(run, samples, report_k);
+    label_variants_by_provider(samples);
+  }
   a.run = run;
   a.report_k = std::max(1, report_k);
   a.samples = std::move(samples);

@@ -277,6 +277,7 @@ void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis*
       << (has_routing ? "<a href=\"#routing\">Routing</a>" : "") << "<a href=\"#appendix\">Definitions</a></nav>\n";
   for (const auto& alert : a.alerts) out << "<div class=\"alert\" role=\"alert\">" << html_escape(alert) << "</div>\n";
   render_facts(a, out);
+  render_providers_html(a.providers, out);
   render_pass_rates(a, group_of, out);
   render_grid(a, group_of, out);
   out << "<section id=\"divergence\"><h2>Repeats, aligned</h2>\n<p class=\"muted\">Each case's repeats one above "

@@ -76,6 +76,8 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
         << fmt(a.weighted.min) << ", max " << fmt(a.weighted.max) << ")\n";
   out << "\n";
 
+  render_providers_markdown(a.providers, out);
+
   // Per case: one row per repeat of each variant.
   std::map<std::string, std::vector<const SampleRecord*>> by_case;
   std::vector<std::string> case_order;

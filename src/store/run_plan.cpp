@@ -13,7 +13,7 @@ std::string RunPlan::shard_text() const {
 int64_t RunPlan::samples_per_shard_set() const {
   int64_t total = 0;
   for (const auto& c : suite.cases) total += int64_t(suite.repeats_for(c)) * int64_t(suite.variants.size());
-  return total;
+  return total * int64_t(suite.run_providers().size());
 }
 
 bool RunPlan::uniform_repeats() const {
@@ -35,7 +35,8 @@ std::string RunPlan::repeats_text() const {
 nlohmann::json RunPlan::plan_json() const {
   nlohmann::json j = {{"format", kFormat}, {"suite_dir", suite_dir}, {"shard", shard_text()},
                       {"overrides", overrides}, {"cases", nlohmann::json::array()},
-                      {"prompts", nlohmann::json::array()}};
+                      {"prompts", nlohmann::json::array()}, {"providers", nlohmann::json::array()}};
+  for (const auto& p : suite.run_providers()) j["providers"].push_back(p.id);
   for (const auto& c : suite.cases) {
     j["cases"].push_back({{"id", c.id}, {"repeats", suite.repeats_for(c)}, {"sampling", suite.sampling_for(c).to_json()}});
     for (const auto& v : suite.variants) {
