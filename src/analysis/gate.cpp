@@ -24,6 +24,28 @@ GateCheck weighted_score_check(const RunAnalysis& a, double minimum) {
               f2(minimum) + (below.empty() ? "" : "; groups below: " + below)};
 }
 
+// pass^k of every scored criterion, recomputed with the gate's k (not the report's), so the check
+// does not depend on how the analysis was rendered. The detail names the criteria below the bound.
+GateCheck pass_hat_k_check(const RunAnalysis& a, double minimum, int k) {
+  int checked = 0;
+  std::string below;
+  int n_below = 0;
+  for (const auto& c : a.criteria) {
+    if (c.n == 0) continue;
+    ++checked;
+    const int64_t kk = std::min<int64_t>(c.n, k);
+    const double p = pass_hat_k(c.n, c.passes, kk);
+    if (p >= minimum) continue;
+    ++n_below;
+    below += (below.empty() ? "" : ", ") + c.case_id + "/" + c.variant_id + "/" + c.criterion_id + " " + f2(p) +
+             " (" + std::to_string(c.passes) + "/" + std::to_string(c.n) + ", k=" + std::to_string(kk) + ")";
+  }
+  if (checked == 0) return {"min_pass_hat_k", false, "no criterion was scored, minimum pass^k " + f2(minimum)};
+  return {"min_pass_hat_k", n_below == 0,
+          std::to_string(n_below) + " of " + std::to_string(checked) + " criteria have pass^" + std::to_string(k) +
+              " below " + f2(minimum) + (below.empty() ? "" : ": " + below)};
+}
+
 }  // namespace
 
 nlohmann::json GateResult::to_json() const {
@@ -42,6 +64,8 @@ GateSpec merge_gate(const GateSpec& s, const GateSpec& c) {
   if (c.min_topk_overlap) g.min_topk_overlap = c.min_topk_overlap;
   if (c.min_weighted_score) g.min_weighted_score = c.min_weighted_score;
   if (c.max_provider_failures) g.max_provider_failures = c.max_provider_failures;
+  if (c.min_pass_hat_k) g.min_pass_hat_k = c.min_pass_hat_k;
+  if (c.pass_k) g.pass_k = c.pass_k;
   return g;
 }
 
@@ -85,6 +109,7 @@ GateResult evaluate_gate(const RunAnalysis& a, const GateSpec& spec, const RunAn
              std::to_string(a.scored) + "), minimum " + f2(*spec.min_pass_rate)});
   }
   if (spec.min_weighted_score) add(weighted_score_check(a, *spec.min_weighted_score));
+  if (spec.min_pass_hat_k) add(pass_hat_k_check(a, *spec.min_pass_hat_k, spec.pass_k.value_or(3)));
   if (baseline) {
     double alpha = spec.alpha.value_or(0.05);
     std::map<std::tuple<std::string, std::string, std::string>, const CriterionStability*> base;

@@ -1,4 +1,4 @@
-// Statistics used by the stability reporter. Formulas are stated in README ("Metric definitions")
+// Statistics used by the stability reporter. Formulas are stated in reports/README.md ("Metric definitions")
 // and tested against hand-computed values. Pure functions; thread-safe.
 #pragma once
 

@@ -22,8 +22,8 @@ int gate_command(const std::vector<std::string>& args) {
   std::string run_ref, baseline_ref;
   std::string db = "wobble.db";
   GateSpec cli;
-  int max_unstable = -1;
-  double min_pass = -1, max_drop = -1, alpha = -1, max_jsd = -1, min_overlap = -1, min_weighted = -1;
+  int max_unstable = -1, pass_k = 0;
+  double min_pass = -1, max_drop = -1, alpha = -1, max_jsd = -1, min_overlap = -1, min_weighted = -1, min_pass_hat_k = -1;
   std::string max_failures;
   opts.add_options()("help,h", "show this help")("run", po::value(&run_ref), "run id to gate, or 'latest'")
       ("db", po::value(&db)->default_value(db), "SQLite database")
@@ -32,6 +32,9 @@ int gate_command(const std::vector<std::string>& args) {
       ("max-unstable", po::value(&max_unstable), "fail when more (case, variant, criterion) triples are unstable")
       ("min-pass-rate", po::value(&min_pass), "fail when the overall pass rate is lower (0..1)")
       ("min-weighted-score", po::value(&min_weighted), "fail when the mean weighted score of the samples is lower (0..1)")
+      ("min-pass-hat-k", po::value(&min_pass_hat_k),
+       "fail when any criterion's pass^k (chance that k repeats all pass) is lower (0..1)")
+      ("pass-k", po::value(&pass_k), "the k of --min-pass-hat-k (default 3; capped at each criterion's repeats)")
       ("max-pass-rate-drop", po::value(&max_drop), "with --baseline: fail on a larger absolute drop (0..1)")
       ("alpha", po::value(&alpha), "with --baseline: significance level of the Fisher test (default 0.05)")
       ("max-routing-jsd", po::value(&max_jsd), "with --baseline: fail when any layer's expert-usage JSD is larger")
@@ -57,6 +60,11 @@ int gate_command(const std::vector<std::string>& args) {
   };
   if (vm.count("min-pass-rate")) cli.min_pass_rate = unit(min_pass, "min-pass-rate");
   if (vm.count("min-weighted-score")) cli.min_weighted_score = unit(min_weighted, "min-weighted-score");
+  if (vm.count("min-pass-hat-k")) cli.min_pass_hat_k = unit(min_pass_hat_k, "min-pass-hat-k");
+  if (vm.count("pass-k")) {
+    if (pass_k < 1 || pass_k > 10000) throw Error(kExitUsage, "--pass-k must be between 1 and 10000");
+    cli.pass_k = pass_k;
+  }
   if (vm.count("max-pass-rate-drop")) cli.max_pass_rate_drop = unit(max_drop, "max-pass-rate-drop");
   if (vm.count("alpha")) cli.alpha = unit(alpha, "alpha");
   if (vm.count("max-routing-jsd")) cli.max_routing_jsd = unit(max_jsd, "max-routing-jsd");
@@ -82,9 +90,10 @@ int gate_command(const std::vector<std::string>& args) {
     suite_match = match_suites(a, *base);
     require_same_suite(*suite_match, vm.count("allow-suite-change") > 0);
   }
-  if (!spec.max_unstable && !spec.min_pass_rate && !spec.min_weighted_score && !base && !spec.max_provider_failures)
+  if (!spec.max_unstable && !spec.min_pass_rate && !spec.min_weighted_score && !spec.min_pass_hat_k && !base &&
+      !spec.max_provider_failures)
     throw Error(kExitUsage, "no gate thresholds: set them in the suite's gate: block or pass --max-unstable, "
-                            "--min-pass-rate, --min-weighted-score, --max-provider-failures or --baseline");
+                            "--min-pass-rate, --min-weighted-score, --min-pass-hat-k, --max-provider-failures or --baseline");
   GateResult g = evaluate_gate(a, spec, base ? &*base : nullptr);
   if (suite_match && (!suite_match->same || suite_match->dropped() > 0)) {
     // Allowed, but never silent: say what was left out; nothing shared means nothing was compared.

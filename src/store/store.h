@@ -1,6 +1,6 @@
 // Store: the SQLite database every run, sample, score, attempt and routing trace lives in.
 //
-// Schema: documented in README.md ("Database schema") and versioned; open() applies pending
+// Schema: documented in src/store/README.md and versioned; open() applies pending
 // migrations in a transaction and refuses a database from a newer tool version.
 // WAL mode, busy timeout 5 s. Writes are batched: insert_samples() writes a batch in one
 // transaction. Thread safety: one Store per thread (SQLite connection); the runner funnels writes

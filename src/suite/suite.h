@@ -142,6 +142,10 @@ struct GateSpec {
   std::optional<double> min_topk_overlap;    // vs baseline
   std::optional<double> min_weighted_score;  // mean weighted score over the run's samples (0..1)
   std::optional<FailureBudget> max_provider_failures;  // unset: none tolerated
+  // Every scored (case, variant, criterion) must pass all of k repeats with at least this chance:
+  // pass^k = C(c, k) / C(n, k), k = min(n, pass_k). Accepts a known-flaky criterion with a bound.
+  std::optional<double> min_pass_hat_k;
+  std::optional<int> pass_k;  // k for min_pass_hat_k (default 3)
 };
 
 struct Suite {

@@ -61,6 +61,8 @@ json gate_json(const GateSpec& g) {
   if (g.min_topk_overlap) gate["min_topk_overlap"] = *g.min_topk_overlap;
   if (g.max_provider_failures) gate["max_provider_failures"] = g.max_provider_failures->text();
   if (g.min_weighted_score) gate["min_weighted_score"] = *g.min_weighted_score;
+  if (g.min_pass_hat_k) gate["min_pass_hat_k"] = *g.min_pass_hat_k;
+  if (g.pass_k) gate["pass_k"] = *g.pass_k;
   return gate;
 }
 
@@ -74,6 +76,8 @@ GateSpec gate_from(const json& j) {
   g.max_routing_jsd = field<double>(j, "max_routing_jsd", w);
   g.min_topk_overlap = field<double>(j, "min_topk_overlap", w);
   g.min_weighted_score = field<double>(j, "min_weighted_score", w);
+  g.min_pass_hat_k = field<double>(j, "min_pass_hat_k", w);
+  g.pass_k = field<int>(j, "pass_k", w);
   if (auto t = field<std::string>(j, "max_provider_failures", w)) {
     g.max_provider_failures = FailureBudget::parse(*t);
     if (!g.max_provider_failures) throw std::runtime_error("gate.max_provider_failures is malformed: " + *t);

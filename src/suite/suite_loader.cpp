@@ -120,7 +120,7 @@ ProviderSpec parse_provider(const YamlNode& n) {
 
 GateSpec parse_gate(const YamlNode& n) {
   n.expect_keys({"max_unstable", "min_pass_rate", "max_pass_rate_drop", "alpha", "max_routing_jsd",
-                 "min_topk_overlap", "max_provider_failures", "min_weighted_score"});
+                 "min_topk_overlap", "max_provider_failures", "min_weighted_score", "min_pass_hat_k", "pass_k"});
   GateSpec g;
   if (auto v = n.opt_int("max_unstable", 0, 1 << 30)) g.max_unstable = int(*v);
   g.min_pass_rate = n.opt_double("min_pass_rate", 0, 1);
@@ -134,6 +134,8 @@ GateSpec parse_gate(const YamlNode& n) {
       n.required("max_provider_failures").fail("expected a count (e.g. 3) or a share (e.g. 5%), got '" + *f + "'");
   }
   g.min_weighted_score = n.opt_double("min_weighted_score", 0, 1);
+  g.min_pass_hat_k = n.opt_double("min_pass_hat_k", 0, 1);
+  if (auto k = n.opt_int("pass_k", 1, 10000)) g.pass_k = int(*k);
   return g;
 }
 

@@ -1,7 +1,7 @@
 // Errors inside the harness, and the exit codes the CLI maps them to.
 //
 // The harness may throw these internally; src/cli catches every exception at the top and prints
-// one clear message. Exit codes are documented in README.md ("Exit codes") and stable:
+// one clear message. Exit codes are documented in README.md and src/cli/README.md ("Exit codes") and stable:
 //   0 success, 1 gate failed, 2 usage or configuration error (bad flag, suite, rubric),
 //   3 runtime failure (provider setup, model load, I/O), 4 database error (open, schema, corrupt).
 #pragma once

@@ -1,6 +1,6 @@
 // Text policy: how bytes from a model, a server or a file cross into each output medium.
 //
-// Contract (one rule per medium; README.md "Reliability: text at every output" states it with its
+// Contract (one rule per medium; reports/README.md "Text at every output" states it with its
 // tests):
 //   Storage   The database keeps the exact bytes it was given (outputs, error bodies, names), valid
 //             UTF-8 or not. Nothing in this file is applied before storing.

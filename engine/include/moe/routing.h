@@ -42,7 +42,7 @@ class RoutingTrace {
   void clear();
   void truncate(uint64_t n_tokens);  // drop records of tokens >= n_tokens
 
-  // Compact binary form (documented in README "Routing trace format"): header
+  // Compact binary form (documented in engine/README.md "Routing trace format"): header
   // (magic "MOERT1", n_layers, n_expert, k, n_tokens) then per record k u8/u16 expert ids,
   // k fp16 weights, fp16 entropy, fp16 margin. Bytes per token = n_layers * (k*(id+2) + 4).
   std::vector<uint8_t> serialize() const;
