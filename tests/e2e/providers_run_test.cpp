@@ -3,6 +3,7 @@
 // give exactly the paired McNemar counts the script implies; command-line overrides must be
 // recorded in the plan and reach the endpoint.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <map>
 #include <mutex>
@@ -112,6 +113,24 @@ TEST(ProvidersEndToEnd, TwoProvidersArePairedByRepeatWithTheScriptedMcNemarCount
     EXPECT_EQ(rec->plan.suite.providers[0].base_url, server.base_url());
     EXPECT_EQ(rec->expected_samples, 4 * kRepeats);
   }
+
+  // Resume works per provider: drop half of one provider's samples and only those are taken again.
+  {
+    Store store = Store::open(f.db);
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(store.handle(),
+                           "DELETE FROM samples WHERE provider_id = 'bad' AND repeat_index >= 5; "
+                           "UPDATE runs SET status = 'interrupted'",
+                           nullptr, nullptr, &err),
+              SQLITE_OK)
+        << (err ? err : "");
+  }
+  const size_t bad_before = seen.models.count("bad-model");
+  auto resumed = run_process({WOBBLE_EXE, "run", "--resume", "latest", "--db", f.db, "--json", "--quiet"}, env);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(nlohmann::json::parse(resumed.out)["executed"], 2 * 5);
+  EXPECT_EQ(seen.models.count("bad-model"), bad_before + 2 * 5);
+  EXPECT_EQ(seen.models.count("good-model"), size_t(2 * kRepeats));
 
   // Paired statistics, per (case, variant, criterion): good passes 9/10, bad 5/10; discordant
   // pairs: good-only on odd repeats but 9 (1, 3, 5, 7) = 4, bad-only never; exact McNemar
