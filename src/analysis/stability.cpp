@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "analysis/providers.h"
 #include "util/error.h"
 #include "util/utf8.h"
 
@@ -281,6 +282,10 @@ void add_usage(RunAnalysis& a) {
 
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k) {
   RunAnalysis a;
+  if (has_several_providers(run, samples)) {
+    a.providers = provider_breakdown(run, samples, report_k);
+    label_variants_by_provider(samples);
+  }
   a.run = run;
   a.report_k = std::max(1, report_k);
   a.samples = std::move(samples);

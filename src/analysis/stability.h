@@ -130,8 +130,32 @@ struct FailedSample {
   int64_t attempts = 0;
 };
 
+// A run on several providers, side by side: each provider's samples analysed on their own
+// (analysis/providers.h). Empty for a run on one provider.
+struct ProviderCell {
+  int64_t n = 0, passes = 0;  // scored repeats, passes
+  double pass_rate = 0;
+  Interval wilson;
+  Verdict verdict = Verdict::kUnscored;
+  bool present = false;       // the provider has this (case, variant, criterion)
+};
+struct ProviderRow {
+  std::string case_id, variant_id, criterion_id;
+  std::vector<ProviderCell> cells;  // one per ProviderBreakdown::ids entry
+};
+struct ProviderBreakdown {
+  std::vector<std::string> ids, models;  // the run's providers in the suite's order; model as configured
+  std::vector<int64_t> samples, failed, unstable;
+  std::vector<double> pass_rate;          // over all criterion results of that provider
+  std::vector<ProviderRow> rows;
+  bool empty() const { return ids.empty(); }
+};
+
 struct RunAnalysis {
   RunRecord run;
+  // Set for a run on several providers. Every other field then keys a sample's (case, variant) as
+  // (case, "variant@provider"), so no statistic ever mixes two models' repeats.
+  ProviderBreakdown providers;
   std::vector<SampleRecord> samples;  // in the suite's case and variant order, then repeat (no traces)
   std::vector<CriterionStability> criteria;
   std::vector<GroupStability> groups;

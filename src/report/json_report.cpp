@@ -92,6 +92,7 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing,
   j["run"]["repeats_per_case"] = per_case;
   j["run"]["overrides"] = r.plan.overrides;
   j["run"]["reported_models"] = a.reported_models;
+  if (!a.providers.empty()) j["providers"] = providers_json(a.providers);
   j["alerts"] = a.alerts;
   j["failures"] = nlohmann::json::array();
   for (const auto& f : a.failures)

@@ -187,6 +187,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
   for (const auto& alert : a.alerts) out << "> **Warning:** " << md_inline(alert, 400) << "\n\n";
   render_verdict_markdown(a, opts, out, "##");
   render_unstable_markdown(a, out, "##", SIZE_MAX);
+  render_providers_markdown(a.providers, out);
 
   if (!opts.only_unstable && int64_t(a.criteria.size()) > a.unstable) {
     out << "## Other criteria\n\n";

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -57,11 +58,21 @@ struct RunOutcome {
 
 // Every triple of the plan, in case, variant, repeat order, restricted to the plan's shard.
 std::vector<Triple> plan_triples(const RunPlan& plan);
+// Every sample to take: each provider of the suite (in its order) x plan_triples(). A shard holds
+// every provider of its triples, so shards of a multi-provider run stay paired.
+std::vector<WorkItem> plan_work(const RunPlan& plan);
 
-// Starts a new run of `plan`. `provider` must outlive the call.
-RunOutcome run_plan(const RunPlan& plan, Provider& provider, const RunOptions& opts);
-// Continues run `run_id` from its stored plan: executes only the triples without an ok sample.
+// The set-up provider for each ProviderSpec::id of the plan; not owned, must outlive the call.
+using ProviderMap = std::map<std::string, Provider*>;
+
+// Starts a new run of `plan`. Each provider runs its share with its own max_concurrency workers
+// (or opts.concurrency each) and its own circuit breaker; one tripping stops the whole run.
+RunOutcome run_plan(const RunPlan& plan, const ProviderMap& providers, const RunOptions& opts);
+// Continues run `run_id` from its stored plan: executes only the work items without an ok sample.
 // Throws Error(kExitUsage) naming the holder when another live process holds the run's lease.
+RunOutcome resume_run(int64_t run_id, const ProviderMap& providers, const RunOptions& opts);
+// Single-provider forms; throw Error(kExitUsage) when the plan has several providers.
+RunOutcome run_plan(const RunPlan& plan, Provider& provider, const RunOptions& opts);
 RunOutcome resume_run(int64_t run_id, Provider& provider, const RunOptions& opts);
 
 // Installs SIGINT/SIGTERM handlers (see the header comment); stop_requested() reads the flag.

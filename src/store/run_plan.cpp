@@ -15,7 +15,7 @@ std::string RunPlan::shard_text() const {
 int64_t RunPlan::samples_per_shard_set() const {
   int64_t total = 0;
   for (const auto& c : suite.cases) total += int64_t(suite.repeats_for(c)) * int64_t(suite.variants.size());
-  return total;
+  return total * int64_t(suite.run_providers().size());
 }
 
 bool RunPlan::uniform_repeats() const {
@@ -37,7 +37,8 @@ std::string RunPlan::repeats_text() const {
 nlohmann::json RunPlan::plan_json() const {
   nlohmann::json j = {{"format", kFormat}, {"suite_dir", suite_dir}, {"shard", shard_text()},
                       {"overrides", overrides}, {"cases", nlohmann::json::array()},
-                      {"prompts", nlohmann::json::array()}};
+                      {"prompts", nlohmann::json::array()}, {"providers", nlohmann::json::array()}};
+  for (const auto& p : suite.run_providers()) j["providers"].push_back(p.id);
   if (source_run_id > 0) j["source_run"] = source_run_id;
   if (suite.judge) j["judge_prompt"] = kJudgePromptVersion;
   for (const auto& c : suite.cases) {

@@ -25,6 +25,9 @@
 namespace wobble {
 
 using Triple = std::tuple<std::string, std::string, int>;  // (case, variant, repeat)
+// One sample to take: (provider id, case, variant, repeat). A suite with one unnamed provider has
+// provider id "".
+using WorkItem = std::tuple<std::string, std::string, std::string, int>;
 
 struct RunPlan {
   static constexpr int kFormat = 1;
@@ -38,7 +41,8 @@ struct RunPlan {
   int64_t source_run_id = 0;
 
   std::string shard_text() const;  // "" or "i/N"
-  int64_t samples_per_shard_set() const;  // planned samples over every shard: sum(repeats) x variants
+  // Planned samples over every shard: sum(repeats) x variants x providers.
+  int64_t samples_per_shard_set() const;
   bool uniform_repeats() const;    // every case runs the suite's repeats
   // "5", or "2-5 (per case)" when cases differ.
   std::string repeats_text() const;

@@ -180,12 +180,27 @@ Store Store::open(const std::string& path) {
     if (version < int(migrations.size())) {
       // Another process may be creating or migrating the same file: take the write lock first,
       // then read the version again, so exactly one of them runs each migration.
-      Transaction tx(db);
-      version = store.schema_version();
-      check_not_newer(version);
-      for (int v = version; v < int(migrations.size()); ++v) exec_sql(db, migrations[v]);
-      exec_sql(db, ("PRAGMA user_version = " + std::to_string(migrations.size())).c_str());
-      tx.commit();
+      // Foreign keys are off while migrating (the pragma is a no-op inside a transaction): a
+      // migration that rebuilds a table drops the old one, which would otherwise cascade-delete
+      // every row that refers to it. foreign_key_check then proves no reference was broken.
+      exec_sql(db, "PRAGMA foreign_keys = OFF");
+      struct ForeignKeysBackOn {
+        sqlite3* db;
+        ~ForeignKeysBackOn() { sqlite3_exec(db, "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr); }
+      } back_on{db};
+      {
+        Transaction tx(db);
+        version = store.schema_version();
+        check_not_newer(version);
+        for (int v = version; v < int(migrations.size()); ++v) exec_sql(db, migrations[v]);
+        exec_sql(db, ("PRAGMA user_version = " + std::to_string(migrations.size())).c_str());
+        {
+          Stmt fk(db, "PRAGMA foreign_key_check");
+          if (fk.step())
+            throw StoreError("migration left a broken reference in table '" + fk.text(0) + "'; nothing was changed");
+        }
+        tx.commit();
+      }
     }
   };
   // Switching a new file to WAL while another connection opens it can be refused at once
@@ -363,11 +378,12 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
   // A failed sample (ok = 0) is a placeholder that a resumed run replaces.
   Stmt drop_failed(db_,
                    "DELETE FROM samples WHERE run_id = ? AND case_id = ? AND variant_id = ? AND repeat_index = ? "
-                   "AND ok = 0");
+                   "AND provider_id = ? AND ok = 0");
   Stmt ins(db_,
            "INSERT INTO samples (run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, "
            "prompt_tokens, completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, "
-           "routing_trace, model_reported, logprobs, output_original_bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+           "routing_trace, model_reported, logprobs, output_original_bytes, provider_id) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   Stmt score(db_,
              "INSERT INTO scores (sample_id, criterion_id, outcome, score, evidence_start, evidence_end, "
              "evidence_text, reason, expected) VALUES (?,?,?,?,?,?,?,?,?)");
@@ -382,7 +398,7 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   for (const auto& r : batch) {
     drop_failed.bind(1, r.run_id).bind(2, r.case_id).bind(3, r.variant_id).bind(4, int64_t(r.repeat));
-    drop_failed.run();
+    drop_failed.bind(5, r.provider_id).run();
     ins.bind(1, r.run_id).bind(2, r.case_id).bind(3, r.variant_id).bind(4, int64_t(r.repeat)).bind(5, r.prompt);
     ins.bind(6, int64_t(r.ok ? 1 : 0)).bind(7, r.ok ? r.output : std::string()).bind(8, r.finish_reason);
     ins.bind(9, r.prompt_tokens).bind(10, r.completion_tokens).bind(11, r.latency_s).bind(12, r.error);
@@ -397,11 +413,12 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
     else ins.bind_null(19);
     if (r.output_original_bytes >= 0) ins.bind(20, r.output_original_bytes);
     else ins.bind_null(20);
+    ins.bind(21, r.provider_id);
     try {
       ins.run();
     } catch (const StoreError& e) {
-      throw StoreError("cannot store sample (" + r.case_id + ", " + r.variant_id + ", repeat " +
-                       std::to_string(r.repeat) + "): " + e.what());
+      throw StoreError("cannot store sample (" + (r.provider_id.empty() ? "" : r.provider_id + ", ") + r.case_id +
+                       ", " + r.variant_id + ", repeat " + std::to_string(r.repeat) + "): " + e.what());
     }
     int64_t id = sqlite3_last_insert_rowid(db_);
     if (!r.routing_error.empty()) routing_error.bind(1, r.routing_error).bind(2, id).run();
@@ -485,24 +502,33 @@ std::set<Triple> Store::completed_triples(int64_t run_id) const {
   return out;
 }
 
+std::set<WorkItem> Store::completed_work(int64_t run_id) const {
+  Stmt s(db_, "SELECT provider_id, case_id, variant_id, repeat_index FROM samples WHERE run_id = ? AND ok = 1");
+  s.bind(1, run_id);
+  std::set<WorkItem> out;
+  while (s.step()) out.emplace(s.text(0), s.text(1), s.text(2), int(s.int64(3)));
+  return out;
+}
+
 namespace {
 
 // Sorts samples into the order the suite lists its cases and variants (from the run's plan),
 // then by repeat. Ids the snapshot does not name (an old or hand-edited database) come after the
 // named ones, alphabetically.
 void order_as_suite(std::vector<SampleRecord>& samples, const Suite& suite) {
-  std::map<std::string, size_t> case_rank, variant_rank;
+  std::map<std::string, size_t> case_rank, variant_rank, provider_rank;
   for (const auto& c : suite.cases) case_rank.emplace(c.id, case_rank.size());
   for (const auto& v : suite.variants) variant_rank.emplace(v.id, variant_rank.size());
+  for (const auto& p : suite.run_providers()) provider_rank.emplace(p.id, provider_rank.size());
   auto rank_of = [](const std::map<std::string, size_t>& rank, const std::string& id) {
     auto it = rank.find(id);
     return it == rank.end() ? rank.size() : it->second;
   };
   std::stable_sort(samples.begin(), samples.end(), [&](const SampleRecord& a, const SampleRecord& b) {
     return std::forward_as_tuple(rank_of(case_rank, a.case_id), a.case_id, rank_of(variant_rank, a.variant_id),
-                                 a.variant_id, a.repeat) <
+                                 a.variant_id, rank_of(provider_rank, a.provider_id), a.provider_id, a.repeat) <
            std::forward_as_tuple(rank_of(case_rank, b.case_id), b.case_id, rank_of(variant_rank, b.variant_id),
-                                 b.variant_id, b.repeat);
+                                 b.variant_id, rank_of(provider_rank, b.provider_id), b.provider_id, b.repeat);
   });
 }
 
@@ -513,8 +539,8 @@ std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const 
       "SELECT id, run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, prompt_tokens, "
       "completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, ";
   sql += with_trace ? "routing_trace" : "NULL";
-  sql += ", model_reported, logprobs, output_original_bytes, routing_error FROM samples WHERE run_id = ? "
-         "ORDER BY case_id, variant_id, repeat_index";
+  sql += ", model_reported, logprobs, output_original_bytes, routing_error, provider_id FROM samples WHERE run_id = ? "
+         "ORDER BY case_id, variant_id, provider_id, repeat_index";
   Stmt s(db_, sql.c_str());
   s.bind(1, run_id);
   std::vector<SampleRecord> out;
@@ -543,6 +569,7 @@ std::vector<SampleRecord> Store::samples(int64_t run_id, bool with_trace) const 
     r.logprobs = decode_logprobs(s.opt_text(19));
     r.output_original_bytes = s.opt_text(20) ? s.int64(20) : -1;
     r.routing_error = s.text(21);
+    r.provider_id = s.text(22);
     by_id[r.id] = out.size();
     out.push_back(std::move(r));
   }

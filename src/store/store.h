@@ -62,6 +62,7 @@ struct SampleRecord {
   int64_t run_id = 0;
   std::string case_id, variant_id;
   int repeat = 0;
+  std::string provider_id;     // ProviderSpec::id it ran on ("" for a suite with one unnamed provider)
   std::string prompt;          // as sent (RenderedPrompt::as_text)
   bool ok = false;             // false: every attempt failed; output is empty and not a model output
   std::string output;
@@ -120,10 +121,12 @@ class Store {
   bool delete_run(int64_t run_id);
 
   // Inserts samples with their scores and attempts in one transaction. A sample whose
-  // (run, case, variant, repeat) already exists is rejected (UNIQUE constraint) and the batch
+  // (run, provider, case, variant, repeat) already exists is rejected (UNIQUE constraint) and the batch
   // rolled back: repeats are never collapsed or duplicated.
   void insert_samples(const std::vector<SampleRecord>& batch);
+  // (case, variant, repeat) with an ok sample on any provider; see completed_work for the per-provider set.
   std::set<Triple> completed_triples(int64_t run_id) const;
+  std::set<WorkItem> completed_work(int64_t run_id) const;  // (provider, case, variant, repeat) with an ok sample
   // Loads samples of a run in the suite's order of cases and variants (its snapshot), then by
   // repeat; with_trace=false skips trace blobs.
   std::vector<SampleRecord> samples(int64_t run_id, bool with_trace = false) const;
