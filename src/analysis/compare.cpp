@@ -90,6 +90,15 @@ SuiteMatch match_suites(const RunAnalysis& a, const RunAnalysis& b) {
   };
   diff(da.variants, db.variants, "variant");
   diff(da.cases, db.cases, "case");
+  // A rescore grades the other run's very outputs with changed rubrics: showing what the rubric
+  // change moved is the point of comparing them, so differing rubrics do not refuse the pair.
+  const bool rescore_pair = (b.run.plan.source_run_id > 0 && b.run.plan.source_run_id == a.run.id) ||
+                            (a.run.plan.source_run_id > 0 && a.run.plan.source_run_id == b.run.id);
+  if (rescore_pair && m.name_a == m.name_b) {
+    m.same = true;
+    m.differences.insert(m.differences.begin(), "run " + std::to_string(b.run.plan.source_run_id > 0 ? m.run_b : m.run_a) +
+                                                     " rescores the other run's stored outputs");
+  }
 
   std::set<std::tuple<std::string, std::string, std::string>> in_a, in_b;
   for (const auto& c : a.criteria) in_a.emplace(c.case_id, c.variant_id, c.criterion_id);

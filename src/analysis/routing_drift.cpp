@@ -515,6 +515,18 @@ RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optiona
                                 double max_jsd, double min_overlap) {
   // Only groups with a trace are read (an index lookup), one group at a time: a run of a hosted
   // model has none, and memory follows one group's traces, not the run's.
+  // A run (or baseline) of several providers is read whole, as before streaming: its groups mix
+  // the providers' samples, which one streamed read of one provider would not see.
+  const auto providers = store.sample_providers(run_id);
+  const auto base_providers = baseline_run ? store.sample_providers(*baseline_run) : std::vector<std::string>{};
+  if (providers.size() > 1 || base_providers.size() > 1) {
+    auto samples = store.samples(run_id, true);
+    if (!baseline_run) return analyze_routing_samples(samples, nullptr, max_jsd, min_overlap);
+    auto base = store.samples(*baseline_run, true);
+    RoutingAnalysis r = analyze_routing_samples(samples, &base, max_jsd, min_overlap);
+    r.baseline_run = *baseline_run;
+    return r;
+  }
   RoutingBuilder b(max_jsd, min_overlap);
   RoutingAnalysis counts;
   if (auto run = store.get_run(run_id)) {
@@ -523,13 +535,16 @@ RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optiona
     columns.traces = true;
     columns.logprobs = false;
     columns.attempts = false;
+    if (!providers.empty()) columns.provider_id = providers[0];
+    SampleColumns base_columns = columns;
+    base_columns.provider_id = base_providers.empty() ? "" : base_providers[0];
     store.for_each_group(run_id, store.sample_groups(run_id, run->plan.suite, true), columns,
                          [&](std::vector<SampleRecord>& group) {
                            const auto& key = group.front();
                            auto members = decode_traces(pointers(group), &counts);
                            std::vector<SampleRecord> base_samples;
                            if (baseline_run)
-                             store.for_each_group(*baseline_run, {{key.case_id, key.variant_id}}, columns,
+                             store.for_each_group(*baseline_run, {{key.case_id, key.variant_id}}, base_columns,
                                                   [&](std::vector<SampleRecord>& bg) { base_samples = std::move(bg); });
                            auto base = decode_traces(pointers(base_samples), nullptr);
                            b.add_group(key.case_id, key.variant_id, members,

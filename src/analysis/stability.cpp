@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "analysis/providers.h"
 #include "util/error.h"
 #include "util/utf8.h"
 
@@ -484,6 +485,11 @@ std::string RunAnalysis::detail_note() const {
 }
 
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k) {
+  ProviderBreakdown providers;
+  if (has_several_providers(run, samples)) {
+    providers = provider_breakdown(run, samples, report_k);
+    label_variants_by_provider(samples);
+  }
   // Group samples by (case, variant), keeping the order they arrive in (the suite's).
   std::map<GroupKey, std::vector<SampleRecord>> groups;
   std::vector<GroupKey> order;
@@ -495,12 +501,24 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
   }
   AnalysisBuilder b(run, report_k, -1, 0);
   for (const auto& key : order) b.add_group(groups[key]);
-  return b.finish();
+  RunAnalysis a = b.finish();
+  a.providers = std::move(providers);
+  return a;
 }
 
 RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_t detail_samples) {
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
+  // Not streamed yet: a run on several providers (its analysis relabels variants per provider and
+  // adds a per-provider breakdown) and a run with judge gradings (judge noise reads every sample
+  // with its gradings). Both are read whole, as before streaming, and keep every sample.
+  const auto providers = store.sample_providers(run_id);
+  auto gradings = store.judge_gradings(run_id);
+  if (providers.size() > 1 || run_provider_ids(*run).size() > 1 || !gradings.empty()) {
+    RunAnalysis a = analyze_samples(*run, store.samples(run_id, false), report_k);
+    a.judge = judge_noise(a.samples, gradings);
+    return a;
+  }
   const auto groups = store.sample_groups(run_id, run->plan.suite);
   int64_t per_group = -1, total = 0;
   if (detail_samples >= 0 && store.sample_count(run_id) > detail_samples) {
@@ -517,6 +535,7 @@ RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_
   // Every score's text: an unstable criterion quotes its first passing and failing repeats
   // (reason, evidence, expected value), and which repeat that is shows only once the group is read.
   columns.score_text = true;
+  if (!providers.empty()) columns.provider_id = providers[0];
   store.for_each_group(run_id, groups, columns, [&](std::vector<SampleRecord>& g) { b.add_group(g); });
   return b.finish();
 }

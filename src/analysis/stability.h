@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/judge_noise.h"
 #include "analysis/stats.h"
 #include "store/store.h"
 
@@ -133,8 +134,32 @@ struct FailedSample {
   int64_t attempts = 0;
 };
 
+// A run on several providers, side by side: each provider's samples analysed on their own
+// (analysis/providers.h). Empty for a run on one provider.
+struct ProviderCell {
+  int64_t n = 0, passes = 0;  // scored repeats, passes
+  double pass_rate = 0;
+  Interval wilson;
+  Verdict verdict = Verdict::kUnscored;
+  bool present = false;       // the provider has this (case, variant, criterion)
+};
+struct ProviderRow {
+  std::string case_id, variant_id, criterion_id;
+  std::vector<ProviderCell> cells;  // one per ProviderBreakdown::ids entry
+};
+struct ProviderBreakdown {
+  std::vector<std::string> ids, models;  // the run's providers in the suite's order; model as configured
+  std::vector<int64_t> samples, failed, unstable;
+  std::vector<double> pass_rate;          // over all criterion results of that provider
+  std::vector<ProviderRow> rows;
+  bool empty() const { return ids.empty(); }
+};
+
 struct RunAnalysis {
   RunRecord run;
+  // Set for a run on several providers. Every other field then keys a sample's (case, variant) as
+  // (case, "variant@provider"), so no statistic ever mixes two models' repeats.
+  ProviderBreakdown providers;
   // In the suite's case and variant order, then repeat (no traces). Every sample for a run of up to
   // kDetailSamples; above that only the first detail_per_group repeats of each (case, variant), for
   // per-repeat sections (every other field counts all samples). See detail_note().
@@ -168,6 +193,7 @@ struct RunAnalysis {
   std::vector<std::optional<double>> weighted_scores;  // per sample, same order as `samples`
   Summary weighted;                                     // over every sample that has a weighted score
   int report_k = 3;
+  std::vector<JudgeNoise> judge;  // judge noise vs model noise per judged criterion (analyze_run only)
   // The weighted score of one of `samples` (by address); nullopt when it has none or is not one of them.
   std::optional<double> weighted_score_of(const SampleRecord* s) const {
     std::less<const SampleRecord*> before;  // a total order even for pointers into other arrays

@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 
 #include "analysis/compare.h"
+#include "analysis/providers.h"
 #include "cli/cli_util.h"
 #include "cli/command.h"
 #include "util/error.h"
@@ -19,14 +20,32 @@ int compare_command(const std::vector<std::string>& args) {
   po::options_description opts("wobble compare RUN_A RUN_B [options]");
   std::vector<std::string> refs;
   std::string db = "wobble.db", format = "md", out;
+  std::vector<std::string> provider_pair;
   opts.add_options()("help,h", "show this help")("runs", po::value(&refs)->multitoken(), "two run ids ('latest' for the newest)")
       ("db", po::value(&db)->default_value(db), "SQLite database")
       ("format,f", po::value(&format)->default_value(format), "md | json | html")("out,o", po::value(&out), "write to FILE")
-      ("allow-suite-change", "compare runs of different suites: only (case, variant, criterion) triples both have");
+      ("allow-suite-change", "compare runs of different suites: only (case, variant, criterion) triples both have")
+      ("providers", po::value(&provider_pair)->multitoken(),
+       "A B: compare two providers of one run (wobble compare RUN --providers A B), paired by repeat");
   po::positional_options_description pos;
   pos.add("runs", 2);
   po::variables_map vm;
   if (parse_or_help(opts, &pos, args, vm)) return kExitOk;
+  if (vm.count("providers")) {
+    if (refs.size() != 1 || provider_pair.size() != 2)
+      throw Error(kExitUsage, "give one run and two provider ids: wobble compare RUN --providers A B");
+    if (format != "md" && format != "json" && format != "html")
+      throw Error(kExitUsage, "--format must be md, json or html, got '" + format + "'");
+    Store store = Store::open_read_only(db);
+    int64_t id = resolve_run_id(store, refs[0], db, "RUN");
+    RunComparison c = compare_providers(store, id, provider_pair[0], provider_pair[1]);
+    write_output(out, [&](std::ostream& os) {
+      if (format == "json") os << dump_json(comparison_json(c), 2) << "\n";
+      else if (format == "html") render_comparison_html(c, os);
+      else render_comparison_markdown(c, os);
+    });
+    return kExitOk;
+  }
   if (refs.size() != 2) throw Error(kExitUsage, "give two run ids: wobble compare RUN_A RUN_B");
   if (format != "md" && format != "json" && format != "html")
     throw Error(kExitUsage, "--format must be md, json or html, got '" + format + "'");

@@ -3,6 +3,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "analysis/providers.h"
 #include "analysis/routing_drift.h"
 #include "analysis/stability.h"
 #include "cli/cli_util.h"
@@ -18,7 +19,7 @@ namespace {
 
 int report_command(const std::vector<std::string>& args) {
   po::options_description opts("wobble report RUN_ID [options]");
-  std::string run_ref, baseline_ref;
+  std::string run_ref, baseline_ref, provider;
   std::string db = "wobble.db", format = "md", out;
   int k = 3;
   double max_jsd = 0.1, min_overlap = 0.8;
@@ -27,6 +28,7 @@ int report_command(const std::vector<std::string>& args) {
       ("format,f", po::value(&format)->default_value(format), "md | json | html | junit | summary")
       ("out,o", po::value(&out), "write to FILE instead of stdout")
       ("k", value_with_default(&k), "k for pass@k and pass^k (capped at n)")
+      ("provider", po::value(&provider), "report only the samples of this provider (a run on several providers)")
       ("baseline", po::value(&baseline_ref), "compare routing with this run id or 'latest' (same cases and variants)")
       ("max-routing-jsd", value_with_default(&max_jsd), "flag layers whose JSD vs the baseline is larger")
       ("min-topk-overlap", value_with_default(&min_overlap), "flag prompts whose top-k overlap vs the baseline is smaller")
@@ -43,7 +45,7 @@ int report_command(const std::vector<std::string>& args) {
   Store store = Store::open_read_only(db);
   int64_t run_id = resolve_run_id(store, run_ref, db);
   int64_t baseline = baseline_ref.empty() ? 0 : resolve_run_id(store, baseline_ref, db, "--baseline");
-  RunAnalysis a = analyze_run(store, run_id, k);
+  RunAnalysis a = vm.count("provider") ? analyze_provider(store, run_id, provider, k) : analyze_run(store, run_id, k);
   RoutingAnalysis routing = analyze_routing(store, run_id, baseline > 0 ? std::optional<int64_t>(baseline) : std::nullopt,
                                             max_jsd, min_overlap);
   ReportOptions ro;

@@ -475,6 +475,7 @@ void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis*
       << "<a href=\"#divergence\">Repeats</a><a href=\"#run\">Run</a><a href=\"#appendix\">Definitions</a></nav>\n";
   for (const auto& alert : a.alerts) out << "<div class=\"alert\" role=\"alert\">" << html_escape(alert) << "</div>\n";
   render_verdict(a, opts, out);
+  render_providers_html(a.providers, out);
   render_pass_rates(a, group_of, opts.only_unstable, out);
   render_grid(a, group_of, opts.only_unstable, out);
   render_variant_deltas(a, opts.only_unstable, out);

@@ -3,6 +3,7 @@
 #include <iterator>
 #include <set>
 
+#include "report/judge_report.h"
 #include "report/report.h"
 #include "util/text_policy.h"
 
@@ -91,6 +92,7 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing,
   j["run"]["repeats_per_case"] = per_case;
   j["run"]["overrides"] = r.plan.overrides;
   j["run"]["reported_models"] = a.reported_models;
+  if (!a.providers.empty()) j["providers"] = providers_json(a.providers);
   j["alerts"] = a.alerts;
   j["failures"] = nlohmann::json::array();
   for (const auto& f : a.failures)
@@ -185,6 +187,8 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing,
                            {"fleiss_kappa", num(x.fleiss_kappa)}, {"kappa_subjects", x.kappa_subjects},
                            {"kappa_raters", x.kappa_raters}});
   if (routing && (routing->has_traces || routing->absent_samples > 0)) j["routing"] = routing_json(*routing);
+  if (!a.judge.empty()) j["judge"] = judge_json(a.judge);
+  if (a.run.plan.source_run_id > 0) j["source_run_id"] = a.run.plan.source_run_id;
   return j;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "report/judge_report.h"
 #include "report/report.h"
 #include "util/text_policy.h"
 
@@ -187,6 +188,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
   for (const auto& alert : a.alerts) out << "> **Warning:** " << md_inline(alert, 400) << "\n\n";
   render_verdict_markdown(a, opts, out, "##");
   render_unstable_markdown(a, out, "##", SIZE_MAX);
+  render_providers_markdown(a.providers, out);
 
   if (!opts.only_unstable && int64_t(a.criteria.size()) > a.unstable) {
     out << "## Other criteria\n\n";
@@ -303,6 +305,8 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
 
   if (routing && (routing->has_traces || routing->absent_samples > 0)) render_routing_markdown(*routing, out, &a, opts.only_unstable);
 
+  render_judge_markdown(a.judge, out);
+
   out << "\n## Run\n\n";
   out << "- Model: `" << md_inline(r.model_id) << "`\n";
   out << "- Status: " << md_inline(r.status) << ", started " << md_inline(r.started_at);
@@ -325,6 +329,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
 
   out << "\n## Appendix: metric definitions\n\n";
   render_metrics_markdown(out, groups_shown(routing && (routing->has_traces || routing->absent_samples > 0)));
+  render_judge_definitions_markdown(a.judge, out);
 }
 
 void render_metrics_markdown(std::ostream& out, const std::vector<MetricGroup>& groups) {

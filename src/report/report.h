@@ -68,6 +68,12 @@ void render_junit(const RunAnalysis& a, std::ostream& out, const ReportOptions& 
 void render_summary(const RunAnalysis& a, std::ostream& out, const ReportOptions& opts = {});
 std::string xml_escape(const std::string& s);
 
+// The "Providers side by side" section of a run on several providers (no output when a.providers
+// is empty); report_json puts providers_json() under "providers".
+void render_providers_markdown(const ProviderBreakdown& b, std::ostream& out);
+void render_providers_html(const ProviderBreakdown& b, std::ostream& out);
+nlohmann::json providers_json(const ProviderBreakdown& b);
+
 // Markdown-safe inline text: escapes table pipes, backticks and newlines; clips to `max` bytes.
 std::string md_inline(const std::string& s, size_t max = 120);
 

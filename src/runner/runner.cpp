@@ -9,10 +9,12 @@
 #include <ctime>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "judge/judge_pool.h"
 #include "runner/output_cap.h"
 #include "runner/progress.h"
 #include "runner/seeds.h"
@@ -201,8 +203,18 @@ class CircuitBreaker {
   std::string last_error_;
 };
 
-RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<Triple>& todo, const RunPlan& plan,
-                   Provider& provider, Store& store, const RunOptions& opts) {
+// One provider's share of the work: its own workers (its max_concurrency) and circuit breaker, so
+// a slow or broken endpoint neither starves nor hides behind another provider.
+struct Lane {
+  const ProviderSpec* spec = nullptr;
+  Provider* provider = nullptr;
+  std::vector<const WorkItem*> todo;
+  std::atomic<size_t> next{0};
+  std::unique_ptr<CircuitBreaker> breaker;
+};
+
+RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<WorkItem>& todo, const RunPlan& plan,
+                   const ProviderMap& providers, Store& store, const RunOptions& opts) {
   const Suite& suite = plan.suite;
   RunOutcome out;
   out.run_id = run_id;
@@ -213,35 +225,64 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
   std::map<std::string, const Variant*> variants;
   for (const auto& v : suite.variants) variants[v.id] = &v;
 
-  int workers = opts.concurrency > 0 ? opts.concurrency : suite.provider.max_concurrency;
-  workers = std::max(1, std::min<int>(workers, std::max<int64_t>(1, out.planned)));
+  const std::vector<ProviderSpec> specs = suite.run_providers();
+  std::vector<std::unique_ptr<Lane>> lanes;
+  std::map<std::string, Lane*> lane_of;
+  for (const auto& spec : specs) {
+    auto it = providers.find(spec.id);
+    if (it == providers.end() || !it->second)
+      throw Error(kExitRuntime, "no provider was set up for '" + spec.id + "'");
+    auto lane = std::make_unique<Lane>();
+    lane->spec = &spec;
+    lane->provider = it->second;
+    lane_of[spec.id] = lane.get();
+    lanes.push_back(std::move(lane));
+  }
+  for (const auto& t : todo) {
+    auto it = lane_of.find(std::get<0>(t));
+    if (it == lane_of.end()) throw Error(kExitRuntime, "work for unknown provider '" + std::get<0>(t) + "'");
+    it->second->todo.push_back(&t);
+  }
+  for (auto& lane : lanes) {
+    std::set<std::pair<std::string, std::string>> groups;
+    for (const auto* t : lane->todo) groups.emplace(std::get<1>(*t), std::get<2>(*t));
+    lane->breaker = std::make_unique<CircuitBreaker>(lane->spec->circuit_breaker, groups.size() <= 1);
+  }
+
   Progress progress(out.planned, opts.quiet);
-  std::atomic<size_t> next{0};
   std::atomic<int64_t> done{0}, failed{0};
   // Set by a store failure or the circuit breaker; stops dispatch and cancels in-flight requests.
   std::atomic<bool> stop_run{false};
   std::atomic<bool> cancel{false};
-  std::set<std::pair<std::string, std::string>> groups_in_todo;
-  for (const auto& t : todo) groups_in_todo.emplace(std::get<0>(t), std::get<1>(t));
-  CircuitBreaker breaker(suite.provider.circuit_breaker, groups_in_todo.size() <= 1);
   std::atomic<bool> tripped{false};
+  std::unique_ptr<JudgePool> own_judges;
+  JudgePool* judges = opts.judges;
+  if (!judges && JudgePool::suite_needs_judge(suite)) {
+    own_judges = std::make_unique<JudgePool>(suite, plan.suite_dir);
+    judges = own_judges.get();
+  }
+  std::mutex reason_mu;
+  std::string trip_reason;
   BatchWriter writer(store, opts.batch_size, run_id, owner, opts.busy_retry_s, stop_run);
 
   // Forwards the global stop and the run's own stop into the one flag providers watch.
   std::atomic<bool> workers_done{false};
   std::thread watcher([&] {
     while (!workers_done.load()) {
-      if (g_stop.load() || stop_run.load()) cancel.store(true);
+      if (g_stop.load() || stop_run.load()) {
+        cancel.store(true);
+        if (judges) judges->cancel();
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
 
-  auto work = [&] {
+  auto work = [&](Lane& lane) {
     for (;;) {
       if (cancel.load() || g_stop.load() || stop_run.load()) return;
-      size_t i = next.fetch_add(1);
-      if (i >= todo.size()) return;
-      const auto& [case_id, variant_id, repeat] = todo[i];
+      size_t i = lane.next.fetch_add(1);
+      if (i >= lane.todo.size()) return;
+      const auto& [provider_id, case_id, variant_id, repeat] = *lane.todo[i];
       const Case& c = *cases.at(case_id);
       const Variant& v = *variants.at(variant_id);
       CompletionRequest req;
@@ -249,14 +290,16 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
       req.variant_id = variant_id;
       req.repeat = repeat;
       req.prompt = render_prompt(v, c);
-      req.sampling = suite.sampling_for(c);
+      req.sampling = suite.sampling_for(c, *lane.spec);
+      // The seed does not depend on the provider: repeat r of every provider is asked the same
+      // way, which is what pairs them in `compare --providers`.
       req.sampling.seed = derive_seed(req.sampling.seed, case_id, variant_id, repeat);
       req.cancel = &cancel;
       req.retry_observer = &progress;
       Completion comp;
       g_in_flight.fetch_add(1);
       try {
-        comp = provider.complete(req);
+        comp = lane.provider->complete(req);
       } catch (const std::exception& e) {  // a provider bug must not take the run down
         comp.ok = false;
         comp.error = std::string("provider raised: ") + e.what();
@@ -267,6 +310,7 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
       if (comp.cancelled) return;
       SampleRecord r;
       r.run_id = run_id;
+      r.provider_id = provider_id;
       r.case_id = case_id;
       r.variant_id = variant_id;
       r.repeat = repeat;
@@ -281,7 +325,7 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
       r.model_reported = comp.model_reported;
       r.attempts = comp.attempts;
       if (comp.ok) {
-        r.output_original_bytes = cap_output(comp.text, size_t(suite.provider.max_output_bytes), r.finish_reason);
+        r.output_original_bytes = cap_output(comp.text, size_t(lane.spec->max_output_bytes), r.finish_reason);
         r.output = std::move(comp.text);
         r.extracted_answer = extract_answer(c, r.output);
         r.scores = score_output(c, r.output);
@@ -290,18 +334,37 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
         r.routing_trace = std::move(comp.routing_trace);
         r.routing_error = std::move(comp.routing_error);
         r.logprobs = std::move(comp.logprobs);
-        breaker.succeeded();
+        lane.breaker->succeeded();
+        if (judges && judges->case_needs_judge(c)) {
+          judges->submit(std::move(r), c, req.prompt, [&](SampleRecord graded) {
+            writer.push(std::move(graded));
+            progress.update(done.fetch_add(1) + 1, failed.load());
+          });
+          continue;
+        }
       } else {
         failed.fetch_add(1);
-        if (breaker.failed(case_id, variant_id, comp.error) && !tripped.exchange(true)) stop_run.store(true);
+        if (lane.breaker->failed(case_id, variant_id, comp.error) && !tripped.exchange(true)) {
+          {
+            std::lock_guard<std::mutex> lock(reason_mu);
+            trip_reason = (specs.size() > 1 ? "provider '" + provider_id + "': " : std::string()) +
+                          lane.breaker->reason();
+          }
+          stop_run.store(true);
+        }
       }
       writer.push(std::move(r));
       progress.update(done.fetch_add(1) + 1, failed.load());
     }
   };
   std::vector<std::thread> pool;
-  for (int w = 0; w < workers; ++w) pool.emplace_back(work);
+  for (auto& lane : lanes) {
+    int workers = opts.concurrency > 0 ? opts.concurrency : lane->spec->max_concurrency;
+    workers = std::max(0, std::min<int>(workers, int(std::min<size_t>(lane->todo.size(), 1 << 20))));
+    for (int w = 0; w < workers; ++w) pool.emplace_back(work, std::ref(*lane));
+  }
   for (auto& t : pool) t.join();
+  if (judges) judges->wait_idle();  // the watcher still forwards a stop to the judges meanwhile
   workers_done.store(true);
   watcher.join();
   std::exception_ptr store_error;
@@ -314,7 +377,7 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<T
   out.executed = done.load();
   out.failed = failed.load();
   out.breaker_tripped = tripped.load();
-  if (out.breaker_tripped) out.stop_reason = breaker.reason();
+  if (out.breaker_tripped) out.stop_reason = trip_reason;
   out.interrupted = !out.breaker_tripped && g_stop.load() && out.executed < out.planned;
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (store_error) {
@@ -355,16 +418,57 @@ std::vector<Triple> plan_triples(const RunPlan& plan) {
   return out;
 }
 
+std::vector<WorkItem> plan_work(const RunPlan& plan) {
+  std::vector<WorkItem> out;
+  const auto triples = plan_triples(plan);
+  for (const auto& p : plan.suite.run_providers())
+    for (const auto& [c, v, r] : triples) out.emplace_back(p.id, c, v, r);
+  return out;
+}
+
+namespace {
+
+ProviderMap single(const RunPlan& plan, Provider& provider) {
+  auto specs = plan.suite.run_providers();
+  if (specs.size() != 1)
+    throw Error(kExitUsage, "this run has " + std::to_string(specs.size()) + " providers; set up each of them");
+  return {{specs.front().id, &provider}};
+}
+
+std::string model_id_of(const RunPlan& plan, const ProviderMap& providers) {
+  auto specs = plan.suite.run_providers();
+  if (specs.size() == 1) return providers.at(specs.front().id)->model_id();
+  std::string id;  // "a: model-1, b: model-2"
+  for (const auto& s : specs) id += (id.empty() ? "" : ", ") + s.id + ": " + providers.at(s.id)->model_id();
+  return id;
+}
+
+}  // namespace
+
 RunOutcome run_plan(const RunPlan& plan, Provider& provider, const RunOptions& opts) {
+  return run_plan(plan, single(plan, provider), opts);
+}
+
+RunOutcome resume_run(int64_t run_id, Provider& provider, const RunOptions& opts) {
   Store store = Store::open(opts.db_path);
-  auto todo = plan_triples(plan);
+  auto run = store.get_run(run_id);
+  if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in " + opts.db_path);
+  return resume_run(run_id, single(run->plan, provider), opts);
+}
+
+RunOutcome run_plan(const RunPlan& plan, const ProviderMap& providers, const RunOptions& opts) {
+  for (const auto& spec : plan.suite.run_providers())
+    if (!providers.count(spec.id) || !providers.at(spec.id))
+      throw Error(kExitRuntime, "no provider was set up for '" + spec.id + "'");
+  Store store = Store::open(opts.db_path);
+  auto todo = plan_work(plan);
   RunRecord rec;
   rec.suite_name = plan.suite.name;
   rec.suite_path = plan.suite.source_path;
   rec.suite_hash = plan.suite.content_hash;
   rec.plan = plan;
   rec.provider = plan.suite.provider.to_json();
-  rec.model_id = provider.model_id();
+  rec.model_id = model_id_of(plan, providers);
   rec.sampling = Sampling::resolve(plan.suite.sampling).to_json();
   rec.repeats = plan.suite.repeats;
   rec.tool_version = opts.tool_version;
@@ -374,10 +478,10 @@ RunOutcome run_plan(const RunPlan& plan, Provider& provider, const RunOptions& o
   rec.expected_samples = int64_t(todo.size());
   RunLease lease = RunLease::for_this_process();
   int64_t id = store.create_run(rec, &lease);
-  return execute(id, lease.owner, todo, plan, provider, store, opts);
+  return execute(id, lease.owner, todo, plan, providers, store, opts);
 }
 
-RunOutcome resume_run(int64_t run_id, Provider& provider, const RunOptions& opts) {
+RunOutcome resume_run(int64_t run_id, const ProviderMap& providers, const RunOptions& opts) {
   Store store = Store::open(opts.db_path);
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in " + opts.db_path);
@@ -389,12 +493,12 @@ RunOutcome resume_run(int64_t run_id, Provider& provider, const RunOptions& opts
                                 std::to_string(holder->pid) + " on " + holder->host + " (last heartbeat " +
                                 std::to_string(int(ago)) + " s ago); wait for it to finish or stop it first");
   }
-  auto done = store.completed_triples(run_id);
-  std::vector<Triple> todo;
-  for (auto& t : plan_triples(run->plan))
+  auto done = store.completed_work(run_id);
+  std::vector<WorkItem> todo;
+  for (auto& t : plan_work(run->plan))
     if (!done.count(t)) todo.push_back(t);
   store.set_run_status_as(run_id, lease.owner, "running", false);
-  return execute(run_id, lease.owner, todo, run->plan, provider, store, opts);
+  return execute(run_id, lease.owner, todo, run->plan, providers, store, opts);
 }
 
 }  // namespace wobble

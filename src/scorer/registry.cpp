@@ -31,6 +31,7 @@ const Entry kScorers[] = {
     {"numeric", make_numeric_scorer},
     {"refusal", make_refusal_scorer},
     {"answer", make_answer_scorer},
+    {"judge", make_judge_scorer},
 };
 
 // Flips pass/fail (and the score) of the wrapped scorer; unscored stays unscored.

@@ -19,5 +19,6 @@ std::unique_ptr<Scorer> make_count_scorer(const CriterionSpec& spec, CountUnit u
 std::unique_ptr<Scorer> make_numeric_scorer(const CriterionSpec& spec);
 std::unique_ptr<Scorer> make_refusal_scorer(const CriterionSpec& spec);
 std::unique_ptr<Scorer> make_answer_scorer(const CriterionSpec& spec);
+std::unique_ptr<Scorer> make_judge_scorer(const CriterionSpec& spec);  // scorer/judge.cpp
 
 }  // namespace wobble

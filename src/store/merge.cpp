@@ -96,12 +96,12 @@ MergeResult merge_databases(const std::string& out_path, const std::vector<std::
     }
   }
 
-  // Choose one sample per triple before writing anything.
-  std::map<Triple, Candidate> chosen;
+  // Choose one sample per (provider, case, variant, repeat) before writing anything.
+  std::map<WorkItem, Candidate> chosen;
   for (size_t i = 0; i < inputs.size(); ++i)
     for (auto it = runs[i].rbegin(); it != runs[i].rend(); ++it) {  // oldest run first
       for (const auto& s : stores[i].samples(it->id, false)) {
-        Triple t{s.case_id, s.variant_id, s.repeat};
+        WorkItem t{s.provider_id, s.case_id, s.variant_id, s.repeat};
         Candidate c{i, it->id, s.id, s.ok, s.output};
         auto found = chosen.find(t);
         if (found == chosen.end()) {
@@ -132,7 +132,7 @@ MergeResult merge_databases(const std::string& out_path, const std::vector<std::
       for (const auto& r : runs[i]) {
         std::vector<SampleRecord> batch;
         for (auto& s : stores[i].samples(r.id, true)) {
-          auto c = chosen.find(Triple{s.case_id, s.variant_id, s.repeat});
+          auto c = chosen.find(WorkItem{s.provider_id, s.case_id, s.variant_id, s.repeat});
           if (c == chosen.end() || c->second.input != i || c->second.sample_id != s.id) continue;
           s.run_id = result.run_id;
           batch.push_back(std::move(s));

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "scorer/judge.h"
+
 namespace wobble {
 
 std::string RunPlan::shard_text() const {
@@ -13,7 +15,7 @@ std::string RunPlan::shard_text() const {
 int64_t RunPlan::samples_per_shard_set() const {
   int64_t total = 0;
   for (const auto& c : suite.cases) total += int64_t(suite.repeats_for(c)) * int64_t(suite.variants.size());
-  return total;
+  return total * int64_t(suite.run_providers().size());
 }
 
 bool RunPlan::uniform_repeats() const {
@@ -35,7 +37,10 @@ std::string RunPlan::repeats_text() const {
 nlohmann::json RunPlan::plan_json() const {
   nlohmann::json j = {{"format", kFormat}, {"suite_dir", suite_dir}, {"shard", shard_text()},
                       {"overrides", overrides}, {"cases", nlohmann::json::array()},
-                      {"prompts", nlohmann::json::array()}};
+                      {"prompts", nlohmann::json::array()}, {"providers", nlohmann::json::array()}};
+  for (const auto& p : suite.run_providers()) j["providers"].push_back(p.id);
+  if (source_run_id > 0) j["source_run"] = source_run_id;
+  if (suite.judge) j["judge_prompt"] = kJudgePromptVersion;
   for (const auto& c : suite.cases) {
     j["cases"].push_back({{"id", c.id}, {"repeats", suite.repeats_for(c)}, {"sampling", suite.sampling_for(c).to_json()}});
     for (const auto& v : suite.variants) {
@@ -76,6 +81,8 @@ RunPlan RunPlan::from_stored(const nlohmann::json& snapshot, const nlohmann::jso
     if (format != kFormat) throw std::runtime_error("run plan format " + std::to_string(format) + " is not understood");
     p.suite_dir = plan_column.value("suite_dir", std::string());
     if (plan_column.contains("shard") && plan_column["shard"].is_string()) shard = plan_column["shard"];
+    if (plan_column.contains("source_run") && plan_column["source_run"].is_number_integer())
+      p.source_run_id = plan_column["source_run"].get<int64_t>();
     if (plan_column.contains("overrides") && plan_column["overrides"].is_object())
       for (const auto& [k, v] : plan_column["overrides"].items())
         if (v.is_string()) p.overrides[k] = v.get<std::string>();

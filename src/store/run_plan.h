@@ -25,6 +25,9 @@
 namespace wobble {
 
 using Triple = std::tuple<std::string, std::string, int>;  // (case, variant, repeat)
+// One sample to take: (provider id, case, variant, repeat). A suite with one unnamed provider has
+// provider id "".
+using WorkItem = std::tuple<std::string, std::string, std::string, int>;
 
 struct RunPlan {
   static constexpr int kFormat = 1;
@@ -33,9 +36,13 @@ struct RunPlan {
   int shard_index = 0, shard_count = 1;
   // Command-line settings that changed the suite as written, e.g. {"repeats": "2", "case": "a,b"}.
   std::map<std::string, std::string> overrides;
+  // Set on a run made by `wobble rescore`: the run whose stored outputs it graded again (no model
+  // call). Stored as plan "source_run"; 0 for a run that called the model.
+  int64_t source_run_id = 0;
 
   std::string shard_text() const;  // "" or "i/N"
-  int64_t samples_per_shard_set() const;  // planned samples over every shard: sum(repeats) x variants
+  // Planned samples over every shard: sum(repeats) x variants x providers.
+  int64_t samples_per_shard_set() const;
   bool uniform_repeats() const;    // every case runs the suite's repeats
   // "5", or "2-5 (per case)" when cases differ.
   std::string repeats_text() const;

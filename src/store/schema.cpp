@@ -89,6 +89,71 @@ CREATE TABLE run_leases (
       R"sql(
 ALTER TABLE samples ADD COLUMN routing_error TEXT NOT NULL DEFAULT '';
 )sql",
+      // judge: every grading of every judged output (scorer/judge.h), and the cache rescore reads.
+      R"sql(
+CREATE TABLE judge_gradings (
+  sample_id      INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+  criterion_id   TEXT NOT NULL,
+  k_index        INTEGER NOT NULL,                     -- 0..k-1
+  verdict        TEXT NOT NULL CHECK (verdict IN ('pass','fail','')),  -- '' on a fault
+  points         INTEGER NOT NULL,                     -- scale 1-5: the judge's number; else 0
+  evidence       TEXT NOT NULL,                        -- JSON [[start, end, text], ...], byte offsets into the output
+  reason         TEXT NOT NULL,
+  fault          TEXT NOT NULL,                        -- '' | provider | malformed | hallucinated | unquoted-fail | cancelled
+  fault_detail   TEXT NOT NULL,
+  raw_response   TEXT NOT NULL,
+  calls          INTEGER NOT NULL,                     -- judge calls made; 0 when copied from the cache
+  latency_s      REAL NOT NULL,
+  cached         INTEGER NOT NULL,
+  cache_key      TEXT NOT NULL,
+  judge_model    TEXT NOT NULL,
+  prompt_version TEXT NOT NULL,
+  PRIMARY KEY (sample_id, criterion_id, k_index)
+);
+CREATE INDEX judge_gradings_by_key ON judge_gradings(cache_key);
+)sql",
+      // providers: each sample names the provider it ran on ('' for a suite with one unnamed
+      // provider, and for every sample stored before), and the unique key includes it so several
+      // providers can store the same (case, variant, repeat). SQLite cannot change a table's
+      // UNIQUE constraint in place: the table is rebuilt (Store::open runs migrations with foreign
+      // keys off, so scores and attempts keep their rows, and checks them before committing).
+      R"sql(
+CREATE TABLE samples_with_provider (
+  id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id                INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  case_id               TEXT NOT NULL,
+  variant_id            TEXT NOT NULL,
+  repeat_index          INTEGER NOT NULL,
+  prompt                TEXT NOT NULL,
+  ok                    INTEGER NOT NULL,
+  output                TEXT NOT NULL,
+  finish_reason         TEXT NOT NULL,
+  prompt_tokens         INTEGER NOT NULL,
+  completion_tokens     INTEGER NOT NULL,
+  latency_s             REAL NOT NULL,
+  error                 TEXT NOT NULL,
+  seed                  INTEGER NOT NULL,
+  extracted_answer      TEXT,
+  prompt_token_ids      BLOB,
+  token_ids             BLOB,
+  routing_trace         BLOB,
+  model_reported        TEXT NOT NULL DEFAULT '',
+  logprobs              TEXT,
+  output_original_bytes INTEGER,
+  routing_error         TEXT NOT NULL DEFAULT '',
+  provider_id           TEXT NOT NULL DEFAULT '',
+  UNIQUE (run_id, provider_id, case_id, variant_id, repeat_index)
+);
+INSERT INTO samples_with_provider (id, run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason,
+    prompt_tokens, completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids,
+    routing_trace, model_reported, logprobs, output_original_bytes, routing_error, provider_id)
+  SELECT id, run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, prompt_tokens,
+    completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, routing_trace,
+    model_reported, logprobs, output_original_bytes, routing_error, '' FROM samples;
+DROP TABLE samples;
+ALTER TABLE samples_with_provider RENAME TO samples;
+CREATE INDEX samples_by_run ON samples(run_id, provider_id, case_id, variant_id, repeat_index);
+)sql",
       // Samples that carry a routing trace or say why they lack one, so routing analysis finds its
       // few groups and routing errors without reading every sample of a large run (wobble
       // report/compare/trend/gate). Queries repeat the WHERE term verbatim (kTracedOrErrorTerm).

@@ -181,12 +181,27 @@ Store Store::open(const std::string& path) {
     if (version < int(migrations.size())) {
       // Another process may be creating or migrating the same file: take the write lock first,
       // then read the version again, so exactly one of them runs each migration.
-      Transaction tx(db);
-      version = store.schema_version();
-      check_not_newer(version);
-      for (int v = version; v < int(migrations.size()); ++v) exec_sql(db, migrations[v]);
-      exec_sql(db, ("PRAGMA user_version = " + std::to_string(migrations.size())).c_str());
-      tx.commit();
+      // Foreign keys are off while migrating (the pragma is a no-op inside a transaction): a
+      // migration that rebuilds a table drops the old one, which would otherwise cascade-delete
+      // every row that refers to it. foreign_key_check then proves no reference was broken.
+      exec_sql(db, "PRAGMA foreign_keys = OFF");
+      struct ForeignKeysBackOn {
+        sqlite3* db;
+        ~ForeignKeysBackOn() { sqlite3_exec(db, "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr); }
+      } back_on{db};
+      {
+        Transaction tx(db);
+        version = store.schema_version();
+        check_not_newer(version);
+        for (int v = version; v < int(migrations.size()); ++v) exec_sql(db, migrations[v]);
+        exec_sql(db, ("PRAGMA user_version = " + std::to_string(migrations.size())).c_str());
+        {
+          Stmt fk(db, "PRAGMA foreign_key_check");
+          if (fk.step())
+            throw StoreError("migration left a broken reference in table '" + fk.text(0) + "'; nothing was changed");
+        }
+        tx.commit();
+      }
     }
   };
   // Switching a new file to WAL while another connection opens it can be refused at once
@@ -364,11 +379,12 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
   // A failed sample (ok = 0) is a placeholder that a resumed run replaces.
   Stmt drop_failed(db_,
                    "DELETE FROM samples WHERE run_id = ? AND case_id = ? AND variant_id = ? AND repeat_index = ? "
-                   "AND ok = 0");
+                   "AND provider_id = ? AND ok = 0");
   Stmt ins(db_,
            "INSERT INTO samples (run_id, case_id, variant_id, repeat_index, prompt, ok, output, finish_reason, "
            "prompt_tokens, completion_tokens, latency_s, error, seed, extracted_answer, prompt_token_ids, token_ids, "
-           "routing_trace, model_reported, logprobs, output_original_bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+           "routing_trace, model_reported, logprobs, output_original_bytes, provider_id) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   Stmt score(db_,
              "INSERT INTO scores (sample_id, criterion_id, outcome, score, evidence_start, evidence_end, "
              "evidence_text, reason, expected) VALUES (?,?,?,?,?,?,?,?,?)");
@@ -377,9 +393,13 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
                "VALUES (?,?,?,?,?,?,?)");
   // Set apart from the insert: only routing runs fill it.
   Stmt routing_error(db_, "UPDATE samples SET routing_error = ? WHERE id = ?");
+  Stmt grading(db_,
+               "INSERT INTO judge_gradings (sample_id, criterion_id, k_index, verdict, points, evidence, reason, fault, "
+               "fault_detail, raw_response, calls, latency_s, cached, cache_key, judge_model, prompt_version) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   for (const auto& r : batch) {
     drop_failed.bind(1, r.run_id).bind(2, r.case_id).bind(3, r.variant_id).bind(4, int64_t(r.repeat));
-    drop_failed.run();
+    drop_failed.bind(5, r.provider_id).run();
     ins.bind(1, r.run_id).bind(2, r.case_id).bind(3, r.variant_id).bind(4, int64_t(r.repeat)).bind(5, r.prompt);
     ins.bind(6, int64_t(r.ok ? 1 : 0)).bind(7, r.ok ? r.output : std::string()).bind(8, r.finish_reason);
     ins.bind(9, r.prompt_tokens).bind(10, r.completion_tokens).bind(11, r.latency_s).bind(12, r.error);
@@ -394,11 +414,12 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
     else ins.bind_null(19);
     if (r.output_original_bytes >= 0) ins.bind(20, r.output_original_bytes);
     else ins.bind_null(20);
+    ins.bind(21, r.provider_id);
     try {
       ins.run();
     } catch (const StoreError& e) {
-      throw StoreError("cannot store sample (" + r.case_id + ", " + r.variant_id + ", repeat " +
-                       std::to_string(r.repeat) + "): " + e.what());
+      throw StoreError("cannot store sample (" + (r.provider_id.empty() ? "" : r.provider_id + ", ") + r.case_id +
+                       ", " + r.variant_id + ", repeat " + std::to_string(r.repeat) + "): " + e.what());
     }
     int64_t id = sqlite3_last_insert_rowid(db_);
     if (!r.routing_error.empty()) routing_error.bind(1, r.routing_error).bind(2, id).run();
@@ -411,8 +432,67 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
       attempt.bind(1, id).bind(2, int64_t(a.index)).bind(3, int64_t(a.http_status)).bind(4, a.outcome);
       attempt.bind(5, a.error).bind(6, a.latency_s).bind(7, a.retry_after_s).run();
     }
+    for (const auto& g : r.judge_gradings) {
+      grading.bind(1, id).bind(2, g.criterion_id).bind(3, int64_t(g.k_index)).bind(4, g.verdict);
+      grading.bind(5, int64_t(g.points)).bind(6, dump_json(evidence_to_json(g.evidence))).bind(7, g.reason);
+      grading.bind(8, std::string(judge_fault_name(g.fault))).bind(9, g.fault_detail).bind(10, g.raw);
+      grading.bind(11, int64_t(g.calls)).bind(12, g.latency_s).bind(13, int64_t(g.cached ? 1 : 0));
+      grading.bind(14, g.cache_key).bind(15, g.judge_model).bind(16, g.prompt_version).run();
+    }
   }
   tx.commit();
+}
+
+namespace {
+
+constexpr const char* kGradingColumns =
+    "g.criterion_id, g.k_index, g.verdict, g.points, g.evidence, g.reason, g.fault, g.fault_detail, g.raw_response, "
+    "g.calls, g.latency_s, g.cached, g.cache_key, g.judge_model, g.prompt_version";
+
+// Reads the kGradingColumns starting at column `c0`.
+JudgeGrading grading_row(const Stmt& s, int c0) {
+  JudgeGrading g;
+  g.criterion_id = s.text(c0);
+  g.k_index = int(s.int64(c0 + 1));
+  g.verdict = s.text(c0 + 2);
+  g.points = int(s.int64(c0 + 3));
+  g.evidence = evidence_from_json(nlohmann::json::parse(s.text(c0 + 4), nullptr, false));
+  g.reason = s.text(c0 + 5);
+  g.fault = judge_fault_from(s.text(c0 + 6));
+  // A fault name this tool does not know (a newer writer) must not read as a valid grading.
+  if (g.fault == JudgeFault::kNone && !s.text(c0 + 6).empty()) g.fault = JudgeFault::kMalformed;
+  g.fault_detail = s.text(c0 + 7);
+  g.raw = s.text(c0 + 8);
+  g.calls = int(s.int64(c0 + 9));
+  g.latency_s = s.real(c0 + 10);
+  g.cached = s.int64(c0 + 11) != 0;
+  g.cache_key = s.text(c0 + 12);
+  g.judge_model = s.text(c0 + 13);
+  g.prompt_version = s.text(c0 + 14);
+  return g;
+}
+
+}  // namespace
+
+std::map<int64_t, std::vector<JudgeGrading>> Store::judge_gradings(int64_t run_id) const {
+  std::string sql = std::string("SELECT g.sample_id, ") + kGradingColumns +
+                    " FROM judge_gradings g JOIN samples s ON s.id = g.sample_id WHERE s.run_id = ? "
+                    "ORDER BY g.sample_id, g.criterion_id, g.k_index";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, run_id);
+  std::map<int64_t, std::vector<JudgeGrading>> out;
+  while (s.step()) out[s.int64(0)].push_back(grading_row(s, 1));
+  return out;
+}
+
+std::optional<JudgeGrading> Store::cached_grading(const std::string& cache_key) const {
+  std::string sql = std::string("SELECT ") + kGradingColumns +
+                    " FROM judge_gradings g WHERE g.cache_key = ? AND g.fault IN ('', 'hallucinated', 'unquoted-fail') "
+                    "LIMIT 1";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, cache_key);
+  if (!s.step()) return std::nullopt;
+  return grading_row(s, 0);
 }
 
 std::set<Triple> Store::completed_triples(int64_t run_id) const {
@@ -423,24 +503,33 @@ std::set<Triple> Store::completed_triples(int64_t run_id) const {
   return out;
 }
 
+std::set<WorkItem> Store::completed_work(int64_t run_id) const {
+  Stmt s(db_, "SELECT provider_id, case_id, variant_id, repeat_index FROM samples WHERE run_id = ? AND ok = 1");
+  s.bind(1, run_id);
+  std::set<WorkItem> out;
+  while (s.step()) out.emplace(s.text(0), s.text(1), s.text(2), int(s.int64(3)));
+  return out;
+}
+
 namespace {
 
 // Sorts samples into the order the suite lists its cases and variants (from the run's plan),
 // then by repeat. Ids the snapshot does not name (an old or hand-edited database) come after the
 // named ones, alphabetically.
 void order_as_suite(std::vector<SampleRecord>& samples, const Suite& suite) {
-  std::map<std::string, size_t> case_rank, variant_rank;
+  std::map<std::string, size_t> case_rank, variant_rank, provider_rank;
   for (const auto& c : suite.cases) case_rank.emplace(c.id, case_rank.size());
   for (const auto& v : suite.variants) variant_rank.emplace(v.id, variant_rank.size());
+  for (const auto& p : suite.run_providers()) provider_rank.emplace(p.id, provider_rank.size());
   auto rank_of = [](const std::map<std::string, size_t>& rank, const std::string& id) {
     auto it = rank.find(id);
     return it == rank.end() ? rank.size() : it->second;
   };
   std::stable_sort(samples.begin(), samples.end(), [&](const SampleRecord& a, const SampleRecord& b) {
     return std::forward_as_tuple(rank_of(case_rank, a.case_id), a.case_id, rank_of(variant_rank, a.variant_id),
-                                 a.variant_id, a.repeat) <
+                                 a.variant_id, rank_of(provider_rank, a.provider_id), a.provider_id, a.repeat) <
            std::forward_as_tuple(rank_of(case_rank, b.case_id), b.case_id, rank_of(variant_rank, b.variant_id),
-                                 b.variant_id, b.repeat);
+                                 b.variant_id, rank_of(provider_rank, b.provider_id), b.provider_id, b.repeat);
   });
 }
 
@@ -457,7 +546,7 @@ std::string sample_select(const SampleColumns& c) {
   sql += c.traces ? "routing_trace" : "NULL";
   sql += ", model_reported, ";
   sql += c.logprobs ? "logprobs" : "NULL";
-  sql += ", output_original_bytes, routing_error FROM samples";
+  sql += ", output_original_bytes, routing_error, provider_id FROM samples";
   return sql;
 }
 
@@ -485,6 +574,7 @@ SampleRecord read_sample(const Stmt& s) {
   r.logprobs = decode_logprobs(s.opt_text(19));
   r.output_original_bytes = s.opt_text(20) ? s.int64(20) : -1;
   r.routing_error = s.text(21);
+  r.provider_id = s.text(22);
   return r;
 }
 
@@ -604,6 +694,14 @@ std::vector<Store::RoutingErrorCount> Store::routing_errors(int64_t run_id, cons
   return out;
 }
 
+std::vector<std::string> Store::sample_providers(int64_t run_id) const {
+  Stmt s(db_, "SELECT DISTINCT provider_id FROM samples WHERE run_id = ? ORDER BY provider_id");
+  s.bind(1, run_id);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
 std::vector<GroupKey> Store::sample_groups(int64_t run_id, const Suite& suite, bool traced_only) const {
   // Both forms read an index only: samples_by_run, or the partial index of traced samples.
   Stmt s(db_, traced_only ? ("SELECT DISTINCT case_id, variant_id FROM samples INDEXED BY samples_traced "
@@ -630,19 +728,22 @@ std::vector<GroupKey> Store::sample_groups(int64_t run_id, const Suite& suite, b
 void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, const SampleColumns& columns,
                            const std::function<void(std::vector<SampleRecord>& group)>& fn) const {
   // Three statements prepared once and rebound per group; each is a range of samples_by_run.
-  Stmt s(db_, (sample_select(columns) + " WHERE run_id = ? AND case_id = ? AND variant_id = ? ORDER BY repeat_index")
+  // provider_id is bound too: samples_by_run leads with (run_id, provider_id), so without it each
+  // group would be a scan of the whole run.
+  Stmt s(db_, (sample_select(columns) +
+               " WHERE run_id = ? AND case_id = ? AND variant_id = ? AND provider_id = ? ORDER BY repeat_index")
                   .c_str());
   // No ORDER BY: sorting every group's scores in a temporary b-tree cost more than the rest of the
   // read; each sample's few scores are put in insertion (rowid) order below instead.
   Stmt sc(db_, (std::string("SELECT ") + kScoreColumns +
                 ", s.rowid FROM samples m JOIN scores s ON s.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? AND "
-                "m.variant_id = ?")
+                "m.variant_id = ? AND m.provider_id = ?")
                    .c_str());
   std::optional<Stmt> at;
   if (columns.attempts)
     at.emplace(db_, (std::string("SELECT ") + kAttemptColumns +
                      " FROM samples m JOIN attempts a ON a.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? AND "
-                     "m.variant_id = ?" +
+                     "m.variant_id = ? AND m.provider_id = ?" +
                      (columns.attempts_of_ok_samples ? "" : " AND m.ok = 0") + " ORDER BY a.sample_id, a.attempt_index")
                         .c_str());
   std::vector<SampleRecord> group;
@@ -652,14 +753,14 @@ void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, 
     group.clear();
     by_id.clear();
     s.reset();
-    s.bind(1, run_id).bind(2, case_id).bind(3, variant_id);
+    s.bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, columns.provider_id);
     while (s.step()) {
       by_id[s.int64(0)] = group.size();
       group.push_back(read_sample(s));
     }
     s.reset();
     sc.reset();
-    sc.bind(1, run_id).bind(2, case_id).bind(3, variant_id);
+    sc.bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, columns.provider_id);
     score_rowids.assign(group.size(), {});
     while (sc.step())
       if (auto it = by_id.find(sc.int64(0)); it != by_id.end()) {
@@ -680,7 +781,7 @@ void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, 
     }
     if (at) {
       at->reset();
-      at->bind(1, run_id).bind(2, case_id).bind(3, variant_id);
+      at->bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, columns.provider_id);
       while (at->step())
         if (auto it = by_id.find(at->int64(0)); it != by_id.end()) group[it->second].attempts.push_back(read_attempt(*at));
       at->reset();

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "provider/provider.h"
+#include "scorer/judge.h"
 #include "scorer/scorer.h"
 #include "store/run_plan.h"
 #include "store/schema.h"
@@ -61,6 +63,7 @@ struct SampleRecord {
   int64_t run_id = 0;
   std::string case_id, variant_id;
   int repeat = 0;
+  std::string provider_id;     // ProviderSpec::id it ran on ("" for a suite with one unnamed provider)
   std::string prompt;          // as sent (RenderedPrompt::as_text)
   bool ok = false;             // false: every attempt failed; output is empty and not a model output
   std::string output;
@@ -78,6 +81,7 @@ struct SampleRecord {
   std::string routing_error;            // why routing was asked for but is absent ("" otherwise)
   std::vector<CriterionResult> scores;
   std::vector<Attempt> attempts;
+  std::vector<JudgeGrading> judge_gradings;  // every grading of every judge criterion (scorer/judge.h)
 };
 
 // Which columns a streaming read fills in; the others are left empty. Scores are always read.
@@ -93,6 +97,9 @@ struct SampleColumns {
   // false: a score's reason and evidence text are read for fails only, its expected value never
   // (what the analysis quotes; renderers of per-repeat detail need them all).
   bool score_text = true;
+  // The provider whose samples for_each_group reads ('' for a run's single unnamed provider): a
+  // streamed read serves runs of one provider (Store::sample_providers); several are read whole.
+  std::string provider_id;
 };
 
 // A (case, variant) pair of a run.
@@ -135,10 +142,12 @@ class Store {
   bool delete_run(int64_t run_id);
 
   // Inserts samples with their scores and attempts in one transaction. A sample whose
-  // (run, case, variant, repeat) already exists is rejected (UNIQUE constraint) and the batch
+  // (run, provider, case, variant, repeat) already exists is rejected (UNIQUE constraint) and the batch
   // rolled back: repeats are never collapsed or duplicated.
   void insert_samples(const std::vector<SampleRecord>& batch);
+  // (case, variant, repeat) with an ok sample on any provider; see completed_work for the per-provider set.
   std::set<Triple> completed_triples(int64_t run_id) const;
+  std::set<WorkItem> completed_work(int64_t run_id) const;  // (provider, case, variant, repeat) with an ok sample
   // Loads samples of a run in the suite's order of cases and variants (its snapshot), then by
   // repeat; with_trace=false skips trace blobs.
   std::vector<SampleRecord> samples(int64_t run_id, bool with_trace = false) const;
@@ -147,6 +156,8 @@ class Store {
   // suite's order of cases and variants, ids the suite does not name after, alphabetically.
   // traced_only: only groups with at least one sample carrying a routing trace (an index lookup).
   int64_t sample_count(int64_t run_id) const;  // stored samples of the run, failed ones included
+  // The distinct provider ids of a run's stored samples, sorted ('' for an unnamed provider).
+  std::vector<std::string> sample_providers(int64_t run_id) const;
   std::vector<GroupKey> sample_groups(int64_t run_id, const Suite& suite, bool traced_only = false) const;
   // Streams the samples of `groups` one group at a time, each group in repeat order with its scores
   // (and attempts when asked): the same records samples() returns, without holding the whole run.
@@ -163,6 +174,10 @@ class Store {
     int first_repeat = 0;
   };
   std::vector<RoutingErrorCount> routing_errors(int64_t run_id, const Suite& suite) const;
+  // Judge gradings of a run's samples by sample id, in criterion then k order.
+  std::map<int64_t, std::vector<JudgeGrading>> judge_gradings(int64_t run_id) const;
+  // A stored grading with this cache key that may be reused (JudgeGrading::cacheable), or nullopt.
+  std::optional<JudgeGrading> cached_grading(const std::string& cache_key) const;
 
   sqlite3* handle() const { return db_; }
 

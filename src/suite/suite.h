@@ -39,8 +39,12 @@ struct Sampling {
 };
 
 struct ProviderSpec {
+  // Names the provider in a `providers:` list (required there, unique, [A-Za-z0-9._-]{1,64});
+  // every sample stores it. "" for a suite with a single `provider:` that names none.
+  std::string id;
   std::string kind = "local";  // "local" (bundled engine) or "openai"
   // openai
+  // base_url and model may use ${ENV} in the suite file; they hold the expanded value.
   std::string base_url;        // e.g. http://127.0.0.1:8000/v1
   std::string model;
   std::string api_key_env;     // name of the environment variable; the key itself is never stored
@@ -67,6 +71,10 @@ struct ProviderSpec {
   std::string chat_template = "auto";  // auto | raw | chatml | mistral | granite | tulu | llama3 | deepseek
   int threads = 0;
   bool trace_routing = true;
+  // Sampling for this provider's samples, over the suite's and each case's (the provider is the
+  // condition being compared, so a case cannot silently undo it). Leave `seed` unset to keep
+  // repeats paired across providers.
+  SamplingSpec sampling;
 
   nlohmann::json to_json() const;  // stored with the run; never contains a secret
   static ProviderSpec from_json(const nlohmann::json& j);  // inverse of to_json
@@ -146,28 +154,70 @@ struct GateSpec {
   std::optional<int> pass_k;  // k for min_pass_hat_k (default 3)
 };
 
+// The judge model for `scorer: judge` criteria (src/judge/): a provider of either kind, its sampling
+// (temperature 0 unless set), how many independent gradings each output gets (k) and how many judge
+// calls run at once. A criterion may override model, repeats and sampling in args.judge.
+struct JudgeSpec {
+  ProviderSpec provider;
+  SamplingSpec sampling;
+  int repeats = 3;
+  int max_concurrency = 4;
+  int max_malformed_retries = 2;  // extra calls after a reply that is not the JSON asked for
+
+  nlohmann::json to_json() const;
+  static JudgeSpec from_json(const nlohmann::json& j);  // inverse of to_json
+};
+
 struct Suite {
   std::string name;
   std::string description;
   std::string source_path;
   std::string content_hash;  // suite_content_hash(): what is asked and how it is graded
+  // A suite names one `provider:` or a `providers:` list. With a list, `providers` holds it (in
+  // the file's order) and `provider` is a copy of its first entry (the run's headline model);
+  // with a single provider, `providers` is empty.
   ProviderSpec provider;
+  std::vector<ProviderSpec> providers;
   SamplingSpec sampling;
   int repeats = 5;
   std::vector<Variant> variants;
   std::vector<Case> cases;
   GateSpec gate;
+  std::optional<JudgeSpec> judge;  // unset: the suite has no judge; a `scorer: judge` criterion is a config error
 
+  // Every provider the suite runs on: `providers`, or the single `provider`.
+  std::vector<ProviderSpec> run_providers() const {
+    return providers.empty() ? std::vector<ProviderSpec>{provider} : providers;
+  }
   int repeats_for(const Case& c) const { return c.repeats.value_or(repeats); }
   Sampling sampling_for(const Case& c) const {
     return Sampling::resolve(sampling.overlaid_with(c.sampling));
+  }
+  // What provider `p` is asked with for case `c`: suite, then case, then provider sampling.
+  Sampling sampling_for(const Case& c, const ProviderSpec& p) const {
+    return Sampling::resolve(sampling.overlaid_with(c.sampling).overlaid_with(p.sampling));
   }
 };
 
 // Loads and validates a suite (and the rubric files it names, relative to the suite file's
 // directory, then to the current directory). Throws ConfigError naming file, line and field.
-// Unknown keys are errors.
+// Unknown keys are errors. `cases_file:` rows (JSONL or CSV, relative to the suite file) are
+// appended after the inline `cases:`; see load_cases_file().
+
 Suite load_suite(const std::string& path);
+
+// Reads cases from a data file: `.jsonl` (one JSON object per line: id, vars, tags, description)
+// or `.csv` (RFC 4180; a header row naming id, tags, description and vars.NAME columns; tags are
+// separated by ';'). Each case gets `rubric`. Read through read_file_bounded(); at most
+// kMaxCasesFileRows rows. Throws ConfigError naming the data file and line (the line a CSV record
+// starts on) for a malformed row, a missing or duplicate id or an unknown key or column.
+inline constexpr size_t kMaxCasesFileRows = 100000;
+std::vector<Case> load_cases_file(const std::string& path, const Rubric& rubric);
+
+// Expands ${NAME} from the environment in `text` (NAME: [A-Za-z_][A-Za-z0-9_]*; a '$' not followed
+// by '{' is kept). Throws ConfigError(file, line, field) when a variable is unset or a ${ is
+// malformed; the message names `field` and the variable, never a value.
+std::string expand_env(const std::string& text, const std::string& file, int line, const std::string& field);
 
 // The parsed suite as JSON, stored with each run so reports never need the file again, and its
 // inverse (throws std::runtime_error naming the field when `j` is not such a snapshot).

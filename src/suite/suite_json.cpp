@@ -137,6 +137,7 @@ Sampling Sampling::from_json(const json& j) {
 ProviderSpec ProviderSpec::from_json(const json& j) {
   ProviderSpec p;
   const std::string w = "provider";
+  p.id = field<std::string>(j, "id", w).value_or("");
   p.kind = field<std::string>(j, "kind", w).value_or(p.kind);
   p.base_url = field<std::string>(j, "base_url", w).value_or("");
   p.model = field<std::string>(j, "model", w).value_or("");
@@ -162,7 +163,27 @@ ProviderSpec ProviderSpec::from_json(const json& j) {
   p.chat_template = field<std::string>(j, "chat_template", w).value_or(p.chat_template);
   p.threads = field<int>(j, "threads", w).value_or(0);
   p.trace_routing = field<bool>(j, "trace_routing", w).value_or(p.trace_routing);
+  p.sampling = SamplingSpec::from_json(object_at(j, "sampling", w));
   return p;
+}
+
+json JudgeSpec::to_json() const {
+  return {{"provider", provider.to_json()}, {"sampling", sampling.to_json()}, {"repeats", repeats},
+          {"max_concurrency", max_concurrency}, {"max_malformed_retries", max_malformed_retries}};
+}
+
+JudgeSpec JudgeSpec::from_json(const json& j) {
+  JudgeSpec s;
+  const std::string w = "judge";
+  if (!j.is_object()) throw std::runtime_error("judge is not an object");
+  s.provider = ProviderSpec::from_json(object_at(j, "provider", w));
+  s.sampling = SamplingSpec::from_json(object_at(j, "sampling", w));
+  s.repeats = field<int>(j, "repeats", w).value_or(s.repeats);
+  s.max_concurrency = field<int>(j, "max_concurrency", w).value_or(s.max_concurrency);
+  s.max_malformed_retries = field<int>(j, "max_malformed_retries", w).value_or(s.max_malformed_retries);
+  if (s.repeats < 1 || s.repeats > 25 || s.max_concurrency < 1)
+    throw std::runtime_error("judge.repeats or judge.max_concurrency is out of range");
+  return s;
 }
 
 json suite_to_json(const Suite& s) {
@@ -172,9 +193,14 @@ json suite_to_json(const Suite& s) {
   j["source_path"] = s.source_path;
   j["content_hash"] = s.content_hash;
   j["provider"] = s.provider.to_json();
+  if (!s.providers.empty()) {
+    j["providers"] = json::array();
+    for (const auto& p : s.providers) j["providers"].push_back(p.to_json());
+  }
   j["sampling"] = s.sampling.to_json();
   j["repeats"] = s.repeats;
   j["gate"] = gate_json(s.gate);
+  if (s.judge) j["judge"] = s.judge->to_json();
   j["variants"] = json::array();
   for (const auto& v : s.variants) j["variants"].push_back(variant_json(v));
   j["cases"] = json::array();
@@ -201,9 +227,16 @@ Suite suite_from_json(const json& j) {
   s.source_path = field<std::string>(j, "source_path", "suite").value_or("");
   s.content_hash = field<std::string>(j, "content_hash", "suite").value_or("");
   s.provider = ProviderSpec::from_json(object_at(j, "provider", "suite"));
+  for (const auto& pj : array_at(j, "providers", "suite")) {
+    if (!pj.is_object()) throw std::runtime_error("suite.providers[" + std::to_string(s.providers.size()) + "] is not an object");
+    s.providers.push_back(ProviderSpec::from_json(pj));
+    if (s.providers.back().id.empty())
+      throw std::runtime_error("suite.providers[" + std::to_string(s.providers.size() - 1) + "] has no id");
+  }
   s.sampling = SamplingSpec::from_json(object_at(j, "sampling", "suite"));
   s.repeats = field<int>(j, "repeats", "suite").value_or(s.repeats);
   s.gate = gate_from(object_at(j, "gate", "suite"));
+  if (j.contains("judge") && !j["judge"].is_null()) s.judge = JudgeSpec::from_json(j["judge"]);
   for (const auto& vj : array_at(j, "variants", "suite")) {
     const std::string w = "variants[" + std::to_string(s.variants.size()) + "]";
     if (!vj.is_object()) throw std::runtime_error(w + " is not an object");
@@ -288,8 +321,23 @@ std::string describe_suite_change(const Suite& was, const Suite& now) {
       diffs.push_back("case '" + c.id + "' repeats " + std::to_string(was.repeats_for(c)) + " -> " +
                       std::to_string(now.repeats_for(n)));
   }
+  std::vector<std::string> ids_was, ids_now;
+  for (const auto& p : was.run_providers()) ids_was.push_back(p.id);
+  for (const auto& p : now.run_providers()) ids_now.push_back(p.id);
+  if (ids_was != ids_now) {
+    auto list = [](const std::vector<std::string>& ids) {
+      std::string t;
+      for (const auto& id : ids) t += (t.empty() ? "" : ", ") + (id.empty() ? std::string("(unnamed)") : id);
+      return t;
+    };
+    diffs.push_back("providers " + list(ids_was) + " -> " + list(ids_now));
+  } else {
+    for (size_t i = 1; i < was.providers.size(); ++i)  // the first is compared below as `provider`
+      if (was.providers[i].to_json() != now.providers[i].to_json())
+        diffs.push_back("provider '" + was.providers[i].id + "' changed");
+  }
   json pw = was.provider.to_json(), pn = now.provider.to_json();
-  if (pw != pn) {
+  if (pw != pn && ids_was == ids_now) {
     std::string which;
     for (auto it = pw.begin(); it != pw.end(); ++it)
       if (!pn.contains(it.key()) || pn[it.key()] != it.value()) which += (which.empty() ? "" : ", ") + it.key();

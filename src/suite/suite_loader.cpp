@@ -65,15 +65,31 @@ void parse_routing(const YamlNode& n, ProviderSpec& p) {
     n.required("routing").fail("'sglang' sends expert ids without their shape: add routing_shape: {layers: N, top_k: K}");
 }
 
+bool valid_provider_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+  return true;
+}
+
+// A string field that may use ${ENV}: expanded here, so every later check sees the real value.
+std::string env_string(const YamlNode& n) {
+  return expand_env(n.as_string(), n.file(), n.line(), n.path());
+}
+
 ProviderSpec parse_provider(const YamlNode& n) {
   ProviderSpec p;
   n.expect_map();
   p.kind = n.opt_string("kind").value_or("local");
+  if (auto id = n.child("id")) {
+    p.id = id->as_string();
+    if (!valid_provider_id(p.id)) id->fail("a provider id is 1-64 characters of A-Z a-z 0-9 . _ -");
+  }
   if (p.kind == "openai") {
-    n.expect_keys({"kind", "base_url", "model", "api_key_env", "endpoint", "timeout", "max_concurrency", "rps",
+    n.expect_keys({"id", "kind", "base_url", "model", "api_key_env", "endpoint", "timeout", "max_concurrency", "rps",
                    "max_attempts", "logprobs", "top_logprobs", "circuit_breaker",
-                   "max_output_bytes", "routing", "routing_shape"});
-    p.base_url = n.required("base_url").as_string();
+                   "max_output_bytes", "routing", "routing_shape", "sampling"});
+    p.base_url = env_string(n.required("base_url"));
     if (p.base_url.rfind("http://", 0) != 0 && p.base_url.rfind("https://", 0) != 0)
       n.required("base_url").fail("must start with http:// or https://");
     while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
@@ -85,8 +101,13 @@ ProviderSpec parse_provider(const YamlNode& n) {
                                       .what()
                 << "\n";
     }
-    p.model = n.required("model").as_string();
+    p.model = env_string(n.required("model"));
+    if (p.model.empty()) n.required("model").fail("must not be empty");
     p.api_key_env = n.opt_string("api_key_env").value_or("");
+    // The key field names a variable; it is never itself expanded (nor the key put in the file).
+    if (p.api_key_env.find('$') != std::string::npos)
+      n.required("api_key_env").fail("names the environment variable holding the key (e.g. OPENAI_API_KEY), "
+                                     "without ${...}");
     p.endpoint = n.opt_string("endpoint").value_or("chat");
     if (p.endpoint != "chat" && p.endpoint != "completions")
       n.required("endpoint").fail("must be 'chat' or 'completions'");
@@ -95,8 +116,8 @@ ProviderSpec parse_provider(const YamlNode& n) {
     if (p.top_logprobs > 0) p.logprobs = true;
     parse_routing(n, p);
   } else if (p.kind == "local") {
-    n.expect_keys({"kind", "model_path", "chat_template", "threads", "max_concurrency", "trace_routing", "timeout",
-                   "max_attempts", "circuit_breaker", "max_output_bytes"});
+    n.expect_keys({"id", "kind", "model_path", "chat_template", "threads", "max_concurrency", "trace_routing", "timeout",
+                   "max_attempts", "circuit_breaker", "max_output_bytes", "sampling"});
     p.model_path = n.opt_string("model_path").value_or("");
     p.chat_template = n.opt_string("chat_template").value_or("auto");
     static const std::set<std::string> kTemplates = {"auto", "raw", "chatml", "mistral", "granite",
@@ -119,7 +140,20 @@ ProviderSpec parse_provider(const YamlNode& n) {
   p.circuit_breaker = int(n.opt_int("circuit_breaker", 0, 1 << 20).value_or(p.circuit_breaker));
   // Up to the 16 MiB a response may carry at all; each stored output is cut to this.
   p.max_output_bytes = n.opt_int("max_output_bytes", 1, int64_t(16) << 20).value_or(p.max_output_bytes);
+  if (auto sm = n.child("sampling")) p.sampling = parse_sampling(*sm);
   return p;
+}
+
+JudgeSpec parse_judge(const YamlNode& n) {
+  n.expect_keys({"provider", "sampling", "repeats", "max_concurrency", "max_malformed_retries"});
+  JudgeSpec j;
+  j.provider = parse_provider(n.required("provider"));
+  if (auto sm = n.child("sampling")) j.sampling = parse_sampling(*sm);
+  if (!j.sampling.temperature) j.sampling.temperature = 0.0;
+  j.repeats = int(n.opt_int("repeats", 1, 25).value_or(j.repeats));
+  j.max_concurrency = int(n.opt_int("max_concurrency", 1, 256).value_or(j.max_concurrency));
+  j.max_malformed_retries = int(n.opt_int("max_malformed_retries", 0, 10).value_or(j.max_malformed_retries));
+  return j;
 }
 
 GateSpec parse_gate(const YamlNode& n) {
@@ -275,7 +309,7 @@ void check_node_templates(const YamlNode& n, const Case& c) {
 
 // Every template a case will see must resolve now, not halfway through a run.
 void check_templates(const Suite& s, const std::vector<YamlNode>& variant_nodes,
-                     const std::vector<YamlNode>& case_nodes) {
+                     const std::vector<std::string>& case_paths) {
   for (size_t ci = 0; ci < s.cases.size(); ++ci) {
     const Case& c = s.cases[ci];
     for (size_t vi = 0; vi < s.variants.size(); ++vi) {
@@ -295,7 +329,7 @@ void check_templates(const Suite& s, const std::vector<YamlNode>& variant_nodes,
           file.resize(colon);
         }
         throw ConfigError(file, line,
-                          case_nodes[ci].path() + ".rubric.criteria[" + std::to_string(k) + "].args",
+                          case_paths[ci] + ".rubric.criteria[" + std::to_string(k) + "].args",
                           std::string(e.what()) + " (criterion '" + crit.id + "')");
       }
     }
@@ -307,7 +341,8 @@ void check_templates(const Suite& s, const std::vector<YamlNode>& variant_nodes,
 static Suite load_suite_unchecked(const std::string& path) {
   YamlNode root = YamlNode::load_file(path);
   if (root.is_null()) throw ConfigError(path, 0, "", "suite file is empty");
-  root.expect_keys({"name", "description", "provider", "sampling", "repeats", "gate", "variants", "cases", "rubric"});
+  root.expect_keys({"name", "description", "provider", "providers", "sampling", "repeats", "gate", "variants", "cases",
+                    "cases_file", "rubric", "judge"});
   Suite s;
   s.source_path = path;
   std::string suite_dir = fs::path(path).parent_path().string();
@@ -315,16 +350,32 @@ static Suite load_suite_unchecked(const std::string& path) {
   s.name = root.required("name").as_string();
   s.description = root.opt_string("description").value_or("");
   if (auto p = root.child("provider")) s.provider = parse_provider(*p);
+  if (auto list = root.child("providers")) {
+    if (root.child("provider"))
+      list->fail("give either 'provider' (one) or 'providers' (a list), not both");
+    std::map<std::string, int> seen;  // id -> line
+    for (const auto& item : list->items()) {
+      if (!item.is_map() || !item.child("id")) item.fail("each entry of 'providers' needs an 'id'");
+      ProviderSpec spec = parse_provider(item);
+      if (auto [it, fresh] = seen.emplace(spec.id, item.required("id").line()); !fresh)
+        item.required("id").fail("duplicate provider id '" + spec.id + "' (first at line " +
+                                 std::to_string(it->second) + ")");
+      s.providers.push_back(std::move(spec));
+    }
+    if (s.providers.empty()) list->fail("needs at least one provider");
+    s.provider = s.providers.front();
+  }
   if (auto sm = root.child("sampling")) s.sampling = parse_sampling(*sm);
   s.repeats = int(root.opt_int("repeats", 1, 10000).value_or(5));
   if (auto g = root.child("gate")) s.gate = parse_gate(*g);
+  if (auto j = root.child("judge")) s.judge = parse_judge(*j);
 
   std::set<std::string> rubric_files;
   std::optional<Rubric> default_rubric;
   if (auto r = root.child("rubric")) default_rubric = resolve_rubric(*r, suite_dir, rubric_files);
 
   std::set<std::string> ids;
-  std::vector<YamlNode> variant_nodes, case_nodes;
+  std::vector<YamlNode> variant_nodes;
   for (const auto& item : root.required("variants").items()) {
     variant_nodes.push_back(item);
     Variant v = parse_variant(item);
@@ -333,14 +384,39 @@ static Suite load_suite_unchecked(const std::string& path) {
   }
   if (s.variants.empty()) root.required("variants").fail("needs at least one variant");
   ids.clear();
-  for (const auto& item : root.required("cases").items()) {
-    case_nodes.push_back(item);
-    Case c = parse_case(item, suite_dir, default_rubric, rubric_files);
-    if (!ids.insert(c.id).second) item.required("id").fail("duplicate case id '" + c.id + "'");
-    s.cases.push_back(std::move(c));
+  std::vector<std::string> case_paths;
+  auto cases_node = root.child("cases");
+  auto cases_file = root.child("cases_file");
+  if (!cases_node && !cases_file) root.fail("needs 'cases' or 'cases_file'");
+  if (cases_node) {
+    for (const auto& item : cases_node->items()) {
+      case_paths.push_back(item.path());
+      Case c = parse_case(item, suite_dir, default_rubric, rubric_files);
+      if (!ids.insert(c.id).second) item.required("id").fail("duplicate case id '" + c.id + "'");
+      s.cases.push_back(std::move(c));
+    }
   }
-  if (s.cases.empty()) root.required("cases").fail("needs at least one case");
-  check_templates(s, variant_nodes, case_nodes);
+  if (cases_file) {
+    if (!default_rubric)
+      cases_file->fail("cases read from a file are graded by the suite's 'rubric', and the suite names none");
+    std::string data = cases_file->as_string();
+    fs::path data_path = fs::path(data).is_absolute() ? fs::path(data) : fs::path(suite_dir) / data;
+    std::string shown = data_path.lexically_normal().string();
+    for (auto& c : load_cases_file(shown, *default_rubric)) {
+      if (!ids.insert(c.id).second)
+        throw ConfigError(shown, 0, "cases_file", "case id '" + c.id + "' is also defined in the suite's 'cases'");
+      case_paths.push_back("cases_file:" + c.id);
+      s.cases.push_back(std::move(c));
+    }
+  }
+  if (s.cases.empty()) (cases_node ? *cases_node : *cases_file).fail("needs at least one case");
+  check_templates(s, variant_nodes, case_paths);
+  for (size_t ci = 0; ci < s.cases.size(); ++ci)
+    for (const auto& crit : s.cases[ci].rubric.criteria)
+      if (crit.scorer == "judge" && !s.judge)
+        throw ConfigError(crit.source, 0, "scorer",
+                          "criterion '" + crit.id + "' of case '" + s.cases[ci].id +
+                              "' uses the judge scorer, but the suite has no 'judge:' block naming the judge model");
 
   s.content_hash = suite_content_hash(s);
   return s;

@@ -106,6 +106,7 @@ nlohmann::json Sampling::to_json() const {
 
 nlohmann::json ProviderSpec::to_json() const {
   nlohmann::json j = {{"kind", kind}};
+  if (!id.empty()) j["id"] = id;  // absent for a single unnamed provider, as before ids existed
   if (kind == "openai") {
     j["base_url"] = url_without_userinfo(base_url);  // credentials never stored (util/url.h)
     j["model"] = model;
@@ -130,6 +131,7 @@ nlohmann::json ProviderSpec::to_json() const {
   }
   j["circuit_breaker"] = circuit_breaker;
   j["max_output_bytes"] = max_output_bytes;
+  if (auto sj = sampling.to_json(); !sj.empty()) j["sampling"] = sj;
   return j;
 }
 

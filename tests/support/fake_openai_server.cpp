@@ -14,6 +14,35 @@ std::string request_prompt(const nlohmann::json& r) {
   return r.value("prompt", "");
 }
 
+std::optional<JudgeRequestView> judge_request(const nlohmann::json& r) {
+  if (!r.contains("messages") || !r["messages"].is_array() || r["messages"].size() != 2) return std::nullopt;
+  const auto& sys = r["messages"][0];
+  if (sys.value("role", "") != "system" || sys.value("content", "").rfind("You are a strict grader.", 0) != 0)
+    return std::nullopt;
+  std::string user = r["messages"][1].value("content", "");
+  const std::string kTask = "Task:\n", kOut = "\n\nOutput:\n", kCrit = "\n\nCriterion:\n";
+  size_t o = user.find(kOut), c = user.rfind(kCrit);
+  if (user.rfind(kTask, 0) != 0 || o == std::string::npos || c == std::string::npos || c < o) return std::nullopt;
+  JudgeRequestView v;
+  v.task = user.substr(kTask.size(), o - kTask.size());
+  v.output = user.substr(o + kOut.size(), c - o - kOut.size());
+  v.criterion = user.substr(c + kCrit.size());
+  v.five_point = sys.value("content", "").find("1 to 5") != std::string::npos;
+  return v;
+}
+
+std::string judge_reply(const std::string& verdict, const std::vector<std::string>& evidence, const std::string& reason) {
+  nlohmann::json v = verdict;
+  if (!verdict.empty() && verdict.size() == 1 && verdict[0] >= '1' && verdict[0] <= '5') v = verdict[0] - '0';
+  return nlohmann::json{{"verdict", v}, {"evidence", evidence}, {"reason", reason}}.dump();
+}
+
+int64_t FakeOpenAIServer::completion_requests_for(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_model_.find(model);
+  return it == by_model_.end() ? 0 : it->second;
+}
+
 FakeOpenAIServer::FakeOpenAIServer(Responder respond, FaultPlan fault, double slow_seconds, int threads)
     : server_(std::make_unique<httplib::Server>()), respond_(std::move(respond)), fault_(std::move(fault)),
       slow_seconds_(slow_seconds) {
@@ -58,6 +87,7 @@ FakeOpenAIServer::FakeOpenAIServer(Responder respond, FaultPlan fault, double sl
     int attempt;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (body.contains("model") && body["model"].is_string()) ++by_model_[body["model"].get<std::string>()];
       attempt = ++attempts_[body.value("seed", nlohmann::json(0)).dump() + "\n" + request_prompt(body)];
     }
     Fault f = fault_ ? fault_(body, attempt) : Fault::kNone;

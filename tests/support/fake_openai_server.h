@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,8 @@ class FakeOpenAIServer {
   // or usage); called from the server's threads.
   using ResponseHook = std::function<void(const nlohmann::json& request, nlohmann::json& response)>;
   void set_response_hook(ResponseHook f);
+  // Completion requests whose body named this `model` (e.g. to tell model calls from judge calls).
+  int64_t completion_requests_for(const std::string& model) const;
 
  private:
   std::unique_ptr<httplib::Server> server_;
@@ -69,10 +72,22 @@ class FakeOpenAIServer {
   ResponseHook response_hook_;
   mutable std::mutex mu_;
   std::map<std::string, int> attempts_;
+  std::map<std::string, int64_t> by_model_;
   std::string last_auth_;
 };
 
 // The prompt text of a request: the last user message's content, or `prompt`.
 std::string request_prompt(const nlohmann::json& request);
+
+// Scripted judges: a request laid out as judge prompt v1 (scorer/judge.h), split into its parts;
+// nullopt for any other request.
+struct JudgeRequestView {
+  std::string task, output, criterion;
+  bool five_point = false;
+};
+std::optional<JudgeRequestView> judge_request(const nlohmann::json& request);
+// A judge reply in the v1 JSON shape.
+std::string judge_reply(const std::string& verdict, const std::vector<std::string>& evidence,
+                        const std::string& reason = "scripted");
 
 }  // namespace wobble::testing

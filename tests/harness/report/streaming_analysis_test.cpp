@@ -381,6 +381,7 @@ TEST(StreamingAnalysis, IdsOnlyTracesAndRoutingErrorsEqualTheInMemoryRouting) {
           s.case_id = c;
           s.variant_id = v;
           s.repeat = r;
+          s.provider_id = "srv";  // one named provider: the streamed reads bind its id
           s.ok = true;
           s.output = "out " + std::to_string(r % 2);
           s.latency_s = 0.1 * (r + 1);
@@ -419,10 +420,33 @@ TEST(StreamingAnalysis, IdsOnlyTracesAndRoutingErrorsEqualTheInMemoryRouting) {
   EXPECT_EQ(streamed.groups[0].n_expert, 6u);              // the group's widest inferred count
   expect_same_routing(streamed, loaded);
   RunAnalysis a = analyze_run(store, runs[1], 3, -1);
+  ASSERT_EQ(a.total_samples, 36);
+  EXPECT_EQ(report_json(a).dump(2), report_json(in_memory(store, runs[1], 3)).dump(2));
   EXPECT_EQ(report_json(a, &streamed).dump(2), report_json(a, &loaded).dump(2));
   EXPECT_EQ(markdown(a, &streamed), markdown(a, &loaded));
   std::ostringstream hs, hl;
   render_html(a, hs, &streamed);
   render_html(a, hl, &loaded);
   EXPECT_EQ(hs.str(), hl.str());
+}
+
+// A run on two providers is read whole (its variants are relabelled per provider); analyze_run and
+// analyze_routing must still equal the in-memory analysis, and no statistic may mix the providers.
+TEST(StreamingAnalysis, TwoProvidersEqualTheInMemoryAnalysis) {
+  Store store = Store::open(testsupport::scratch_path("streaming-providers.db"));
+  int64_t id = store.create_run(make_run("2026-01-05T00:00:00Z"));
+  for (const std::string p : {"p1", "p2"}) {
+    auto s = samples_of(id, p == "p1" ? 0 : 1);
+    for (auto& x : s) x.provider_id = p;
+    store.insert_samples(s);
+  }
+  RunAnalysis streamed = analyze_run(store, id, 3, -1);
+  RunAnalysis loaded = in_memory(store, id, 3);
+  ASSERT_EQ(streamed.total_samples, 48);
+  for (const auto& g : streamed.groups) EXPECT_NE(g.variant_id.find('@'), std::string::npos) << g.variant_id;
+  EXPECT_EQ(report_json(streamed).dump(2), report_json(loaded).dump(2));
+  RoutingAnalysis r = analyze_routing(store, id, std::nullopt);
+  auto cur = store.samples(id, true);
+  RoutingAnalysis rl = analyze_routing_samples(cur, nullptr, 0.1, 0.8);
+  expect_same_routing(r, rl);
 }

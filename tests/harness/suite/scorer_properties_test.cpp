@@ -38,6 +38,7 @@ nlohmann::json args_for(const std::string& name) {
   if (name == "numeric") return {{"value", "1"}};
   if (name == "refusal") return nlohmann::json::object();
   if (name == "answer") return {{"equals", "1"}};
+  if (name == "judge") return {{"rubric", "The answer is 1."}};  // without a judge pool: unscored
   return nullptr;
 }
 
