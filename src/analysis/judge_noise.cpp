@@ -117,28 +117,4 @@ std::vector<JudgeNoise> analyze_judge_noise(const Store& store, int64_t run_id) 
   return judge_noise(store.samples(run_id, false), store.judge_gradings(run_id));
 }
 
-const std::vector<JudgeMetricDefinition>& judge_metric_definitions() {
-  static const std::vector<JudgeMetricDefinition> kDefs = {
-      {"model flip rate",
-       "share of pairs of scored repeats of a (case, variant, criterion) whose judge outcomes differ: 2pf/(n(n-1)) "
-       "with p passes and f fails among n scored repeats; undefined below 2 scored repeats"},
-      {"judge disagreement",
-       "over outputs with at least 2 valid gradings (faults left out), the mean share of pairs of gradings of the same "
-       "output that differ (1 - Fleiss' P-bar)"},
-      {"judge unanimous", "share of those outputs whose valid gradings all give the same verdict"},
-      {"judge kappa",
-       "Fleiss' kappa over those outputs (categories pass and fail, raters per output may differ); undefined when "
-       "every grading has the same verdict"},
-      {"judge faults",
-       "gradings that count toward neither pass nor fail: judge call failed, reply not the JSON asked for (after "
-       "retries), a quote not in the output (hallucinated), or a fail without a quote on a criterion without "
-       "expect_missing"},
-      {"unstable (judge) / unstable (model)",
-       "an unstable judge criterion is blamed on the judge when judge disagreement >= 0.5 x model flip rate (the "
-       "judge disagrees with itself on frozen outputs about as often as outcomes flip), else on the model; "
-       "'unstable (k=1)' when no output has two valid gradings"},
-  };
-  return kDefs;
-}
-
 }  // namespace wobble

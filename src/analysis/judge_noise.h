@@ -3,8 +3,8 @@
 // A judge criterion's outcome can flip across repeats because the model's outputs differ or because
 // the judge grades the same output differently each time it is asked. The k gradings of each
 // stored output measure the second directly: the judge is asked k times about one frozen output.
-// Definitions (also in judge_metric_definitions(), rendered in reports and documented in
-// reports/README.md):
+// Definitions (the metric table, analysis/metric_definitions.cpp group Judge, renders them in the
+// reports and in reports/README.md):
 //   model flip rate     share of pairs of scored repeats whose outcomes differ: 2*p*f / (n*(n-1))
 //                       with p passes and f fails among n scored repeats (undefined below 2).
 //   judge disagreement  over outputs with at least 2 valid gradings (faults left out): the mean
@@ -49,11 +49,6 @@ std::vector<JudgeNoise> judge_noise(const std::vector<SampleRecord>& samples,
                                     const std::map<int64_t, std::vector<JudgeGrading>>& gradings);
 std::vector<JudgeNoise> analyze_judge_noise(const Store& store, int64_t run_id);
 
-struct JudgeMetricDefinition {
-  const char* name;
-  const char* definition;
-};
-const std::vector<JudgeMetricDefinition>& judge_metric_definitions();
 
 // Fleiss' kappa for subjects rated by varying numbers of raters (n_i >= 2), counts[i][j] = raters
 // putting subject i in category j. NaN when undefined (no subject, or one category only).

@@ -114,6 +114,32 @@ constexpr std::array kMetrics = {
                      "\"baseline\"). Noise floor: the median mean JSD over the S splits other than the observed one; "
                      "moved: p < 0.05.",
                      "p = (1 + #{splits with JSD ≥ observed}) / (1 + S)", kRoutingSources},
+    MetricDefinition{"model_flip_rate", "Model flip rate", MetricGroup::kJudge,
+                     "For a judge criterion of a (case, variant): the share of pairs of scored repeats whose judge "
+                     "outcomes differ; undefined below 2 scored repeats.",
+                     "2pf / (n(n - 1)), p passes and f fails among n scored repeats", "every provider (judge criteria)"},
+    MetricDefinition{"judge_disagreement", "Judge disagreement", MetricGroup::kJudge,
+                     "Over the outputs with at least 2 valid gradings (faults left out), the mean share of pairs of "
+                     "gradings of the same frozen output that differ.",
+                     "1 - Fleiss' P-bar", "every provider (judge criteria)"},
+    MetricDefinition{"judge_unanimous", "Judge unanimous", MetricGroup::kJudge,
+                     "Share of those outputs whose valid gradings all give the same verdict.", "",
+                     "every provider (judge criteria)"},
+    MetricDefinition{"judge_kappa", "Judge kappa", MetricGroup::kJudge,
+                     "Fleiss' kappa over those outputs (subjects = outputs, raters = gradings, categories pass and "
+                     "fail, raters per output may differ); undefined when every grading has the same verdict.",
+                     "(P-bar - P-bar_e) / (1 - P-bar_e)", "every provider (judge criteria)"},
+    MetricDefinition{"judge_faults", "Judge faults", MetricGroup::kJudge,
+                     "Gradings that count toward neither pass nor fail: the judge call failed, the reply was not the "
+                     "JSON asked for (after retries), a quote was not in the output (hallucinated, also counted on its "
+                     "own), or a fail came without a quote on a criterion without expect_missing.",
+                     "", "every provider (judge criteria)"},
+    MetricDefinition{"judge_blame", "unstable (judge) / unstable (model)", MetricGroup::kJudge,
+                     "An unstable judge criterion is blamed on the judge when the judge disagrees with itself on frozen "
+                     "outputs about as often as outcomes flip, else on the model; unstable (k=1) when no output has "
+                     "two valid gradings. The factor 0.5 allows for the majority vote, which flips less often than "
+                     "single gradings disagree.",
+                     "judge when judge disagreement >= 0.5 x model flip rate", "every provider (judge criteria)"},
     MetricDefinition{"gate_baseline", "Gate baseline test", MetricGroup::kGate,
                      "For each (case, variant, criterion) whose pass rate fell against the baseline run, a one-sided "
                      "Fisher exact test on [[baseline passes, baseline fails], [current passes, current fails]]; a "
@@ -133,7 +159,7 @@ const MetricDefinition* find_metric(std::string_view id) {
 
 std::string_view metric_group_name(MetricGroup g) {
   static constexpr std::array<std::string_view, size_t(MetricGroup::kCount)> kNames = {
-      "Stability", "Outputs", "Variants", "Latency and tokens", "Routing", "Gate"};
+      "Stability", "Outputs", "Variants", "Latency and tokens", "Routing", "Judge", "Gate"};
   static_assert(kNames.size() == size_t(MetricGroup::kCount));
   return kNames[size_t(g)];
 }

@@ -35,7 +35,8 @@ void render_judge_markdown(const std::vector<JudgeNoise>& judge, std::ostream& o
 
 void render_judge_definitions_markdown(const std::vector<JudgeNoise>& judge, std::ostream& out) {
   if (judge.empty()) return;
-  for (const auto& d : judge_metric_definitions()) out << "- **" << d.name << "**: " << d.definition << ".\n";
+  out << "\n";
+  render_metrics_markdown(out, {MetricGroup::kJudge});
 }
 
 nlohmann::json judge_json(const std::vector<JudgeNoise>& judge) {

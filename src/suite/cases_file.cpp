@@ -36,8 +36,7 @@ void check_id(const std::string& id, const std::string& path, int line, std::map
 // JSON scalars become the text a template substitutes; anything nested is a mistake in a var.
 std::string var_text(const json& v, const std::string& path, int line, const std::string& name) {
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_integer() || v.is_number_unsigned() || v.is_boolean()) return v.dump();
-  if (v.is_number_float()) return v.dump();
+  if (v.is_number() || v.is_boolean()) return dump_json(v);
   throw ConfigError(path, line, "vars." + name, "a variable is a string, number or boolean");
 }
 
