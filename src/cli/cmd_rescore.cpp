@@ -17,6 +17,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
+#include "util/utc_time.h"
 #include "judge/judge_pool.h"
 #include "runner/runner.h"
 #include "suite/rubric_loader.h"
@@ -28,15 +29,6 @@ namespace po = boost::program_options;
 
 namespace wobble::cli {
 namespace {
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Every templated argument of the new rubrics must resolve with each case's vars before anything
 // is stored (the same check load_suite makes).

@@ -165,6 +165,7 @@ int finish(const RunOutcome& out, const std::string& db, bool json, bool quiet, 
 struct ProviderSetup {
   std::vector<std::unique_ptr<Provider>> owned;
   ProviderMap map;
+  std::unique_ptr<JudgePool> judges;  // when a criterion uses the judge scorer
 };
 
 ProviderSetup make_providers(const RunPlan& plan, bool preflight) {
@@ -180,6 +181,10 @@ ProviderSetup make_providers(const RunPlan& plan, bool preflight) {
       }
     }
     set.map[spec.id] = set.owned.back().get();
+  }
+  if (JudgePool::suite_needs_judge(plan.suite)) {
+    set.judges = std::make_unique<JudgePool>(plan.suite, plan.suite_dir);
+    if (preflight) set.judges->preflight();
   }
   return set;
 }
@@ -271,12 +276,7 @@ int run_command(const std::vector<std::string>& args) {
                                     "suite file to continue the run as planned");
     }
     auto providers = make_providers(plan, preflight);
-    std::unique_ptr<JudgePool> judges;
-    if (JudgePool::suite_needs_judge(plan.suite)) {
-      judges = std::make_unique<JudgePool>(plan.suite, plan.suite_dir);
-      if (preflight) judges->preflight();
-      ro.judges = judges.get();
-    }
+    ro.judges = providers.judges.get();
     install_stop_handlers();
     RunOutcome out = resume_run(resume, providers.map, ro);
     return finish(out, db, vm.count("json") > 0, ro.quiet, true);
@@ -308,12 +308,7 @@ int run_command(const std::vector<std::string>& args) {
     throw Error(kExitUsage, "--shard must be i/N with 0 <= i < N, got '" + shard + "'");
   plan.suite_dir = absolute_dir_of(suite_path);
   auto providers = make_providers(plan, preflight);
-  std::unique_ptr<JudgePool> judges;
-  if (JudgePool::suite_needs_judge(plan.suite)) {
-    judges = std::make_unique<JudgePool>(plan.suite, plan.suite_dir);
-    if (preflight) judges->preflight();
-    ro.judges = judges.get();
-  }
+  ro.judges = providers.judges.get();
   install_stop_handlers();
   RunOutcome out = run_plan(plan, providers.map, ro);
   return finish(out, db, vm.count("json") > 0, ro.quiet, false);

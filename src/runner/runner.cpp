@@ -17,6 +17,7 @@
 #include "judge/judge_pool.h"
 #include "runner/output_cap.h"
 #include "runner/progress.h"
+#include "util/utc_time.h"
 #include "runner/seeds.h"
 #include "scorer/scorer.h"
 #include "util/error.h"
@@ -50,15 +51,6 @@ void on_signal(int) {
   while (d > 0 && n < sizeof buf) buf[n++] = digits[--d];
   put(" requests in flight (Ctrl-C again to abort now)\n");
   (void)!write(STDERR_FILENO, buf, n);
-}
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 constexpr double kLeaseStaleS = 120;   // a live holder heartbeats every few seconds
