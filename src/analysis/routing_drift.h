@@ -106,6 +106,10 @@ struct RoutingAnalysis {
   double baseline_max_jsd = 0, baseline_min_overlap = 1;  // observed extremes
   double max_jsd_threshold = 0.1, min_overlap_threshold = 0.8;  // the flagging thresholds used
   int64_t baseline_run = 0;                                     // 0: none
+
+  // Whether a report has a routing section: traces to show, or samples whose routing was asked
+  // for and is absent (the reasons are shown so a missing trace is never silent).
+  bool reportable() const { return has_traces || absent_samples > 0; }
 };
 
 double jensen_shannon(const std::vector<double>& p, const std::vector<double>& q);  // base 2

@@ -460,7 +460,7 @@ void render_metrics_html(std::ostream& out, const std::vector<MetricGroup>& grou
 }
 
 void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing, const ReportOptions& opts) {
-  bool has_routing = routing && (routing->has_traces || routing->absent_samples > 0);
+  bool has_routing = routing && routing->reportable();
   std::map<std::pair<std::string, std::string>, size_t> group_of;
   for (size_t i = 0; i < a.groups.size(); ++i) group_of[{a.groups[i].case_id, a.groups[i].variant_id}] = i;
   std::set<std::pair<std::string, std::string>> unstable;

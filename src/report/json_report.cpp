@@ -186,7 +186,7 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing,
                            {"stable_pass", x.stable_pass}, {"stable_fail", x.stable_fail},
                            {"fleiss_kappa", num(x.fleiss_kappa)}, {"kappa_subjects", x.kappa_subjects},
                            {"kappa_raters", x.kappa_raters}});
-  if (routing && (routing->has_traces || routing->absent_samples > 0)) j["routing"] = routing_json(*routing);
+  if (routing && routing->reportable()) j["routing"] = routing_json(*routing);
   if (!a.judge.empty()) j["judge"] = judge_json(a.judge);
   if (a.run.plan.source_run_id > 0) j["source_run_id"] = a.run.plan.source_run_id;
   return j;

@@ -303,7 +303,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
         << " |\n";
   }
 
-  if (routing && (routing->has_traces || routing->absent_samples > 0)) render_routing_markdown(*routing, out, &a, opts.only_unstable);
+  if (routing && routing->reportable()) render_routing_markdown(*routing, out, &a, opts.only_unstable);
 
   render_judge_markdown(a.judge, out);
 
@@ -328,7 +328,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
   else out << "- Per-repeat tables: `wobble report " << r.id << " --detail`\n";
 
   out << "\n## Appendix: metric definitions\n\n";
-  render_metrics_markdown(out, groups_shown(routing && (routing->has_traces || routing->absent_samples > 0)));
+  render_metrics_markdown(out, groups_shown(routing && routing->reportable()));
   render_judge_definitions_markdown(a.judge, out);
 }
 
