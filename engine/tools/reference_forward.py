@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent numpy reference forward pass for the engine's tiny test models (F32/F16 weights).
+"""Independent numpy reference forward pass for the engine's tiny test models (F32/F16/MXFP4 weights).
 
 Reads a GGUF with its own parser, runs every position of a prompt in float64 following the public
 model definitions (HF modeling files), and prints one line of logits per position. The engine's
@@ -8,6 +8,13 @@ tests/fixtures/engine/golden_<arch>.txt. Regenerate (offline, no torch needed):
 
     WOBBLE_DUMP_GOLDEN_MODELS=/tmp/g build/test_engine_runtime --gtest_filter='Golden*'
     for a in llama qwen2moe qwen3moe olmoe granitemoe; do
+      /usr/bin/python3 engine/tools/reference_forward.py /tmp/g/golden_$a.gguf 1,5,9,13,2,7,11,3 \
+          > tests/fixtures/engine/golden_$a.txt; done
+
+gpt-oss (tests/engine/runtime/gptoss_test.cpp; F32 and MXFP4 experts):
+
+    WOBBLE_DUMP_GOLDEN_MODELS=/tmp/g build/test_engine_runtime --gtest_filter='GptOssGolden*'
+    for a in gpt-oss gpt-oss-mxfp4; do
       /usr/bin/python3 engine/tools/reference_forward.py /tmp/g/golden_$a.gguf 1,5,9,13,2,7,11,3 \
           > tests/fixtures/engine/golden_$a.txt; done
 """
@@ -66,13 +73,29 @@ def read_gguf(path):
     start = (pos + align - 1) // align * align
     tensors = {}
     for name, ne, ttype, off in infos:
-        if ttype not in (0, 1):
-            raise ValueError("tensor %s: only F32/F16 are read by the reference" % name)
-        dt = np.float32 if ttype == 0 else np.float16
-        arr = np.frombuffer(buf, dtype=dt, count=int(np.prod(ne)), offset=start + off)
+        if ttype == 39:
+            arr = mxfp4_values(buf, start + off, int(np.prod(ne)))
+        elif ttype in (0, 1):
+            dt = np.float32 if ttype == 0 else np.float16
+            arr = np.frombuffer(buf, dtype=dt, count=int(np.prod(ne)), offset=start + off)
+        else:
+            raise ValueError("tensor %s: only F32/F16/MXFP4 are read by the reference" % name)
         # ne[0] is contiguous: ne = [in, out(, experts)] is a row-major (experts, out, in) array.
         tensors[name] = arr.reshape(list(reversed(ne))).astype(np.float64)
     return kv, tensors
+
+
+# E2M1 code -> value: bit 3 is the sign, bits 2-1 the exponent, bit 0 the mantissa.
+E2M1 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
+
+
+def mxfp4_values(buf, offset, n):
+    # Blocks of 17 bytes: E8M0 scale byte e (value 2^(e-127)), then 16 bytes of codes; byte j holds
+    # value j in its low nibble and value j+16 in its high nibble.
+    blocks = np.frombuffer(buf, dtype=np.uint8, count=n // 32 * 17, offset=offset).reshape(-1, 17)
+    scale = np.ldexp(1.0, blocks[:, 0].astype(np.int64) - 127)
+    codes = np.concatenate([blocks[:, 1:] & 0x0F, blocks[:, 1:] >> 4], axis=1)
+    return (E2M1[codes] * scale[:, None]).reshape(-1)
 
 
 def rms(x, w, eps):
@@ -107,8 +130,86 @@ def ffn(h, g, u, d):
     return (silu(h @ g.T) * (h @ u.T)) @ d.T
 
 
+def yarn(dim, base, factor, orig_ctx, beta_fast, beta_slow):
+    # Inverse frequencies (dim/2,) and the cos/sin scale of YaRN as gpt-oss defines it: pairs below
+    # the fast correction dimension keep base^(-2i/dim), pairs above the slow one are divided by the
+    # factor, a linear ramp (not rounded to whole dims) blends between; scale 0.1 ln(factor) + 1.
+    inv = 1.0 / base ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
+    if factor <= 1.0:
+        return inv, 1.0
+
+    def corr(rotations):
+        return dim * np.log(orig_ctx / (rotations * 2 * np.pi)) / (2 * np.log(base))
+    lo, hi = max(corr(beta_fast), 0.0), min(corr(beta_slow), dim - 1.0)
+    if lo == hi:
+        hi += 0.001
+    blend = np.clip((np.arange(dim // 2, dtype=np.float64) - lo) / (hi - lo), 0.0, 1.0)  # 1 = interpolate
+    return inv * (1 - blend) + (inv / factor) * blend, 0.1 * np.log(factor) + 1.0
+
+
+def forward_gpt_oss(kv, t, ids):
+    g = lambda k, dflt=None: kv.get("gpt-oss." + k, dflt)
+    L, H, Hkv = g("block_count"), g("attention.head_count"), g("attention.head_count_kv")
+    hd, eps, k_used = g("attention.key_length"), g("attention.layer_norm_rms_epsilon"), g("expert_used_count")
+    window = g("attention.sliding_window")
+    alpha, limit = 1.702, 7.0
+    if g("rope.scaling.type", "none") == "yarn":
+        inv, msc = yarn(hd, g("rope.freq_base"), g("rope.scaling.factor"), g("rope.scaling.original_context_length"),
+                        g("rope.scaling.yarn_beta_fast", 32.0), g("rope.scaling.yarn_beta_slow", 1.0))
+    else:
+        inv, msc = yarn(hd, g("rope.freq_base"), 1.0, 1, 32.0, 1.0)
+    T = len(ids)
+    pos = np.arange(T, dtype=np.float64)
+    ang = pos[:, None] * inv[None, :]
+    cos, sin = (np.cos(ang) * msc)[:, None, :], (np.sin(ang) * msc)[:, None, :]
+
+    def rope_neox(x):  # (T, heads, hd): rotate (i, i + hd/2)
+        a, b = x[..., :hd // 2], x[..., hd // 2:]
+        return np.concatenate([a * cos - b * sin, a * sin + b * cos], axis=-1)
+
+    qi, kj = np.arange(T)[:, None], np.arange(T)[None, :]
+    x = t["token_embd.weight"][ids]
+    for l in range(L):
+        p = "blk.%d." % l
+        h = rms(x, t[p + "attn_norm.weight"], eps)
+        q = (h @ t[p + "attn_q.weight"].T + t[p + "attn_q.bias"]).reshape(T, H, hd)
+        k = (h @ t[p + "attn_k.weight"].T + t[p + "attn_k.bias"]).reshape(T, Hkv, hd)
+        v = (h @ t[p + "attn_v.weight"].T + t[p + "attn_v.bias"]).reshape(T, Hkv, hd)
+        q, k = rope_neox(q), rope_neox(k)
+        k, v = np.repeat(k, H // Hkv, axis=1), np.repeat(v, H // Hkv, axis=1)
+        visible = kj <= qi
+        if l % 2 == 0:  # sliding layers: 0, 2, ...
+            visible &= (qi - kj) < window
+        s = np.einsum("thd,shd->hts", q, k) / np.sqrt(hd)
+        s = np.where(visible[None], s, -np.inf)
+        sink = np.broadcast_to(t[p + "attn_sinks.weight"][:, None, None], (H, T, 1))
+        s = np.concatenate([s, sink], axis=-1)  # the sink joins the softmax ...
+        s = np.exp(s - s.max(-1, keepdims=True))
+        s = (s / s.sum(-1, keepdims=True))[..., :T]  # ... and is dropped after it
+        o = np.einsum("hts,shd->thd", s, v).reshape(T, H * hd)
+        x = x + o @ t[p + "attn_output.weight"].T + t[p + "attn_output.bias"]
+        h = rms(x, t[p + "post_attention_norm.weight"], eps)
+        r = h @ t[p + "ffn_gate_inp.weight"].T + t[p + "ffn_gate_inp.bias"]
+        out = np.zeros_like(x)
+        for ti in range(T):
+            top = sorted(range(r.shape[1]), key=lambda e: (-r[ti, e], e))[:k_used]
+            w = np.exp(r[ti, top] - r[ti, top].max())
+            w /= w.sum()
+            for e, we in zip(top, w):
+                gt = h[ti] @ t[p + "ffn_gate_exps.weight"][e].T + t[p + "ffn_gate_exps.bias"][e]
+                up = h[ti] @ t[p + "ffn_up_exps.weight"][e].T + t[p + "ffn_up_exps.bias"][e]
+                gt, up = np.minimum(gt, limit), np.clip(up, -limit, limit)
+                act = gt / (1.0 + np.exp(-alpha * gt)) * (up + 1.0)
+                out[ti] += we * (act @ t[p + "ffn_down_exps.weight"][e].T + t[p + "ffn_down_exps.bias"][e])
+        x = x + out
+    x = rms(x, t["output_norm.weight"], eps)
+    return x @ t.get("output.weight", t["token_embd.weight"]).T
+
+
 def forward(kv, t, ids):
     a = kv["general.architecture"]
+    if a == "gpt-oss":
+        return forward_gpt_oss(kv, t, ids)
     g = lambda k, dflt=None: kv.get(a + "." + k, dflt)
     L, d, H, Hkv = g("block_count"), g("embedding_length"), g("attention.head_count"), g("attention.head_count_kv")
     hd = d // H

@@ -156,6 +156,12 @@ int inspect_command(const std::vector<std::string>& args) {
   std::printf("tensor types: ");
   for (const auto& [t, c] : i.tensor_types) std::printf(" %s x%u", t.c_str(), c);
   std::printf("\n");
+  // Bytes per weight type, and bits per stored value (MXFP4: 17 bytes per 32 values = 4.25).
+  for (const auto& [t, bytes] : i.type_bytes) {
+    const uint64_t n = i.type_params.count(t) ? i.type_params.at(t) : 0;
+    std::printf("  %-6s %12llu bytes (%.2f MiB), %llu values, %.2f bits each\n", t.c_str(), (unsigned long long)bytes,
+                bytes / 1048576.0, (unsigned long long)n, n ? 8.0 * double(bytes) / double(n) : 0.0);
+  }
   if (model->has_tokenizer())
     std::printf("tokenizer:     %s (pre %s), chat template: %s\n", model->tokenizer().model_kind().c_str(),
                 model->tokenizer().pre_kind().c_str(),

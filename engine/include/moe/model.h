@@ -1,7 +1,7 @@
 // Model: a GGUF file of a supported architecture, loaded once, immutable, shared by sessions.
 //
 // Supported general.architecture values: llama (dense, and with experts = Mixtral), qwen2moe,
-// qwen3moe, olmoe, granitemoe. Weights stay memory-mapped; nothing is copied unless a type needs
+// qwen3moe, olmoe, granitemoe, gpt-oss. Weights stay memory-mapped; nothing is copied unless a type needs
 // repacking. Ownership: load() returns a shared_ptr<const Model>; sessions keep it alive.
 // Thread safety: every const method may be used from any number of threads.
 #pragma once
@@ -32,6 +32,8 @@ struct ModelInfo {
   uint64_t bytes_total = 0;
   uint64_t bytes_active = 0;     // weight bytes read per decoded token
   std::map<std::string, uint32_t> tensor_types;  // type name -> tensor count
+  std::map<std::string, uint64_t> type_bytes;    // type name -> bytes of its tensors in the file
+  std::map<std::string, uint64_t> type_params;   // type name -> values stored in that type
 };
 
 struct LoadOptions {

@@ -8,11 +8,11 @@
 
 namespace moe {
 
-enum class Arch { kLlama, kQwen2Moe, kQwen3Moe, kOlmoe, kGraniteMoe, kCount };
+enum class Arch { kLlama, kQwen2Moe, kQwen3Moe, kOlmoe, kGraniteMoe, kGptOss, kCount };
 
 enum class RopeKind {
   kNormal,  // rotate adjacent pairs (x[2i], x[2i+1]): llama, granite
-  kNeox,    // rotate x[i] with x[i + n_rot/2]: qwen2moe, qwen3moe, olmoe
+  kNeox,    // rotate x[i] with x[i + n_rot/2]: qwen2moe, qwen3moe, olmoe, gpt-oss
 };
 
 enum class QkNorm { kNone, kPerHead, kFullWidth };

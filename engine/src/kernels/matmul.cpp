@@ -3,7 +3,7 @@
 // Three paths: a scalar reference (dequantise a row, then a plain f32 dot product in index order),
 // AVX2+FMA+F16C, and AVX-512 (VNNI on 256-bit registers), chosen at run time from CPUID. The vector
 // paths quantise the activations once per call to 8-bit blocks of 32 (scale = max|x| / 127 at fp16
-// precision, like GGML's Q8_0) and do integer dot products for Q8_0 and Q4_0 weights, four tokens
+// precision, like GGML's Q8_0) and do integer dot products for Q8_0, Q4_0 and MXFP4 weights, four tokens
 // per weight-row pass in prefill; the AVX-512 path computes the same exact int32 sums with one
 // instruction, so both vector paths give identical floats. K-quants (Q4_K, Q5_K, Q6_K) do integer
 // dots against activations quantised to blocks of 256 (kquant_dot.h). F32/F16/BF16 use FMA on
@@ -176,12 +176,14 @@ __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) inline __m256i d
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, _mm256_sign_epi8(qx, qw));
 }
 
-// One Q8_0 or Q4_0 weight row times C tokens: out[c] = sum over blocks b of dw_b * dx_{c,b} * <qw_b, qx_{c,b}>,
-// one accumulator per token in block order (so a token's result does not depend on C).
+// One Q8_0, Q4_0 or MXFP4 weight row times C tokens: out[c] = sum over blocks b of
+// dw_b * dx_{c,b} * <qw_b, qx_{c,b}>, one accumulator per token in block order (so a token's result
+// does not depend on C). MXFP4 codes become their doubled E2M1 integers (|q| <= 12) through a byte
+// shuffle, and dw_b = 2^(e_b - 128) undoes the doubling, so its integer sums are exact too.
 #define WOBBLE_INT8_TILE(NAME, TARGET, DOT)                                                                     \
   template <GgmlType kType, int C>                                                                           \
   __attribute__((target(TARGET))) void NAME(const uint8_t* w, const QuantActs& x, int64_t t0, float* out) {   \
-    constexpr int64_t kBlockBytes = kType == GgmlType::Q8_0 ? 34 : 18;                                       \
+    constexpr int64_t kBlockBytes = kType == GgmlType::Q8_0 ? 34 : kType == GgmlType::Q4_0 ? 18 : 17;        \
     __m256 acc[C];                                                                                           \
     for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();                                                \
     const int64_t nb = x.n_in / 32;                                                                          \
@@ -189,17 +191,28 @@ __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) inline __m256i d
     const float* d[C];                                                                                       \
     for (int c = 0; c < C; ++c) q[c] = x.q_tok(t0 + c), d[c] = x.d_tok(t0 + c);                              \
     for (int64_t b = 0; b < nb; ++b, w += kBlockBytes) {                                                     \
-      uint16_t dh;                                                                                           \
-      std::memcpy(&dh, w, 2);                                                                                \
-      const float dw = _cvtsh_ss(dh);                                                                        \
+      float dw;                                                                                              \
       __m256i qw;                                                                                            \
       if constexpr (kType == GgmlType::Q8_0) {                                                               \
+        uint16_t dh;                                                                                         \
+        std::memcpy(&dh, w, 2);                                                                              \
+        dw = _cvtsh_ss(dh);                                                                                  \
         qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));                                    \
-      } else {                                                                                               \
+      } else if constexpr (kType == GgmlType::Q4_0) {                                                        \
+        uint16_t dh;                                                                                         \
+        std::memcpy(&dh, w, 2);                                                                              \
+        dw = _cvtsh_ss(dh);                                                                                  \
         const __m128i mask = _mm_set1_epi8(0xF);                                                             \
         __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2));                              \
         __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);             \
         qw = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));                                 \
+      } else {                                                                                               \
+        dw = mxfp4_half_scale(w[0]);                                                                         \
+        const __m128i mask = _mm_set1_epi8(0xF);                                                             \
+        const __m128i lut = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kMxfp4Doubled));               \
+        __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 1));                              \
+        __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);             \
+        qw = _mm256_set_m128i(_mm_shuffle_epi8(lut, hi), _mm_shuffle_epi8(lut, lo));                         \
       }                                                                                                      \
       const __m256i ax = _mm256_sign_epi8(qw, qw);                                                           \
       for (int c = 0; c < C; ++c) {                                                                          \
@@ -224,7 +237,7 @@ void int8_row(bool vnni, const uint8_t* row, const QuantActs& x, int64_t n_tok, 
   });
 }
 
-bool uses_quantized_x(GgmlType t) { return t == GgmlType::Q8_0 || t == GgmlType::Q4_0; }
+bool uses_quantized_x(GgmlType t) { return t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::MXFP4; }
 
 // Float-activation types on the vector paths.
 float row_dot_avx2(const WeightView& w, int64_t r, const float* x, float* scratch) {
@@ -305,7 +318,8 @@ void matmul_rows(const WeightView& w, const PreparedActs& p, const float* x, int
     const uint8_t* row = static_cast<const uint8_t*>(w.data) + uint64_t(r) * w.row_bytes;
     if (p.quant) {
       if (w.type == GgmlType::Q8_0) int8_row<GgmlType::Q8_0>(p.vnni, row, p.qx, n_tok, y, w.n_out, r);
-      else int8_row<GgmlType::Q4_0>(p.vnni, row, p.qx, n_tok, y, w.n_out, r);
+      else if (w.type == GgmlType::Q4_0) int8_row<GgmlType::Q4_0>(p.vnni, row, p.qx, n_tok, y, w.n_out, r);
+      else int8_row<GgmlType::MXFP4>(p.vnni, row, p.qx, n_tok, y, w.n_out, r);
       continue;
     }
     if (p.kquant) {
@@ -347,6 +361,19 @@ void matmul_pair(const WeightView& a, const WeightView& b, const float* x, int64
     if (begin < a.n_out) matmul_rows(a, p, x, n_tok, ya, begin, std::min(end, a.n_out));
     if (end > a.n_out) matmul_rows(b, p, x, n_tok, yb, std::max(begin, a.n_out) - a.n_out, end - a.n_out);
   });
+}
+
+double mxfp4_dot_q8_reference(const uint8_t* row, const int8_t* q, const float* d, int64_t n) {
+  double s = 0;
+  for (int64_t b = 0; b < n / 32; ++b, row += 17) {
+    int32_t isum = 0;
+    for (int j = 0; j < 16; ++j) {
+      isum += int32_t(kMxfp4Doubled[row[1 + j] & 0xF]) * q[b * 32 + j];
+      isum += int32_t(kMxfp4Doubled[row[1 + j] >> 4]) * q[b * 32 + j + 16];
+    }
+    s += double(mxfp4_half_scale(row[0])) * double(d[b]) * double(isum);
+  }
+  return s;
 }
 
 void quantize_acts_q8_for_test(const float* x, int64_t n, int8_t* q, float* d, bool vector) {

@@ -43,4 +43,9 @@ void matmul_pair(const WeightView& a, const WeightView& b, const float* x, int64
 // vector = true needs AVX2.
 void quantize_acts_q8_for_test(const float* x, int64_t n, int8_t* q, float* d, bool vector);
 
+// The MXFP4 integer path's sum in plain C++ and float64, for one weight row (n / 32 blocks of 17
+// bytes) and activations quantised as above: sum_b 2^(e_b - 128) * d_b * sum_j doubled(code_j) * q_j.
+// The vector kernels must give this to float rounding (tests/engine/core/mxfp4_test.cpp).
+double mxfp4_dot_q8_reference(const uint8_t* row, const int8_t* q, const float* d, int64_t n);
+
 }  // namespace moe

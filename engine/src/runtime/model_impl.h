@@ -12,6 +12,8 @@
 
 namespace moe {
 
+struct GptOssModel;  // runtime/gptoss.h
+
 struct HParams {
   Arch arch = Arch::kLlama;
   uint32_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, n_rot = 0;
@@ -48,6 +50,7 @@ struct Model::Impl {
   std::vector<float> output_norm;           // (n_embd,)
   WeightView output;                        // (n_embd -> n_vocab); tok_embd when tied
   std::vector<LayerWeights> layers;
+  std::shared_ptr<const GptOssModel> gptoss;  // set for gpt-oss: its layer runs in runtime/gptoss.cpp
 
   // Expert e of a 3-D expert tensor as a 2-D weight.
   static WeightView expert(const WeightView& base, uint64_t stride, uint32_t e) {

@@ -2,6 +2,7 @@
 // type and shape, and builds weight views into the mapping. Every failure names the key or tensor.
 #include <cmath>
 
+#include "runtime/gptoss.h"
 #include "runtime/model_impl.h"
 
 namespace moe {
@@ -80,7 +81,7 @@ Status load_into(Model::Impl& m, const LoadOptions& opts) {
   const GgufFile& f = *m.file;
   MOE_ASSIGN_OR_RETURN(std::string arch_name, f.get_string("general.architecture"));
   auto arch = arch_from_name(arch_name);
-  if (!arch) return Status::NotSupported("architecture '" + arch_name + "' is not supported (supported: llama, qwen2moe, qwen3moe, olmoe, granitemoe)");
+  if (!arch) return Status::NotSupported("architecture '" + arch_name + "' is not supported (supported: llama, qwen2moe, qwen3moe, olmoe, granitemoe, gpt-oss)");
   const ArchTraits& tr = arch_traits(*arch);
   HParams& hp = m.hp;
   hp.arch = *arch;
@@ -134,6 +135,7 @@ Status load_into(Model::Impl& m, const LoadOptions& opts) {
     }
   }
   if (opts.vocab_only) return Status::Ok();
+  if (hp.arch == Arch::kGptOss) return load_gptoss(m);  // its own tensor set (runtime/gptoss.cpp)
 
   const uint32_t d = hp.n_embd, hd = hp.head_dim, nq = hp.n_head * hd, nkv = hp.n_head_kv * hd;
   MOE_ASSIGN_OR_RETURN(m.tok_embd, L.weight("token_embd.weight", d, hp.n_vocab));
@@ -211,6 +213,8 @@ void fill_info(Model::Impl& m) {
     in.n_params += n;
     in.bytes_total += t.nbytes;
     in.tensor_types[ggml_type_name(t.type)]++;
+    in.type_bytes[ggml_type_name(t.type)] += t.nbytes;
+    in.type_params[ggml_type_name(t.type)] += n;
     bool expert = t.name.find("_exps.") != std::string::npos;
     double frac = expert && hp.n_expert ? double(hp.n_expert_used) / hp.n_expert : 1.0;
     // The embedding table is read one row per token.

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "runtime/gptoss.h"
 #include "runtime/model_impl.h"
 #include "util/thread_pool.h"
 
@@ -98,6 +99,18 @@ Status Session::Impl::forward(std::span<const int32_t> tokens) {
 
   for (uint32_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = m->layers[il];
+    if (m->gptoss) {  // gpt-oss runs its own layer over the batch's rows (runtime/gptoss.cpp)
+      std::vector<GptOssRow> rows(static_cast<size_t>(T));
+      for (int64_t t = 0; t < T; ++t)
+        rows[t] = {n_past + uint32_t(t), &k_cache[size_t(il) * n_ctx * size_t(nkv)], &v_cache[size_t(il) * n_ctx * size_t(nkv)]};
+      GptOssRouteFn route;
+      if (trace_on)
+        route = [&](int64_t, const uint16_t* e, const float* w, float ent, float margin) {
+          trace.append(moe_layer_index[il], e, w, ent, margin);
+        };
+      gptoss_layer(*m, il, rows, x.data(), tp, route);
+      continue;
+    }
     // 2. Attention. h (T, d) = norm(x); q (T, H*hd), k, v (T, Hkv*hd).
     for (int64_t t = 0; t < T; ++t) rmsnorm(&h[t * d], &x[t * d], L.attn_norm.data(), d, hp.rms_eps);
     matmul(L.wq, h.data(), T, q.data(), tp);

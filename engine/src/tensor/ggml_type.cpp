@@ -9,6 +9,13 @@
 //   Q5_K (256 values, 176 B): fp16 d, dmin; scales[12]; qh[32] (5th bits); qs[128]
 //   Q6_K (256 values, 210 B): uint8 ql[128] (low 4 bits), qh[64] (high 2 bits), int8 scales[16]
 //                            (16 sub-blocks of 16); fp16 d. x = d * scale * (q - 32)
+//   MXFP4 (32 values, 17 B): uint8 e (E8M0 shared scale); uint8 qs[16] (4-bit E2M1 codes, low nibble
+//                            = value j, high nibble = value j+16, as Q4_0). Code c = sign bit 3,
+//                            magnitude c&7 -> {0, 0.5, 1, 1.5, 2, 3, 4, 6}. x = E2M1(c) * 2^(e - 127),
+//                            computed as doubled integer {0,1,2,3,4,6,8,12} (negated for c >= 8) times
+//                            2^(e - 128). Every byte e is a finite power of two here (e = 0 -> 2^-128,
+//                            a float subnormal; e = 255 -> 2^127): GGUF files follow ggml, which does
+//                            not give e = 0xFF the NaN meaning of the OCP specification.
 #include "tensor/ggml_type.h"
 
 #include <algorithm>
@@ -19,7 +26,7 @@
 namespace moe {
 namespace {
 
-constexpr int kTypeIdCount = 31;  // ids 0..30
+constexpr int kTypeIdCount = 40;  // ids 0..39
 struct Row {
   uint32_t id;
   GgmlTypeTraits traits;
@@ -36,8 +43,11 @@ constexpr Row kRows[] = {
     {23, {"IQ4_XS", 256, 136, false}}, {24, {"I8", 1, 1, false}}, {25, {"I16", 1, 2, false}},
     {26, {"I32", 1, 4, false}},   {27, {"I64", 1, 8, false}},    {28, {"F64", 1, 8, false}},
     {29, {"IQ1_M", 256, 56, false}}, {30, {"BF16", 1, 2, true}},
+    // 31-33 and 36-38 were interleaved repacks that GGUF files no longer carry.
+    {34, {"TQ1_0", 256, 54, false}}, {35, {"TQ2_0", 256, 66, false}}, {39, {"MXFP4", 32, 17, true}},
 };
-static_assert(sizeof(kRows) / sizeof(kRows[0]) == kTypeIdCount - 2, "type table must list every GGUF id but 4 and 5");
+static_assert(sizeof(kRows) / sizeof(kRows[0]) == kTypeIdCount - 8,
+              "type table must list every GGUF id but the retired 4, 5, 31-33 and 36-38");
 
 struct Table {
   std::array<std::optional<GgmlTypeTraits>, kTypeIdCount> by_id{};
@@ -66,6 +76,16 @@ inline uint16_t rd16(const uint8_t* p) {
 inline void wr16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 
 }  // namespace
+
+const int8_t kMxfp4Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+float mxfp4_half_scale(uint8_t e) {
+  // 2^(e - 128) built from its bits: a normal float for e >= 2, a subnormal (one mantissa bit) below.
+  uint32_t bits = e >= 2 ? uint32_t(e - 1) << 23 : uint32_t(0x00200000) << e;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 
 std::optional<GgmlTypeTraits> ggml_type_traits(uint32_t id) {
   if (id >= uint32_t(kTypeIdCount)) return std::nullopt;
@@ -240,6 +260,15 @@ void dequantize_row(GgmlType t, const void* src, float* y, int64_t n) {
         }
       }
       return;
+    case GgmlType::MXFP4:
+      for (int64_t b = 0; b < n / 32; ++b, p += 17) {
+        const float d = mxfp4_half_scale(p[0]);
+        for (int j = 0; j < 16; ++j) {
+          y[b * 32 + j] = d * float(kMxfp4Doubled[p[1 + j] & 0xF]);
+          y[b * 32 + j + 16] = d * float(kMxfp4Doubled[p[1 + j] >> 4]);
+        }
+      }
+      return;
     default:
       std::fill(y, y + n, 0.f);  // unsupported types are rejected at model load
   }
@@ -363,6 +392,31 @@ void quantize_q6k(const float* x, uint8_t* blk) {
   wr16(blk + 208, dh);
 }
 
+// MXFP4 reference quantiser (OCP recipe): shared exponent floor(log2(max|x|)) - 2, so the largest
+// value lands in [4, 8) E2M1 units and saturates at 6; each value takes the nearest code, ties to the
+// smaller magnitude. An all-zero (or non-finite) block gets e = 0 and zero codes.
+void quantize_mxfp4(const float* x, uint8_t* blk) {
+  float amax = 0;
+  for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+  int e = 0;
+  if (amax > 0 && std::isfinite(amax)) {
+    int ex;
+    std::frexp(amax, &ex);  // amax = m * 2^ex, m in [0.5, 1): floor(log2 amax) = ex - 1
+    e = std::clamp(ex - 1 - 2 + 127, 0, 254);
+  }
+  blk[0] = uint8_t(e);
+  const float inv = 1.f / mxfp4_half_scale(uint8_t(e));  // a power of two: exact
+  uint8_t codes[32];
+  for (int j = 0; j < 32; ++j) {
+    const float v = std::isfinite(x[j]) ? std::fabs(x[j]) * inv : 0.f;  // doubled E2M1 units
+    int best = 0;
+    for (int c = 1; c < 8; ++c)
+      if (std::fabs(v - float(kMxfp4Doubled[c])) < std::fabs(v - float(kMxfp4Doubled[best]))) best = c;
+    codes[j] = uint8_t(best | (x[j] < 0 && best != 0 ? 8 : 0));
+  }
+  for (int j = 0; j < 16; ++j) blk[1 + j] = uint8_t(codes[j] | (codes[j + 16] << 4));
+}
+
 }  // namespace
 
 Status quantize_row(GgmlType t, const float* x, void* dst, int64_t n) {
@@ -417,6 +471,9 @@ Status quantize_row(GgmlType t, const float* x, void* dst, int64_t n) {
       break;
     case GgmlType::Q6_K:
       for (int64_t b = 0; b < n / 256; ++b) quantize_q6k(x + 256 * b, p + 210 * b);
+      break;
+    case GgmlType::MXFP4:
+      for (int64_t b = 0; b < n / 32; ++b) quantize_mxfp4(x + 32 * b, p + 17 * b);
       break;
     default:
       return Status::InvalidArgument(std::string("no quantiser for type ") + ggml_type_name(t));

@@ -31,6 +31,7 @@ enum class GgmlType : uint32_t {
   Q6_K = 14,
   Q8_K = 15,
   BF16 = 30,
+  MXFP4 = 39,  // gpt-oss expert weights; layout and scale convention in ggml_type.cpp
 };
 
 struct GgmlTypeTraits {
@@ -53,6 +54,12 @@ void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);
 // src: (n,) f32 -> dst: one row in type t (reference quantiser, used by the GGUF writer and tests).
 // InvalidArgument when n is not a multiple of the block size or the type has no quantiser.
 Status quantize_row(GgmlType t, const float* src, void* dst, int64_t n);
+
+// MXFP4 (OCP microscaling FP4): the 16 E2M1 codes as doubled integers (value = kMxfp4Doubled[code] / 2),
+// so the int8 dot kernels can use them directly, and the block scale with the halving folded in:
+// mxfp4_half_scale(e) = 2^(e - 128) exactly, for every byte e (see ggml_type.cpp).
+extern const int8_t kMxfp4Doubled[16];
+float mxfp4_half_scale(uint8_t e);
 
 // IEEE half and bfloat16 conversions (round-to-nearest-even on the way down).
 float fp16_to_fp32(uint16_t h);
