@@ -81,8 +81,6 @@ Result<float> get_f32(const GgufFile& f, const std::string& k, float dflt) {
   return float(v);
 }
 
-inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
-
 // x (n,) -> out (n,): x / rms(x) * w
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
   double ss = 0;
@@ -331,11 +329,7 @@ void gptoss_layer(const Model::Impl& m, uint32_t il, std::span<const GptOssRow> 
     const float* gb = &G.gate_b[size_t(e * ff)];
     const float* ub = &G.up_b[size_t(e * ff)];
     for (int64_t i = 0; i < Te; ++i)
-      for (int64_t j = 0; j < ff; ++j) {
-        const float a = std::min(gt[i * ff + j] + gb[j], limit);
-        const float u = std::clamp(up[i * ff + j] + ub[j], -limit, limit);
-        gt[i * ff + j] = a * sigmoid(alpha * a) * (u + 1.f);
-      }
+      for (int64_t j = 0; j < ff; ++j) gt[i * ff + j] = gptoss_swiglu(gt[i * ff + j] + gb[j], up[i * ff + j] + ub[j], alpha, limit);
     matmul(Model::Impl::expert(L.down_exps, L.down_stride, uint32_t(e)), gt.data(), Te, ye.data(), pool);
     const float* db = &G.down_b[size_t(e * d)];
     for (int64_t i = 0; i < Te; ++i)

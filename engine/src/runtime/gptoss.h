@@ -15,6 +15,7 @@
 // Thread safety: GptOssModel is immutable after load; gptoss_layer only reads the model.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -61,6 +62,14 @@ struct GptOssRow {
   float* k_cache;
   float* v_cache;
 };
+
+// gpt-oss's clamped SwiGLU for one (gate, up) pair: the gate is clamped from above only (below -limit
+// the gate term is already ~0), the linear part on both sides and shifted by +1.
+inline float gptoss_swiglu(float gate, float up, float alpha, float limit) {
+  const float g = gate < limit ? gate : limit;
+  const float u = up < -limit ? -limit : (up > limit ? limit : up);
+  return g / (1.f + std::exp(-alpha * g)) * (u + 1.f);
+}
 
 // Called once per row with the k selected experts (in selection order), their weights (softmax over
 // the selected logits), and the entropy and top-k margin of the softmax over all router logits.

@@ -111,7 +111,8 @@ TEST(Types, QuantiseDequantiseErrorBounds) {
     GgmlType t;
     float max_rel_rms;
   } cases[] = {{GgmlType::F16, 1e-3f}, {GgmlType::BF16, 8e-3f}, {GgmlType::Q8_0, 0.01f}, {GgmlType::Q4_0, 0.15f},
-               {GgmlType::Q4_K, 0.15f}, {GgmlType::Q5_K, 0.08f}, {GgmlType::Q6_K, 0.04f}};
+               {GgmlType::Q4_K, 0.15f}, {GgmlType::Q5_K, 0.08f}, {GgmlType::Q6_K, 0.04f},
+               {GgmlType::MXFP4, 0.2f}};
   for (const auto& c : cases) {
     std::vector<uint8_t> buf(*ggml_row_bytes(c.t, 512));
     ASSERT_TRUE(quantize_row(c.t, x.data(), buf.data(), 512).ok());
@@ -165,7 +166,7 @@ static void check_kernels(int64_t n_in, std::initializer_list<GgmlType> types) {
         // 0.03 * sqrt(n_in) = 0.68. K-quants quantise activations in blocks of 256, whose larger
         // max|x| (~2.9 vs ~2.2) gives ~1.3x that (measured RMS 0.165, max 0.75): 0.045 * sqrt(n_in).
         // Float paths differ from the reference only in summation order.
-        bool int8_path = t == GgmlType::Q8_0 || t == GgmlType::Q4_0;
+        bool int8_path = t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::MXFP4;
         bool k_path = t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K;
         float tol = int8_path ? 0.03f * std::sqrt(float(n_in))
                     : k_path  ? 0.045f * std::sqrt(float(n_in))
@@ -203,12 +204,12 @@ static void check_kernels(int64_t n_in, std::initializer_list<GgmlType> types) {
 
 TEST(Kernels, EveryPathMatchesTheReferenceAndThreadsAreBitIdentical) {
   check_kernels(512, {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K,
-                      GgmlType::Q5_K, GgmlType::Q6_K});
+                      GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::MXFP4});
 }
 
 // 288 = 9 blocks of 32: an odd block count exercises the tail of the unrolled int8 dots.
 TEST(Kernels, OddBlockCountsMatchTheReference) {
-  check_kernels(288, {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0});
+  check_kernels(288, {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::MXFP4});
 }
 
 // The int8 paths' activation quantisation: the AVX2 routine gives exactly the scalar formula's
