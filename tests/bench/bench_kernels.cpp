@@ -27,8 +27,8 @@ struct Weights {
 
 // Quantises random normal weights with the reference quantiser, so scales are realistic.
 const Weights& weights_for(GgmlType t) {
-  static std::unique_ptr<Weights> cache[32];
-  auto& slot = cache[uint32_t(t) % 32];
+  static std::unique_ptr<Weights> cache[64];  // indexed by type id (< 64)
+  auto& slot = cache[uint32_t(t) % 64];
   if (slot) return *slot;
   slot = std::make_unique<Weights>();
   std::mt19937 rng(7);
@@ -72,7 +72,7 @@ void run(benchmark::State& st, GgmlType t, KernelPath path, int threads, int64_t
 
 void register_all() {
   const GgmlType types[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
-                            GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+                            GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::MXFP4};
   const KernelPath paths[] = {KernelPath::kScalar, KernelPath::kAvx2, KernelPath::kAvx512};
   for (GgmlType t : types)
     for (KernelPath p : paths)
