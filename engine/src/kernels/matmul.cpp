@@ -190,6 +190,7 @@ __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) inline __m256i d
     const int8_t* q[C];                                                                                      \
     const float* d[C];                                                                                       \
     for (int c = 0; c < C; ++c) q[c] = x.q_tok(t0 + c), d[c] = x.d_tok(t0 + c);                              \
+    [[maybe_unused]] const __m128i lut = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kMxfp4Doubled));   \
     for (int64_t b = 0; b < nb; ++b, w += kBlockBytes) {                                                     \
       float dw;                                                                                              \
       __m256i qw;                                                                                            \
@@ -209,7 +210,6 @@ __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) inline __m256i d
       } else {                                                                                               \
         dw = mxfp4_half_scale(w[0]);                                                                         \
         const __m128i mask = _mm_set1_epi8(0xF);                                                             \
-        const __m128i lut = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kMxfp4Doubled));               \
         __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 1));                              \
         __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);             \
         qw = _mm256_set_m128i(_mm_shuffle_epi8(lut, hi), _mm_shuffle_epi8(lut, lo));                         \

@@ -79,14 +79,6 @@ inline void wr16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 
 const int8_t kMxfp4Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
-float mxfp4_half_scale(uint8_t e) {
-  // 2^(e - 128) built from its bits: a normal float for e >= 2, a subnormal (one mantissa bit) below.
-  uint32_t bits = e >= 2 ? uint32_t(e - 1) << 23 : uint32_t(0x00200000) << e;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 std::optional<GgmlTypeTraits> ggml_type_traits(uint32_t id) {
   if (id >= uint32_t(kTypeIdCount)) return std::nullopt;
   return kTable.by_id[id];

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -58,8 +59,15 @@ Status quantize_row(GgmlType t, const float* src, void* dst, int64_t n);
 // MXFP4 (OCP microscaling FP4): the 16 E2M1 codes as doubled integers (value = kMxfp4Doubled[code] / 2),
 // so the int8 dot kernels can use them directly, and the block scale with the halving folded in:
 // mxfp4_half_scale(e) = 2^(e - 128) exactly, for every byte e (see ggml_type.cpp).
+// Inline: the int8 kernels call it once per block.
 extern const int8_t kMxfp4Doubled[16];
-float mxfp4_half_scale(uint8_t e);
+inline float mxfp4_half_scale(uint8_t e) {
+  // 2^(e - 128) built from its bits: a normal float for e >= 2, a subnormal (one mantissa bit) below.
+  const uint32_t bits = e >= 2 ? uint32_t(e - 1) << 23 : uint32_t(0x00200000) << e;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 
 // IEEE half and bfloat16 conversions (round-to-nearest-even on the way down).
 float fp16_to_fp32(uint16_t h);
