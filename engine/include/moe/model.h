@@ -1,7 +1,7 @@
 // Model: a GGUF file of a supported architecture, loaded once, immutable, shared by sessions.
 //
 // Supported general.architecture values: llama (dense, and with experts = Mixtral), qwen2moe,
-// qwen3moe, olmoe, granitemoe. Weights stay memory-mapped; nothing is copied unless a type needs
+// qwen3moe, olmoe, granitemoe, deepseek2 (DeepSeek-V2/V3). Weights stay memory-mapped; nothing is copied unless a type needs
 // repacking. Ownership: load() returns a shared_ptr<const Model>; sessions keep it alive.
 // Thread safety: every const method may be used from any number of threads.
 #pragma once
@@ -32,6 +32,10 @@ struct ModelInfo {
   uint64_t bytes_total = 0;
   uint64_t bytes_active = 0;     // weight bytes read per decoded token
   std::map<std::string, uint32_t> tensor_types;  // type name -> tensor count
+  // KV cache bytes per token over all layers as a session stores it (f32). With multi-head latent
+  // attention (deepseek2) this is the latent, n_layer * (mla_kv_lora_rank + mla_rope_dim) * 4.
+  uint64_t kv_cache_bytes_per_token = 0;
+  uint32_t mla_kv_lora_rank = 0, mla_rope_dim = 0;  // 0 unless the model uses MLA
 };
 
 struct LoadOptions {

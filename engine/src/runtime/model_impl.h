@@ -12,6 +12,8 @@
 
 namespace moe {
 
+struct Deepseek2Model;  // arch/deepseek2.h
+
 struct HParams {
   Arch arch = Arch::kLlama;
   uint32_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, n_rot = 0;
@@ -48,6 +50,7 @@ struct Model::Impl {
   std::vector<float> output_norm;           // (n_embd,)
   WeightView output;                        // (n_embd -> n_vocab); tok_embd when tied
   std::vector<LayerWeights> layers;
+  std::shared_ptr<const Deepseek2Model> ds2;  // deepseek2 only: MLA weights and routing parameters
 
   // Expert e of a 3-D expert tensor as a 2-D weight.
   static WeightView expert(const WeightView& base, uint64_t stride, uint32_t e) {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "arch/deepseek2.h"
 #include "runtime/model_impl.h"
 #include "util/thread_pool.h"
 
@@ -97,6 +98,12 @@ Status Session::Impl::forward(std::span<const int32_t> tokens) {
   const float attn_scale = hp.attention_scale > 0 ? hp.attention_scale : 1.f / std::sqrt(float(hd));
 
   for (uint32_t il = 0; il < hp.n_layer; ++il) {
+    if (m->ds2) {  // DeepSeek-V2/V3: MLA over the latent cache and its own router (arch/deepseek2.cpp)
+      const size_t w = m->ds2->p.cache_width();
+      deepseek2_layer(*m, il, x.data(), MlaRows::one_sequence(T, n_past, &k_cache[size_t(il) * n_ctx * w]), tp,
+                      trace_on ? &trace : nullptr, moe_layer_index[il]);
+      continue;
+    }
     const LayerWeights& L = m->layers[il];
     // 2. Attention. h (T, d) = norm(x); q (T, H*hd), k, v (T, Hkv*hd).
     for (int64_t t = 0; t < T; ++t) rmsnorm(&h[t * d], &x[t * d], L.attn_norm.data(), d, hp.rms_eps);
@@ -255,8 +262,12 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   if (im.n_ctx > (1u << 20)) return Status::InvalidArgument("n_ctx " + std::to_string(im.n_ctx) + " is too large");
   im.pool = std::make_unique<ThreadPool>(opts.n_threads);
   size_t kv = size_t(hp.n_layer) * im.n_ctx * hp.n_head_kv * hp.head_dim;
-  im.k_cache.assign(kv, 0.f);
-  im.v_cache.assign(kv, 0.f);
+  if (im.m->ds2) {  // MLA: one latent row per token and layer in k_cache, no v_cache
+    im.k_cache.assign(size_t(hp.n_layer) * im.n_ctx * im.m->ds2->p.cache_width(), 0.f);
+  } else {
+    im.k_cache.assign(kv, 0.f);
+    im.v_cache.assign(kv, 0.f);
+  }
   im.logits.assign(hp.n_vocab, 0.f);
   im.trace_on = opts.trace_routing;
   uint32_t n_moe = 0;
