@@ -23,6 +23,7 @@ struct Ds2Spec {
   uint32_t n_group = 0, topk_group = 0;  // 0: keys absent (no group limit)
   bool yarn = false;          // YaRN factor 4 over an original context of 64, yarn_log_multiplier 0.1
   bool split_kv_b = false;    // attn_k_b / attn_v_b instead of attn_kv_b
+  bool kv_b_f32 = false;      // keep attn_kv_b (or k_b / v_b) in F32 whatever `type` is
   float bias_scale = 0.3f;    // spread of exp_probs_b
   uint32_t seed = 7;
 };
@@ -84,6 +85,8 @@ inline GgufWriter tiny_deepseek2(const Ds2Spec& s) {
     w.set_f32(a + "rope.scaling.factor", 4.f);
     w.set_u32(a + "rope.scaling.original_context_length", 64);
     w.set_f32(a + "rope.scaling.yarn_log_multiplier", 0.1f);
+  } else {
+    w.set_f32(a + "rope.scaling.yarn_log_multiplier", 0.f);  // llama.cpp requires the key
   }
   auto t2 = [&](const std::string& name, uint32_t n_in, uint32_t n_out, float sc = 0.08f) {
     (void)w.add_tensor_f32(name, {n_in, n_out}, s.type, randn(rng, size_t(n_in) * n_out, sc));
@@ -108,8 +111,9 @@ inline GgufWriter tiny_deepseek2(const Ds2Spec& s) {
     t1(p + "attn_kv_a_norm.weight", s.kv_lora);
     // kv_b (rank -> H*(nope+v)); the split form stores the same numbers per head.
     auto kvb = randn(rng, size_t(s.kv_lora) * s.heads * (s.nope + s.v), 0.2f);
+    const GgmlType kvb_type = s.kv_b_f32 ? GgmlType::F32 : s.type;
     if (!s.split_kv_b) {
-      (void)w.add_tensor_f32(p + "attn_kv_b.weight", {s.kv_lora, s.heads * (s.nope + s.v)}, s.type, kvb);
+      (void)w.add_tensor_f32(p + "attn_kv_b.weight", {s.kv_lora, s.heads * (s.nope + s.v)}, kvb_type, kvb);
     } else {
       std::vector<float> kb(size_t(s.heads) * s.kv_lora * s.nope), vb(size_t(s.heads) * s.v * s.kv_lora);
       for (uint32_t h = 0; h < s.heads; ++h)
@@ -119,8 +123,8 @@ inline GgufWriter tiny_deepseek2(const Ds2Spec& s) {
           for (uint32_t j = 0; j < s.v; ++j)  // v_b: per head (v rows of rank)
             vb[(size_t(h) * s.v + j) * s.kv_lora + r] = kvb[(size_t(h) * (s.nope + s.v) + s.nope + j) * s.kv_lora + r];
         }
-      (void)w.add_tensor_f32(p + "attn_k_b.weight", {s.nope, s.kv_lora, s.heads}, s.type, kb);
-      (void)w.add_tensor_f32(p + "attn_v_b.weight", {s.kv_lora, s.v, s.heads}, s.type, vb);
+      (void)w.add_tensor_f32(p + "attn_k_b.weight", {s.nope, s.kv_lora, s.heads}, kvb_type, kb);
+      (void)w.add_tensor_f32(p + "attn_v_b.weight", {s.kv_lora, s.v, s.heads}, kvb_type, vb);
     }
     t2(p + "attn_output.weight", s.heads * s.v, s.d);
     t1(p + "ffn_norm.weight", s.d);
