@@ -392,14 +392,24 @@ void deepseek2_layer(const Model::Impl& m, uint32_t il, float* x, const MlaRows&
     std::memcpy(rows.cache[t] + size_t(rows.pos[t]) * W, kt, size_t(W) * 4);
     for (int64_t hh = 0; hh < H; ++hh) rope_pairs(&q[(t * H + hh) * qk + nope], uint32_t(nr), rows.pos[t], p);
   }
+  // Per-head products are small (a decode step is one row), so heads, not rows, are split across
+  // threads: one dispatch per step instead of one per head. Each head is still computed by one
+  // thread in a fixed order, so results do not depend on the thread count.
+  auto per_head = [&](auto&& fn) {
+    auto run = [&](int64_t begin, int64_t end, int) {
+      for (int64_t hh = begin; hh < end; ++hh) fn(hh);
+    };
+    if (tp && tp->size() > 1 && H > 1) tp->parallel_for(H, run);
+    else run(0, H, 0);
+  };
   // 1b. Absorb each head's key up-projection into its query: qlat (T, H, rank) = W_k_h^T q_nope.
   std::vector<float> qlat(size_t(T * H * rank)), olat(size_t(T * H * rank));
-  std::vector<float> gin(size_t(T * std::max(nope, rank))), gout(size_t(T * std::max(rank, vd)));
-  for (int64_t hh = 0; hh < H; ++hh) {
+  per_head([&](int64_t hh) {
+    std::vector<float> gin(size_t(T * nope)), gout(size_t(T * rank));
     for (int64_t t = 0; t < T; ++t) std::memcpy(&gin[t * nope], &q[(t * H + hh) * qk], size_t(nope) * 4);
-    matmul(A.k_absorb[hh], gin.data(), T, gout.data(), tp);  // (T, rank)
+    matmul(A.k_absorb[hh], gin.data(), T, gout.data(), nullptr);  // (T, rank)
     for (int64_t t = 0; t < T; ++t) std::memcpy(&qlat[(t * H + hh) * rank], &gout[t * rank], size_t(rank) * 4);
-  }
+  });
   // 1c. Causal attention over the latent cache, one (row, head) per task: olat (T, H, rank).
   auto attend = [&](int64_t begin, int64_t end, int) {
     std::vector<float> score;
@@ -434,11 +444,12 @@ void deepseek2_layer(const Model::Impl& m, uint32_t il, float* x, const MlaRows&
   else attend(0, T * H, 0);
   // 1d. Values: att (T, H*v) with head h = W_v_h olat_h; then the output projection.
   std::vector<float> att(size_t(T * H * vd)), o(size_t(T * d));
-  for (int64_t hh = 0; hh < H; ++hh) {
+  per_head([&](int64_t hh) {
+    std::vector<float> gin(size_t(T * rank)), gout(size_t(T * vd));
     for (int64_t t = 0; t < T; ++t) std::memcpy(&gin[t * rank], &olat[(t * H + hh) * rank], size_t(rank) * 4);
-    matmul(A.v_up[hh], gin.data(), T, gout.data(), tp);  // (T, v)
+    matmul(A.v_up[hh], gin.data(), T, gout.data(), nullptr);  // (T, v)
     for (int64_t t = 0; t < T; ++t) std::memcpy(&att[(t * H + hh) * vd], &gout[t * vd], size_t(vd) * 4);
-  }
+  });
   matmul(L.wo, att.data(), T, o.data(), tp);
   for (int64_t i = 0; i < T * d; ++i) x[i] += o[i];
 
