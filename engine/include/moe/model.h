@@ -1,8 +1,9 @@
 // Model: a GGUF file of a supported architecture, loaded once, immutable, shared by sessions.
 //
 // Supported general.architecture values: llama (dense, and with experts = Mixtral), qwen2moe,
-// qwen3moe, olmoe, granitemoe, deepseek2 (DeepSeek-V2/V3). Weights stay memory-mapped; nothing is copied unless a type needs
-// repacking. Ownership: load() returns a shared_ptr<const Model>; sessions keep it alive.
+// qwen3moe, olmoe, granitemoe, deepseek2 (DeepSeek-V2/V3). Weights stay memory-mapped; nothing is
+// copied unless a type needs repacking (deepseek2 keeps an f32 transpose of attn_kv_b's key rows).
+// Ownership: load() returns a shared_ptr<const Model>; sessions keep it alive.
 // Thread safety: every const method may be used from any number of threads.
 #pragma once
 
