@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent numpy reference forward pass for the engine's tiny test models (F32/F16/MXFP4 weights).
+"""Independent numpy reference forward pass for the engine's tiny test models (F32/F16/Q8_0/MXFP4 weights).
 
 Reads a GGUF with its own parser, runs every position of a prompt in float64 following the public
 model definitions (HF modeling files), and prints one line of logits per position. The engine's
@@ -17,6 +17,13 @@ gpt-oss (tests/engine/runtime/gptoss_test.cpp; F32 and MXFP4 experts):
     for a in gpt-oss gpt-oss-mxfp4; do
       /usr/bin/python3 engine/tools/reference_forward.py /tmp/g/golden_$a.gguf 1,5,9,13,2,7,11,3 \
           > tests/fixtures/engine/golden_$a.txt; done
+
+deepseek2 (tests/engine/runtime/deepseek2_test.cpp, models from tiny_deepseek2.h):
+
+    WOBBLE_DUMP_GOLDEN_MODELS=/tmp/g build/test_engine_runtime --gtest_filter='*Deepseek2Golden*'
+    for n in v2 v2lite v3 v2_q8_0 v3_q8_0; do
+      /usr/bin/python3 engine/tools/reference_forward.py /tmp/g/golden_deepseek2_$n.gguf 1,5,9,13,2,7,11,3 \
+          > tests/fixtures/engine/golden_deepseek2_$n.txt; done
 """
 import struct
 import sys
@@ -73,13 +80,20 @@ def read_gguf(path):
     start = (pos + align - 1) // align * align
     tensors = {}
     for name, ne, ttype, off in infos:
+        if ttype == 8:  # Q8_0: blocks of 32 int8 values sharing one fp16 scale (34 bytes)
+            nb = int(np.prod(ne)) // 32
+            blk = np.frombuffer(buf, dtype=np.uint8, count=nb * 34, offset=start + off).reshape(nb, 34)
+            scale = blk[:, :2].copy().view(np.float16).astype(np.float64)
+            arr = (blk[:, 2:].copy().view(np.int8).astype(np.float64) * scale).reshape(-1)
+            tensors[name] = arr.reshape(list(reversed(ne)))
+            continue
         if ttype == 39:
             arr = mxfp4_values(buf, start + off, int(np.prod(ne)))
         elif ttype in (0, 1):
             dt = np.float32 if ttype == 0 else np.float16
             arr = np.frombuffer(buf, dtype=dt, count=int(np.prod(ne)), offset=start + off)
         else:
-            raise ValueError("tensor %s: only F32/F16/MXFP4 are read by the reference" % name)
+            raise ValueError("tensor %s: only F32/F16/Q8_0/MXFP4 are read by the reference" % name)
         # ne[0] is contiguous: ne = [in, out(, experts)] is a row-major (experts, out, in) array.
         tensors[name] = arr.reshape(list(reversed(ne))).astype(np.float64)
     return kv, tensors
@@ -208,6 +222,8 @@ def forward_gpt_oss(kv, t, ids):
 
 def forward(kv, t, ids):
     a = kv["general.architecture"]
+    if a == "deepseek2":
+        return forward_deepseek2(kv, t, ids)
     if a == "gpt-oss":
         return forward_gpt_oss(kv, t, ids)
     g = lambda k, dflt=None: kv.get(a + "." + k, dflt)
@@ -265,6 +281,133 @@ def forward(kv, t, ids):
     x = rms(x, t["output_norm.weight"], eps)
     w_out = t.get("output.weight", t["token_embd.weight"])
     return (x @ w_out.T) / logit_s  # (T, vocab)
+
+
+def yarn_inv_freq(dim, base, factor, orig_ctx, beta_fast=32.0, beta_slow=1.0):
+    # YaRN (as in DeepSeek's HF rotary embedding): interpolate low frequencies by `factor`, keep the
+    # high ones, blend linearly over the pair indices between the two correction dimensions.
+    extra = 1.0 / base ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
+    inter = extra / factor
+
+    def corr_dim(n_rot):
+        return dim * np.log(orig_ctx / (n_rot * 2 * np.pi)) / (2 * np.log(base))
+
+    low = max(np.floor(corr_dim(beta_fast)), 0)
+    high = min(np.ceil(corr_dim(beta_slow)), dim - 1)
+    if low == high:
+        high += 0.001
+    ramp = np.clip((np.arange(dim // 2, dtype=np.float64) - low) / (high - low), 0, 1)
+    keep = 1.0 - ramp  # 1: original (extrapolated) frequency
+    return inter * (1 - keep) + extra * keep
+
+
+def rope_pairs(x, inv):
+    # x (T, H, n): rotate adjacent pairs (2i, 2i+1) by pos * inv[i] (GGUF keeps DeepSeek's rope
+    # weights unpermuted, so its "normal" rope equals HF's permute-then-rotate_half).
+    T = x.shape[0]
+    ang = np.arange(T, dtype=np.float64)[:, None] * inv[None, :]
+    c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+    out = np.empty_like(x)
+    a, b = x[..., 0::2], x[..., 1::2]
+    out[..., 0::2] = a * c - b * s
+    out[..., 1::2] = a * s + b * c
+    return out
+
+
+def route_deepseek(logits, bias, sigmoid, n_group, topk_group, k, norm, scale):
+    # One token: logits (E,) -> [(expert, weight)]. Scores are softmax (V2) or sigmoid (V3); the
+    # bias (V3) only steers the choice; groups are ranked by their best score (V2) or the sum of
+    # their two best (V3), and only the best topk_group groups may supply experts.
+    E = logits.shape[0]
+    if sigmoid:
+        s = 1.0 / (1.0 + np.exp(-logits))
+    else:
+        s = np.exp(logits - logits.max())
+        s /= s.sum()
+    choice = s + (bias if bias is not None else 0.0)
+    masked = choice.copy()
+    if n_group > 1 and topk_group < n_group:
+        g = choice.reshape(n_group, E // n_group)
+        gs = np.sort(g, axis=1)[:, ::-1]
+        gscore = gs[:, :2].sum(1) if sigmoid else gs[:, 0]
+        keep = sorted(range(n_group), key=lambda i: (-gscore[i], i))[:topk_group]
+        for i in range(n_group):
+            if i not in keep:
+                masked[i * (E // n_group):(i + 1) * (E // n_group)] = -np.inf
+    top = sorted(range(E), key=lambda e: (-masked[e], e))[:k]
+    w = s[top]
+    if norm:
+        w = w / w.sum()
+    return list(zip(top, w * scale))
+
+
+def forward_deepseek2(kv, t, ids):
+    # DeepSeek-V2/V3 multi-head latent attention, written in the expanded form (K and V rebuilt from
+    # the latent for every position, as the HF modeling code does), not the engine's absorbed one.
+    g = lambda k, dflt=None: kv.get("deepseek2." + k, dflt)
+    L, d, H = g("block_count"), g("embedding_length"), g("attention.head_count")
+    eps, base = g("attention.layer_norm_rms_epsilon"), g("rope.freq_base", 10000.0)
+    nr, rank, rq = g("rope.dimension_count"), g("attention.kv_lora_rank"), g("attention.q_lora_rank", 0)
+    qk, vd = g("attention.key_length_mla", g("attention.key_length")), g("attention.value_length_mla", g("attention.value_length"))
+    nope = qk - nr
+    k_used, lead, n_shared = g("expert_used_count"), g("leading_dense_block_count", 0), g("expert_shared_count", 0)
+    sigmoid = g("expert_gating_func", 1) == 2
+    n_group = g("expert_group_count", 1) or 1
+    topk_group = g("expert_group_used_count", n_group) or n_group
+    norm, scale = bool(g("expert_weights_norm", False)), g("expert_weights_scale", 1.0)
+    mscale = g("rope.scaling.attn_factor", 1.0)
+    if g("rope.scaling.type", "none") == "yarn" and g("rope.scaling.factor", 1.0) > 1:
+        factor = g("rope.scaling.factor")
+        inv = yarn_inv_freq(nr, base, factor, g("rope.scaling.original_context_length", g("context_length")))
+        mscale *= 1.0 + g("rope.scaling.yarn_log_multiplier", 0.0) * np.log(factor)
+    else:
+        inv = base ** (-np.arange(0, nr, 2, dtype=np.float64) / nr)
+    softmax_scale = mscale * mscale / np.sqrt(qk)
+    T = len(ids)
+    x = t["token_embd.weight"][ids]
+    mask = np.triu(np.full((T, T), -np.inf), 1)
+    for l in range(L):
+        p = "blk.%d." % l
+        h = rms(x, t[p + "attn_norm.weight"], eps)
+        if rq:
+            q = rms(h @ t[p + "attn_q_a.weight"].T, t[p + "attn_q_a_norm.weight"], eps) @ t[p + "attn_q_b.weight"].T
+        else:
+            q = h @ t[p + "attn_q.weight"].T
+        q = q.reshape(T, H, qk)
+        ckv = h @ t[p + "attn_kv_a_mqa.weight"].T  # (T, rank + nr)
+        c = rms(ckv[:, :rank], t[p + "attn_kv_a_norm.weight"], eps)
+        k_pe = rope_pairs(ckv[:, None, rank:], inv)  # (T, 1, nr), shared by every head
+        if p + "attn_kv_b.weight" in t:
+            kvb = t[p + "attn_kv_b.weight"].reshape(H, nope + vd, rank)
+            wk, wv = kvb[:, :nope, :], kvb[:, nope:, :]  # (H, nope, rank), (H, vd, rank)
+        else:
+            wk = np.transpose(t[p + "attn_k_b.weight"], (0, 2, 1))  # stored (H, rank, nope)
+            wv = t[p + "attn_v_b.weight"]  # (H, vd, rank)
+        k_nope = np.einsum("hnr,tr->thn", wk, c)
+        v = np.einsum("hvr,tr->thv", wv, c)
+        k = np.concatenate([k_nope, np.repeat(k_pe, H, axis=1)], axis=-1)  # (T, H, qk)
+        qq = np.concatenate([q[..., :nope], rope_pairs(q[..., nope:], inv)], axis=-1)
+        s = np.einsum("thd,shd->hts", qq, k) * softmax_scale + mask
+        s = np.exp(s - s.max(-1, keepdims=True))
+        s /= s.sum(-1, keepdims=True)
+        o = np.einsum("hts,shv->thv", s, v).reshape(T, H * vd)
+        x = x + o @ t[p + "attn_output.weight"].T
+        h = rms(x, t[p + "ffn_norm.weight"], eps)
+        if l < lead:
+            out = ffn(h, t[p + "ffn_gate.weight"], t[p + "ffn_up.weight"], t[p + "ffn_down.weight"])
+        else:
+            r = h @ t[p + "ffn_gate_inp.weight"].T  # (T, E)
+            bias = t.get(p + "exp_probs_b.bias")
+            out = np.zeros_like(x)
+            for ti in range(T):
+                for e, we in route_deepseek(r[ti], bias, sigmoid, n_group, topk_group, k_used, norm, scale):
+                    out[ti] += we * ffn(h[ti:ti + 1], t[p + "ffn_gate_exps.weight"][e],
+                                        t[p + "ffn_up_exps.weight"][e], t[p + "ffn_down_exps.weight"][e])[0]
+            if n_shared:
+                out += ffn(h, t[p + "ffn_gate_shexp.weight"], t[p + "ffn_up_shexp.weight"], t[p + "ffn_down_shexp.weight"])
+        x = x + out
+    x = rms(x, t["output_norm.weight"], eps)
+    return x @ t["output.weight"].T
 
 
 def main():

@@ -150,6 +150,12 @@ int inspect_command(const std::vector<std::string>& args) {
   std::printf("experts:       %u, %u per token, expert FFN %u, dense FFN %u\n", i.n_expert, i.n_expert_used,
               i.n_ff_expert, i.n_ff);
   std::printf("vocab:         %u\ncontext:       %u\n", i.n_vocab, i.n_ctx_train);
+  if (i.mla_kv_lora_rank)
+    std::printf("KV cache:      %llu bytes per token (MLA latent: %u layers x (kv_lora_rank %u + rope %u) x f32)\n",
+                (unsigned long long)i.kv_cache_bytes_per_token, i.n_layer, i.mla_kv_lora_rank, i.mla_rope_dim);
+  else
+    std::printf("KV cache:      %llu bytes per token (K and V: %u layers x 2 x %u kv heads x %u x f32)\n",
+                (unsigned long long)i.kv_cache_bytes_per_token, i.n_layer, i.n_head_kv, i.head_dim);
   std::printf("parameters:    %.3f M total, %.3f M active per token\n", i.n_params / 1e6, i.n_params_active / 1e6);
   std::printf("weights:       %.2f MiB total, %.2f MiB read per token\n", i.bytes_total / 1048576.0,
               i.bytes_active / 1048576.0);

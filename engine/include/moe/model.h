@@ -1,8 +1,9 @@
 // Model: a GGUF file of a supported architecture, loaded once, immutable, shared by sessions.
 //
 // Supported general.architecture values: llama (dense, and with experts = Mixtral), qwen2moe,
-// qwen3moe, olmoe, granitemoe, gpt-oss. Weights stay memory-mapped; nothing is copied unless a type needs
-// repacking. Ownership: load() returns a shared_ptr<const Model>; sessions keep it alive.
+// qwen3moe, olmoe, granitemoe, deepseek2 (DeepSeek-V2/V3), gpt-oss. Weights stay memory-mapped;
+// nothing is copied unless a type needs repacking (deepseek2 keeps an f32 transpose of attn_kv_b's
+// key rows). Ownership: load() returns a shared_ptr<const Model>; sessions keep it alive.
 // Thread safety: every const method may be used from any number of threads.
 #pragma once
 
@@ -34,6 +35,10 @@ struct ModelInfo {
   std::map<std::string, uint32_t> tensor_types;  // type name -> tensor count
   std::map<std::string, uint64_t> type_bytes;    // type name -> bytes of its tensors in the file
   std::map<std::string, uint64_t> type_params;   // type name -> values stored in that type
+  // KV cache bytes per token over all layers as a session stores it (f32). With multi-head latent
+  // attention (deepseek2) this is the latent, n_layer * (mla_kv_lora_rank + mla_rope_dim) * 4.
+  uint64_t kv_cache_bytes_per_token = 0;
+  uint32_t mla_kv_lora_rank = 0, mla_rope_dim = 0;  // 0 unless the model uses MLA
 };
 
 struct LoadOptions {

@@ -5,6 +5,7 @@
 //   qwen3moe: NeoX RoPE, RMSNorm of each head's Q and K, renormalised top-k.
 //   olmoe:    NeoX RoPE, RMSNorm over the full Q and K projections, top-k not renormalised.
 //   granitemoe: llama-style with embedding, residual, attention and logit multipliers; renormalised.
+//   deepseek2: DeepSeek-V2/V3, see arch/deepseek2.h; top-k renormalised only if expert_weights_norm.
 //   gpt-oss:  its own layer (runtime/gptoss.*): sinks, alternating sliding window, YaRN, biases,
 //             softmax over the top-k router logits, clamped SwiGLU.
 #include "arch/arch.h"
@@ -18,6 +19,8 @@ constexpr ArchTraits kTraits[] = {
     {"qwen3moe", RopeKind::kNeox, QkNorm::kPerHead, true, false, false},
     {"olmoe", RopeKind::kNeox, QkNorm::kFullWidth, false, false, false},
     {"granitemoe", RopeKind::kNormal, QkNorm::kNone, true, false, true},
+    // deepseek2: its layers (MLA attention, grouped/sigmoid routing) live in arch/deepseek2.cpp.
+    {"deepseek2", RopeKind::kNormal, QkNorm::kNone, false, false, false},
     {"gpt-oss", RopeKind::kNeox, QkNorm::kNone, true, false, false},
 };
 static_assert(sizeof(kTraits) / sizeof(kTraits[0]) == size_t(Arch::kCount), "one row per architecture");

@@ -8,10 +8,10 @@
 
 namespace moe {
 
-enum class Arch { kLlama, kQwen2Moe, kQwen3Moe, kOlmoe, kGraniteMoe, kGptOss, kCount };
+enum class Arch { kLlama, kQwen2Moe, kQwen3Moe, kOlmoe, kGraniteMoe, kDeepseek2, kGptOss, kCount };
 
 enum class RopeKind {
-  kNormal,  // rotate adjacent pairs (x[2i], x[2i+1]): llama, granite
+  kNormal,  // rotate adjacent pairs (x[2i], x[2i+1]): llama, granite, deepseek2 (its rope part)
   kNeox,    // rotate x[i] with x[i + n_rot/2]: qwen2moe, qwen3moe, olmoe, gpt-oss
 };
 

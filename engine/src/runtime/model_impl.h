@@ -13,6 +13,7 @@
 namespace moe {
 
 struct GptOssModel;  // runtime/gptoss.h
+struct Deepseek2Model;  // arch/deepseek2.h
 
 struct HParams {
   Arch arch = Arch::kLlama;
@@ -51,6 +52,7 @@ struct Model::Impl {
   WeightView output;                        // (n_embd -> n_vocab); tok_embd when tied
   std::vector<LayerWeights> layers;
   std::shared_ptr<const GptOssModel> gptoss;  // set for gpt-oss: its layer runs in runtime/gptoss.cpp
+  std::shared_ptr<const Deepseek2Model> ds2;  // deepseek2 only: MLA weights and routing parameters
 
   // Expert e of a 3-D expert tensor as a 2-D weight.
   static WeightView expert(const WeightView& base, uint64_t stride, uint32_t e) {

@@ -2,6 +2,7 @@
 // type and shape, and builds weight views into the mapping. Every failure names the key or tensor.
 #include <cmath>
 
+#include "arch/deepseek2.h"
 #include "runtime/gptoss.h"
 #include "runtime/model_impl.h"
 
@@ -81,7 +82,7 @@ Status load_into(Model::Impl& m, const LoadOptions& opts) {
   const GgufFile& f = *m.file;
   MOE_ASSIGN_OR_RETURN(std::string arch_name, f.get_string("general.architecture"));
   auto arch = arch_from_name(arch_name);
-  if (!arch) return Status::NotSupported("architecture '" + arch_name + "' is not supported (supported: llama, qwen2moe, qwen3moe, olmoe, granitemoe, gpt-oss)");
+  if (!arch) return Status::NotSupported("architecture '" + arch_name + "' is not supported (supported: llama, qwen2moe, qwen3moe, olmoe, granitemoe, deepseek2, gpt-oss)");
   const ArchTraits& tr = arch_traits(*arch);
   HParams& hp = m.hp;
   hp.arch = *arch;
@@ -145,6 +146,7 @@ Status load_into(Model::Impl& m, const LoadOptions& opts) {
   } else {
     m.output = m.tok_embd;  // tied embeddings
   }
+  if (*arch == Arch::kDeepseek2) return load_deepseek2(f, arch_name, m);
   m.layers.resize(hp.n_layer);
   for (uint32_t i = 0; i < hp.n_layer; ++i) {
     LayerWeights& l = m.layers[i];
@@ -208,6 +210,14 @@ void fill_info(Model::Impl& m) {
   in.n_vocab = hp.n_vocab;
   in.n_ctx_train = hp.n_ctx_train;
   for (const auto& l : m.layers) in.n_moe_layers += l.moe ? 1 : 0;
+  // The session's f32 cache: K and V per KV head, or MLA's latent plus shared rope key.
+  if (m.ds2) {
+    in.mla_kv_lora_rank = m.ds2->p.kv_lora_rank;
+    in.mla_rope_dim = m.ds2->p.n_rope;
+    in.kv_cache_bytes_per_token = uint64_t(hp.n_layer) * m.ds2->p.cache_width() * sizeof(float);
+  } else {
+    in.kv_cache_bytes_per_token = 2ull * hp.n_layer * hp.n_head_kv * hp.head_dim * sizeof(float);
+  }
   for (const auto& t : m.file->tensors()) {
     uint64_t n = t.n_elements();
     in.n_params += n;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "arch/deepseek2.h"
 #include "runtime/gptoss.h"
 #include "runtime/model_impl.h"
 #include "util/thread_pool.h"
@@ -98,6 +99,12 @@ Status Session::Impl::forward(std::span<const int32_t> tokens) {
   const float attn_scale = hp.attention_scale > 0 ? hp.attention_scale : 1.f / std::sqrt(float(hd));
 
   for (uint32_t il = 0; il < hp.n_layer; ++il) {
+    if (m->ds2) {  // DeepSeek-V2/V3: MLA over the latent cache and its own router (arch/deepseek2.cpp)
+      const size_t w = m->ds2->p.cache_width();
+      deepseek2_layer(*m, il, x.data(), MlaRows::one_sequence(T, n_past, &k_cache[size_t(il) * n_ctx * w]), tp,
+                      trace_on ? &trace : nullptr, moe_layer_index[il]);
+      continue;
+    }
     const LayerWeights& L = m->layers[il];
     if (m->gptoss) {  // gpt-oss runs its own layer over the batch's rows (runtime/gptoss.cpp)
       std::vector<GptOssRow> rows(static_cast<size_t>(T));
@@ -268,8 +275,12 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   if (im.n_ctx > (1u << 20)) return Status::InvalidArgument("n_ctx " + std::to_string(im.n_ctx) + " is too large");
   im.pool = std::make_unique<ThreadPool>(opts.n_threads);
   size_t kv = size_t(hp.n_layer) * im.n_ctx * hp.n_head_kv * hp.head_dim;
-  im.k_cache.assign(kv, 0.f);
-  im.v_cache.assign(kv, 0.f);
+  if (im.m->ds2) {  // MLA: one latent row per token and layer in k_cache, no v_cache
+    im.k_cache.assign(size_t(hp.n_layer) * im.n_ctx * im.m->ds2->p.cache_width(), 0.f);
+  } else {
+    im.k_cache.assign(kv, 0.f);
+    im.v_cache.assign(kv, 0.f);
+  }
   im.logits.assign(hp.n_vocab, 0.f);
   im.trace_on = opts.trace_routing;
   uint32_t n_moe = 0;
