@@ -237,8 +237,9 @@ void add_variant_deltas(RunAnalysis& a) {
 class AnalysisBuilder {
  public:
   // keep_per_group < 0 keeps every sample; keep_total caps the kept samples over the run.
-  AnalysisBuilder(const RunRecord& run, int report_k, int64_t keep_per_group, int64_t keep_total)
-      : keep_per_group_(keep_per_group), keep_total_(keep_total) {
+  AnalysisBuilder(const RunRecord& run, int report_k, int64_t keep_per_group, int64_t keep_total,
+                  const AnalysisReads& reads = AnalysisReads::all())
+      : keep_per_group_(keep_per_group), keep_total_(keep_total), outputs_(reads.outputs), quotes_(reads.quotes) {
     a_.run = run;
     a_.report_k = std::max(1, report_k);
     weights_ = criterion_weights(run.plan.suite);
@@ -261,6 +262,8 @@ class AnalysisBuilder {
   ProviderUsage usage_;
   std::vector<double> latencies_;
   int64_t keep_per_group_, keep_total_;
+  bool outputs_;  // false: outputs were not read, so the output statistics are left unset
+  bool quotes_;   // false: score texts were not read, so nothing is quoted
 };
 
 void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
@@ -303,17 +306,20 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
       continue;
     }
     ++g.samples;
+    if (!outputs_) continue;
     outputs.emplace_back(s.repeat, s.output);
     unique.insert(s.output);
     answers.insert(s.extracted_answer.value_or(std::string("\x01<none>")));
   }
-  g.unique_outputs = int64_t(unique.size());
-  g.tar_r = g.samples > 0 && unique.size() == 1;
-  if (has_extractor_.count(g.case_id)) {
-    g.tar_a = g.samples > 0 && answers.size() == 1;
-    g.unique_answers = int64_t(answers.size());
+  if (outputs_) {
+    g.unique_outputs = int64_t(unique.size());
+    g.tar_r = g.samples > 0 && unique.size() == 1;
+    if (has_extractor_.count(g.case_id)) {
+      g.tar_a = g.samples > 0 && answers.size() == 1;
+      g.unique_answers = int64_t(answers.size());
+    }
+    g.divergence = first_divergence(outputs);
   }
-  g.divergence = first_divergence(outputs);
   outputs.clear();
   if (g.divergence.diverged) {
     const SampleRecord *sa = nullptr, *sb = nullptr;
@@ -367,7 +373,7 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
       if (cs.expected.empty()) cs.expected = r->expected;
       int v = r->outcome == Outcome::kPass ? 1 : 0;
       auto& quoted = v ? cs.disagreement.pass : cs.disagreement.fail;
-      if (!quoted || s.repeat < quoted->repeat) quoted = quote_of(s, *r);
+      if (quotes_ && (!quoted || s.repeat < quoted->repeat)) quoted = quote_of(s, *r);
       (v ? cs.passes : cs.fails)++;
       if (last >= 0 && last != v) ++cs.flips;
       last = v;
@@ -506,7 +512,8 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
   return a;
 }
 
-RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_t detail_samples) {
+RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_t detail_samples,
+                        const AnalysisReads& reads) {
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
   // Not streamed yet: a run on several providers (its analysis relabels variants per provider and
@@ -525,16 +532,17 @@ RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_
     per_group = std::max<int64_t>(1, detail_samples / std::max<int64_t>(1, int64_t(groups.size())));
     total = detail_samples;
   }
-  AnalysisBuilder b(*run, report_k, per_group, total);
+  AnalysisBuilder b(*run, report_k, per_group, total, reads);
   SampleColumns columns;
   columns.prompt = detail_samples != 0;
   columns.token_ids = detail_samples != 0;  // for the kept samples; the analysis itself needs none
-  columns.logprobs = true;    // divergence tokens need them
+  columns.logprobs = reads.logprobs && reads.outputs;  // divergence tokens need them
+  columns.output = reads.outputs;
   // Without kept samples nothing renders a sample's attempts or every score's text.
   columns.attempts_of_ok_samples = detail_samples != 0;
   // Every score's text: an unstable criterion quotes its first passing and failing repeats
   // (reason, evidence, expected value), and which repeat that is shows only once the group is read.
-  columns.score_text = true;
+  columns.score_text = reads.quotes ? SampleColumns::ScoreText::kAll : SampleColumns::ScoreText::kNone;
   if (!providers.empty()) columns.provider_id = providers[0];
   store.for_each_group(run_id, groups, columns, [&](std::vector<SampleRecord>& g) { b.add_group(g); });
   return b.finish();

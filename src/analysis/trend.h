@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,7 +33,11 @@ struct Trend {
 };
 
 // The last `last` runs of `suite` (0: all). Throws Error (exit 2) when the suite has no runs.
-Trend compute_trend(const Store& store, const std::string& suite, int last);
+// With `open_another` (a function opening another read-only connection to the same database), the
+// runs and the routing between consecutive runs are read by up to `threads` threads, each on its
+// own connection; the result is the same as the sequential one, point for point.
+Trend compute_trend(const Store& store, const std::string& suite, int last,
+                    const std::function<Store()>& open_another = {}, int threads = 2);
 
 nlohmann::json trend_json(const Trend& t);
 void render_trend_markdown(const Trend& t, std::ostream& out);

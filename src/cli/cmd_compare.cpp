@@ -52,17 +52,25 @@ int compare_command(const std::vector<std::string>& args) {
   Store store = Store::open_read_only(db);
   int64_t id_a = resolve_run_id(store, refs[0], db, "RUN_A"), id_b = resolve_run_id(store, refs[1], db, "RUN_B");
   if (id_a == id_b) throw Error(kExitUsage, "RUN_A and RUN_B are both run " + std::to_string(id_a) + "; give two different runs");
-  // Run B is read on a second connection alongside: each run of a large database takes seconds.
-  auto b_read = std::async(std::launch::async, [&db, id_b] {
+  // Run B and the routing are read on connections of their own alongside: each run of a large
+  // database takes seconds. The comparison shows outcomes, unique outputs and TARr: no score text,
+  // no logprobs.
+  const AnalysisReads reads{false, true, false};
+  auto b_read = std::async(std::launch::async, [&db, id_b, reads] {
     Store other = Store::open_read_only(db);
-    return analyze_run(other, id_b, 3, 0);
+    return analyze_run(other, id_b, 3, 0, reads);
   });
-  RunAnalysis a = analyze_run(store, id_a, 3, 0);
+  auto routing_read = std::async(std::launch::async, [&db, id_a, id_b] {
+    Store other = Store::open_read_only(db);
+    return analyze_routing(other, id_b, id_a);
+  });
+  RunAnalysis a = analyze_run(store, id_a, 3, 0, reads);
   RunAnalysis b = b_read.get();
+  RoutingAnalysis routing = routing_read.get();
   RunComparison c = compare_runs(a, b);
   require_same_suite(c.suite, vm.count("allow-suite-change") > 0);
   if (!c.suite.same || c.suite.dropped() > 0) std::cerr << "note: " << c.suite.dropped_sentence() << "\n";
-  c.routing = analyze_routing(store, id_b, id_a);
+  c.routing = std::move(routing);
   write_output(out, [&](std::ostream& os) {
     if (format == "json") os << dump_json(comparison_json(c), 2) << "\n";
     else if (format == "html") render_comparison_html(c, os);

@@ -42,7 +42,7 @@ struct RunFigures {
 };
 
 RunFigures figures(const Store& store, int64_t run_id) {
-  RunAnalysis a = analyze_run(store, run_id, 3, 0);  // figures only: no per-repeat detail
+  RunAnalysis a = analyze_run(store, run_id, 3, 0, AnalysisReads::outcomes_only());  // figures only
   RunFigures f;
   f.samples = a.total_samples;
   f.failed = a.failed_samples;

@@ -232,7 +232,9 @@ Store Store::open_read_only(const std::string& path) {
   // closes, so each `wobble runs` would leave two files behind. `query_only` refuses every write
   // instead; SQLite opens a write-protected file read-only by itself.
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+  // NOMUTEX: a Store is used by one thread at a time (store.h), and the serialized mode's mutex
+  // around every sqlite3_column_* call cost about 6% of a large report.
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     throw StoreError("cannot open database '" + path + "': " + msg);
@@ -345,6 +347,12 @@ void Store::set_run_status(int64_t run_id, const std::string& status, bool finis
                        : "UPDATE runs SET status = ?, finished_at = NULL WHERE id = ?");
   s.bind(1, status).bind(2, run_id).run();
   if (sqlite3_changes(db_) == 0) throw StoreError("no run with id " + std::to_string(run_id));
+}
+
+bool Store::run_exists(int64_t run_id) const {
+  Stmt s(db_, "SELECT 1 FROM runs WHERE id = ?");
+  s.bind(1, run_id);
+  return s.step();
 }
 
 std::optional<RunRecord> Store::get_run(int64_t run_id) const {
@@ -541,7 +549,10 @@ namespace {
 std::string sample_select(const SampleColumns& c) {
   std::string sql = "SELECT id, run_id, case_id, variant_id, repeat_index, ";
   sql += c.prompt ? "prompt" : "NULL";
-  sql += ", ok, output, finish_reason, prompt_tokens, completion_tokens, latency_s, error, seed, extracted_answer, ";
+  sql += ", ok, ";
+  sql += c.output ? "output" : "NULL";
+  sql += ", finish_reason, prompt_tokens, completion_tokens, latency_s, error, seed, ";
+  sql += c.output ? "extracted_answer, " : "NULL, ";
   sql += c.token_ids ? "prompt_token_ids, token_ids, " : "NULL, NULL, ";
   sql += c.traces ? "routing_trace" : "NULL";
   sql += ", model_reported, ";
@@ -581,19 +592,24 @@ SampleRecord read_sample(const Stmt& s) {
 const char* kScoreColumns =
     "s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, s.evidence_text, s.reason, "
     "s.expected";
+// The same columns without the texts (read as NULL), for SampleColumns::ScoreText::kNone.
+const char* kScoreColumnsNoText =
+    "s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, NULL, NULL, NULL";
 
-CriterionResult read_score(const Stmt& sc, bool all_text = true) {
+using ScoreText = SampleColumns::ScoreText;
+
+CriterionResult read_score(const Stmt& sc, ScoreText text = ScoreText::kAll) {
   CriterionResult c;
   c.criterion_id = sc.text(1);
   c.outcome = outcome_from(sc.text(2));
   c.score = sc.real(3);
   c.evidence.start = sc.int64(4);
   c.evidence.end = sc.int64(5);
-  if (all_text || c.outcome == Outcome::kFail) {
+  if (text == ScoreText::kAll || (text == ScoreText::kFails && c.outcome == Outcome::kFail)) {
     c.evidence.text = sc.text(6);
     c.reason = sc.text(7);
   }
-  if (all_text) c.expected = sc.text(8);
+  if (text == ScoreText::kAll) c.expected = sc.text(8);
   return c;
 }
 
@@ -735,7 +751,7 @@ void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, 
                   .c_str());
   // No ORDER BY: sorting every group's scores in a temporary b-tree cost more than the rest of the
   // read; each sample's few scores are put in insertion (rowid) order below instead.
-  Stmt sc(db_, (std::string("SELECT ") + kScoreColumns +
+  Stmt sc(db_, (std::string("SELECT ") + (columns.score_text == ScoreText::kNone ? kScoreColumnsNoText : kScoreColumns) +
                 ", s.rowid FROM samples m JOIN scores s ON s.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? AND "
                 "m.variant_id = ? AND m.provider_id = ?")
                    .c_str());

@@ -94,9 +94,13 @@ struct SampleColumns {
   // false: attempts of failed samples only (the analysis counts those; a sample with output keeps
   // an empty list).
   bool attempts_of_ok_samples = true;
-  // false: a score's reason and evidence text are read for fails only, its expected value never
-  // (what the analysis quotes; renderers of per-repeat detail need them all).
-  bool score_text = true;
+  // Outputs and extracted answers (false: both left empty, extracted_answer nullopt).
+  bool output = true;
+  // Which scores' reason, evidence text and expected value are read: all (renderers of per-repeat
+  // detail and the disagreement quotes), fails only (reason and evidence, never the expected value),
+  // or none (commands that use outcomes and scores only: gate, compare, trend, routing).
+  enum class ScoreText { kAll, kFails, kNone };
+  ScoreText score_text = ScoreText::kAll;
   // The provider whose samples for_each_group reads ('' for a run's single unnamed provider): a
   // streamed read serves runs of one provider (Store::sample_providers); several are read whole.
   std::string provider_id;
@@ -136,6 +140,8 @@ class Store {
   void release_lease(int64_t run_id, const std::string& owner);
   std::optional<RunLease> lease_of(int64_t run_id) const;
   std::optional<RunRecord> get_run(int64_t run_id) const;
+  // Whether a run with this id exists, without reading its plan (get_run parses the suite snapshot).
+  bool run_exists(int64_t run_id) const;
   std::vector<RunRecord> list_runs(const std::string& suite_name = "", int limit = 0) const;
   // Deletes a run with its samples, scores and attempts (one transaction). Used to undo a merge
   // that failed half-way; returns false when there was no such run.
