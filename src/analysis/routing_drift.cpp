@@ -518,24 +518,19 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
 
 RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optional<int64_t> baseline_run,
                                 double max_jsd, double min_overlap, bool noise_floor) {
-  // Only groups with a trace are read (an index lookup), one group at a time: a run of a hosted
-  // model has none, and memory follows one group's traces, not the run's.
-  // A run (or baseline) of several providers is read whole, as before streaming: its groups mix
-  // the providers' samples, which one streamed read of one provider would not see.
-  const auto providers = store.sample_providers(run_id);
-  const auto base_providers = baseline_run ? store.sample_providers(*baseline_run) : std::vector<std::string>{};
-  if (providers.size() > 1 || base_providers.size() > 1) {
-    auto samples = store.samples(run_id, true);
-    if (!baseline_run) return analyze_routing_samples(samples, nullptr, max_jsd, min_overlap, noise_floor);
-    auto base = store.samples(*baseline_run, true);
-    RoutingAnalysis r = analyze_routing_samples(samples, &base, max_jsd, min_overlap, noise_floor);
-    r.baseline_run = *baseline_run;
-    return r;
-  }
+  // Only groups with a trace are read (an index lookup), one (case, variant) group at a time: a run
+  // of a hosted model has none, and memory follows one group's traces, not the run's. A run on
+  // several providers pools a group's providers (as the whole-run analysis does): each group is
+  // read provider by provider in the order the whole run lists them, then concatenated.
   RoutingBuilder b(max_jsd, min_overlap, noise_floor);
   RoutingAnalysis counts;
   const auto run = store.get_run(run_id);  // once: it parses the suite snapshot
   if (run) {
+    const auto providers = store.sample_providers_in_order(run_id, run->plan.suite);
+    std::vector<std::string> base_providers;
+    if (baseline_run)
+      if (auto base_run = store.get_run(*baseline_run))
+        base_providers = store.sample_providers_in_order(*baseline_run, base_run->plan.suite);
     SampleColumns columns;
     columns.prompt = false;
     columns.traces = true;
@@ -543,22 +538,32 @@ RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optiona
     columns.attempts = false;
     columns.output = false;  // the traces, token ids and outcomes are what routing reads
     columns.score_text = SampleColumns::ScoreText::kNone;
-    if (!providers.empty()) columns.provider_id = providers[0];
-    SampleColumns base_columns = columns;
-    base_columns.provider_id = base_providers.empty() ? "" : base_providers[0];
-    store.for_each_group(run_id, store.sample_groups(run_id, run->plan.suite, true), columns,
-                         [&](std::vector<SampleRecord>& group) {
-                           const auto& key = group.front();
-                           auto members = decode_traces(pointers(group), &counts);
-                           std::vector<SampleRecord> base_samples;
-                           if (baseline_run)
-                             store.for_each_group(*baseline_run, {{key.case_id, key.variant_id}}, base_columns,
-                                                  [&](std::vector<SampleRecord>& bg) { base_samples = std::move(bg); });
-                           auto base = decode_traces(pointers(base_samples), nullptr);
-                           b.add_group(key.case_id, key.variant_id, members,
-                                       pass_stats_of(group, key.case_id, key.variant_id),
-                                       baseline_run ? &base : nullptr);
-                         });
+    auto triples = [](const std::vector<GroupKey>& keys, const std::vector<std::string>& ids) {
+      std::vector<ProviderGroup> out;
+      for (const auto& [c, v] : keys)
+        for (const auto& p : ids) out.push_back({c, v, p});
+      return out;
+    };
+    const auto keys = store.sample_groups(run_id, run->plan.suite, true);
+    std::vector<SampleRecord> group;
+    store.for_each_group(run_id, triples(keys, providers), columns, [&](size_t index, std::vector<SampleRecord>& part) {
+      for (auto& x : part) group.push_back(std::move(x));
+      if ((index + 1) % providers.size() != 0) return;  // more providers of this (case, variant) to come
+      const auto& key = keys[index / providers.size()];
+      if (!group.empty()) {
+        auto members = decode_traces(pointers(group), &counts);
+        std::vector<SampleRecord> base_samples;
+        if (baseline_run && !base_providers.empty())
+          store.for_each_group(*baseline_run, triples({key}, base_providers), columns,
+                               [&](size_t, std::vector<SampleRecord>& bg) {
+                                 for (auto& x : bg) base_samples.push_back(std::move(x));
+                               });
+        auto base = decode_traces(pointers(base_samples), nullptr);
+        b.add_group(key.first, key.second, members, pass_stats_of(group, key.first, key.second),
+                    baseline_run ? &base : nullptr);
+      }
+      group.clear();
+    });
   }
   RoutingAnalysis r = b.finish();
   r.trace_bytes = counts.trace_bytes;

@@ -344,6 +344,7 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
         crit_ids.push_back(c.criterion_id);
   for (const auto& cid : crit_ids) {
     CriterionStability cs;
+    cs.outcomes.reserve(members.size());
     cs.case_id = case_id;
     cs.variant_id = variant_id;
     cs.criterion_id = cid;
@@ -516,23 +517,30 @@ RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_
                         const AnalysisReads& reads) {
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
-  // Not streamed yet: a run on several providers (its analysis relabels variants per provider and
-  // adds a per-provider breakdown) and a run with judge gradings (judge noise reads every sample
-  // with its gradings). Both are read whole, as before streaming, and keep every sample.
-  const auto providers = store.sample_providers(run_id);
-  auto gradings = store.judge_gradings(run_id);
-  if (providers.size() > 1 || run_provider_ids(*run).size() > 1 || !gradings.empty()) {
-    RunAnalysis a = analyze_samples(*run, store.samples(run_id, false), report_k);
-    a.judge = judge_noise(a.samples, gradings);
-    return a;
-  }
-  const auto groups = store.sample_groups(run_id, run->plan.suite);
+  // Streamed one (case, variant, provider) group at a time, in the order analyze_samples meets them
+  // (the suite's cases and variants, then its providers; ids it does not name after, alphabetically).
+  // A run on several providers relabels each group's variant "variant@provider" for the run's
+  // analysis and feeds every provider's own analysis (the side-by-side breakdown) unrelabelled;
+  // judge noise is computed per group from the gradings read with it.
+  const auto providers = store.sample_providers_in_order(run_id, run->plan.suite);
+  const bool several = providers.size() > 1 || run_provider_ids(*run).size() > 1;
+  const bool judged = store.has_judge_gradings(run_id);
+  std::vector<ProviderGroup> triples;
+  for (const auto& [case_id, variant_id] : store.sample_groups(run_id, run->plan.suite))
+    for (const auto& p : providers) triples.push_back({case_id, variant_id, p});
   int64_t per_group = -1, total = 0;
   if (detail_samples >= 0 && store.sample_count(run_id) > detail_samples) {
-    per_group = std::max<int64_t>(1, detail_samples / std::max<int64_t>(1, int64_t(groups.size())));
+    // Groups of the analysis: one per (case, variant) and provider that has samples.
+    per_group = std::max<int64_t>(1, detail_samples / std::max<int64_t>(1, int64_t(triples.size())));
     total = detail_samples;
   }
   AnalysisBuilder b(*run, report_k, per_group, total, reads);
+  // Several providers: each one's own analysis, for the breakdown (counts and verdicts only).
+  RunRecord alone = *run;
+  alone.plan.suite.providers.clear();
+  std::map<std::string, AnalysisBuilder> per_provider;
+  std::vector<std::string> seen;  // provider ids in the order their samples first appear
+  std::vector<JudgeNoise> judge;
   SampleColumns columns;
   columns.prompt = detail_samples != 0;
   columns.token_ids = detail_samples != 0;  // for the kept samples; the analysis itself needs none
@@ -543,9 +551,41 @@ RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_
   // Every score's text: an unstable criterion quotes its first passing and failing repeats
   // (reason, evidence, expected value), and which repeat that is shows only once the group is read.
   columns.score_text = reads.quotes ? SampleColumns::ScoreText::kAll : SampleColumns::ScoreText::kNone;
-  if (!providers.empty()) columns.provider_id = providers[0];
-  store.for_each_group(run_id, groups, columns, [&](std::vector<SampleRecord>& g) { b.add_group(g); });
-  return b.finish();
+  columns.judge_gradings = judged;
+  store.for_each_group(run_id, triples, columns, [&](size_t, std::vector<SampleRecord>& g) {
+    if (g.empty()) return;
+    if (judged) {
+      // Gradings leave the samples (no renderer shows them there), keyed by sample id as
+      // Store::judge_gradings gives them.
+      std::map<int64_t, std::vector<JudgeGrading>> gradings;
+      for (auto& s : g) {
+        if (!s.judge_gradings.empty()) gradings[s.id] = std::move(s.judge_gradings);
+        s.judge_gradings.clear();
+      }
+      if (several)
+        for (auto& s : g) s.variant_id += "@" + s.provider_id;
+      for (auto& n : judge_noise(g, gradings)) judge.push_back(std::move(n));
+      if (several)
+        for (auto& s : g) s.variant_id.resize(s.variant_id.size() - s.provider_id.size() - 1);
+    }
+    if (several) {
+      const std::string& id = g.front().provider_id;
+      if (std::find(seen.begin(), seen.end(), id) == seen.end()) seen.push_back(id);
+      auto it = per_provider.find(id);
+      if (it == per_provider.end()) it = per_provider.try_emplace(id, alone, report_k, 0, 0, reads).first;
+      it->second.add_group(g);  // keeps no sample, so `g` is left as it was
+      for (auto& s : g) s.variant_id += "@" + s.provider_id;
+    }
+    b.add_group(g);
+  });
+  RunAnalysis a = b.finish();
+  if (several) {
+    std::map<std::string, RunAnalysis> analyses;
+    for (auto& [id, builder] : per_provider) analyses.emplace(id, builder.finish());
+    a.providers = provider_breakdown_of(*run, seen, analyses);
+  }
+  a.judge = std::move(judge);
+  return a;
 }
 
 void attach_divergence_tokens(Divergence& d, const SampleRecord& a, const SampleRecord& b) {

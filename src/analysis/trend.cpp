@@ -11,6 +11,7 @@
 #include "analysis/routing_drift.h"
 #include "analysis/stability.h"
 #include "util/error.h"
+#include "util/fixed.h"
 
 namespace wobble {
 
@@ -92,10 +93,51 @@ Trend compute_trend(const Store& store, const std::string& suite, int last, cons
   return t;
 }
 
+TrendVerdict trend_verdict(const Trend& t) {
+  TrendVerdict v;
+  if (t.points.empty()) return v;
+  auto rate = [](double x) { return std::isfinite(x) ? fixed(x, 3) : std::string("n/a"); };
+  auto signed3 = [](double x) { return (x > 0 ? "+" : "") + fixed(x, 3); };
+  auto signed_int = [](int64_t x) { return (x > 0 ? "+" : "") + std::to_string(x); };
+  const TrendPoint& last = t.points.back();
+  if (t.points.size() == 1) {
+    v.latest = "One run (" + std::to_string(last.run.id) + "): pass rate " + rate(last.pass_rate) + ", unstable " +
+               std::to_string(last.unstable) + " of " + std::to_string(last.criteria) + " criteria, " +
+               std::to_string(last.failed) + " provider failures";
+    return v;
+  }
+  const TrendPoint& prev = t.points[t.points.size() - 2];
+  v.latest = "Run " + std::to_string(last.run.id) + " against run " + std::to_string(prev.run.id) + ": pass rate " +
+             rate(prev.pass_rate) + " → " + rate(last.pass_rate);
+  if (std::isfinite(prev.pass_rate) && std::isfinite(last.pass_rate))
+    v.latest += " (" + signed3(last.pass_rate - prev.pass_rate) + ")";
+  v.latest += ", unstable " + std::to_string(prev.unstable) + " → " + std::to_string(last.unstable) + " of " +
+              std::to_string(last.criteria) + " criteria (" + signed_int(last.unstable - prev.unstable) +
+              "), provider failures " + std::to_string(prev.failed) + " → " + std::to_string(last.failed);
+  if (last.mean_jsd)
+    v.latest += ", routing JSD " + fixed(*last.mean_jsd, 3) + " mean / " + fixed(last.max_jsd.value_or(0), 3) + " max";
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 1; i < t.points.size(); ++i) {
+    const double d = t.points[i].pass_rate - t.points[i - 1].pass_rate;
+    if (std::isfinite(d) && d < worst) {
+      worst = d;
+      at = i;
+    }
+  }
+  if (at > 0)
+    v.largest_drop = "Largest pass-rate drop over these runs: " + signed3(worst) + " from run " +
+                     std::to_string(t.points[at - 1].run.id) + " to run " + std::to_string(t.points[at].run.id);
+  return v;
+}
+
 nlohmann::json trend_json(const Trend& t) {
   auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
   auto opt = [&](const std::optional<double>& x) { return x ? num(*x) : nlohmann::json(nullptr); };
-  nlohmann::json j = {{"suite", t.suite}, {"points", nlohmann::json::array()}};
+  const TrendVerdict v = trend_verdict(t);
+  nlohmann::json j = {{"suite", t.suite},
+                      {"verdict", {{"latest", v.latest}, {"largest_drop", v.largest_drop}}},
+                      {"points", nlohmann::json::array()}};
   for (const auto& p : t.points)
     j["points"].push_back({{"run", p.run.id}, {"started_at", p.run.started_at}, {"status", p.run.status},
                            {"model_id", p.run.model_id}, {"suite_hash", p.run.suite_hash},

@@ -39,6 +39,15 @@ struct Trend {
 Trend compute_trend(const Store& store, const std::string& suite, int last,
                     const std::function<Store()>& open_another = {}, int threads = 2);
 
+// What every trend format leads with: the latest run against the one before it (pass rate,
+// unstable criteria, provider failures, routing drift), then the largest run-to-run drop in pass
+// rate over the window. One run: its figures alone.
+struct TrendVerdict {
+  std::string latest;      // "Run 12 against run 11: pass rate 0.812 → 0.790 (-0.022), ..."
+  std::string largest_drop;  // "Largest drop: -0.050 from run 5 to run 6"; "" with fewer than 2 runs or no drop
+};
+TrendVerdict trend_verdict(const Trend& t);
+
 nlohmann::json trend_json(const Trend& t);
 void render_trend_markdown(const Trend& t, std::ostream& out);
 void render_trend_html(const Trend& t, std::ostream& out);
