@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <string_view>
 #include <tuple>
 
 #include "analysis/providers.h"
@@ -13,23 +14,23 @@
 namespace wobble {
 namespace {
 
-size_t utf8_boundary(const std::string& s, size_t pos) {
+size_t utf8_boundary(std::string_view s, size_t pos) {
   while (pos > 0 && pos < s.size() && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80) --pos;
   return pos;
 }
 
-int64_t code_points(const std::string& s, size_t end) {
+int64_t code_points(std::string_view s, size_t end) {
   int64_t n = 0;
   for (size_t i = 0; i < end && i < s.size(); ++i)
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) ++n;
   return n;
 }
 
-std::string cut(const std::string& s, size_t from, size_t len) {
+std::string cut(std::string_view s, size_t from, size_t len) {
   if (from >= s.size()) return "";
   size_t end = std::min(s.size(), from + len);
   while (end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(from, end - from);
+  return std::string(s.substr(from, end - from));
 }
 
 // A quote of one repeat for one criterion: the evidence span, else the start of the output.
@@ -98,13 +99,20 @@ const char* verdict_name(Verdict v) {
 }
 
 Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outputs) {
+  std::vector<std::pair<int, std::string_view>> views;
+  views.reserve(outputs.size());
+  for (const auto& [r, o] : outputs) views.emplace_back(r, o);
+  return first_divergence_of(views);
+}
+
+Divergence first_divergence_of(const std::vector<std::pair<int, std::string_view>>& outputs) {
   Divergence d;
   if (outputs.size() < 2) return d;
-  const std::string& ref = outputs[0].second;
+  const std::string_view ref = outputs[0].second;
   size_t best = std::string::npos;
   int best_repeat = 0;
   for (size_t i = 1; i < outputs.size(); ++i) {
-    const std::string& o = outputs[i].second;
+    const std::string_view o = outputs[i].second;
     if (o == ref) continue;
     size_t p = 0;
     while (p < ref.size() && p < o.size() && ref[p] == o[p]) ++p;
@@ -121,12 +129,12 @@ Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outp
   d.byte_offset = int64_t(pos);
   d.char_offset = code_points(ref, pos);
   size_t ctx_start = utf8_boundary(ref, pos > 40 ? pos - 40 : 0);
-  d.context = ref.substr(ctx_start, pos - ctx_start);
-  const std::string* other = nullptr;
+  d.context = std::string(ref.substr(ctx_start, pos - ctx_start));
+  std::string_view other;
   for (const auto& [r, o] : outputs)
-    if (r == best_repeat) other = &o;
+    if (r == best_repeat) other = o;
   d.continuation_a = cut(ref, pos, 60);
-  d.continuation_b = cut(*other, pos, 60);
+  d.continuation_b = cut(other, pos, 60);
   return d;
 }
 
@@ -298,8 +306,10 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
   GroupStability g;
   g.case_id = members[0].case_id;
   g.variant_id = members[0].variant_id;
-  std::vector<std::pair<int, std::string>> outputs;
-  std::set<std::string> unique, answers;
+  // Views into `members` (alive for this call): no output is copied.
+  std::vector<std::pair<int, std::string_view>> outputs;
+  std::set<std::string_view> unique, answers;
+  static const std::string kNoAnswer = "\x01<none>";
   for (const auto& s : members) {
     if (!s.ok) {
       ++g.failed;
@@ -309,7 +319,7 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
     if (!outputs_) continue;
     outputs.emplace_back(s.repeat, s.output);
     unique.insert(s.output);
-    answers.insert(s.extracted_answer.value_or(std::string("\x01<none>")));
+    answers.insert(s.extracted_answer ? std::string_view(*s.extracted_answer) : std::string_view(kNoAnswer));
   }
   if (outputs_) {
     g.unique_outputs = int64_t(unique.size());
@@ -318,7 +328,7 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
       g.tar_a = g.samples > 0 && answers.size() == 1;
       g.unique_answers = int64_t(answers.size());
     }
-    g.divergence = first_divergence(outputs);
+    g.divergence = first_divergence_of(outputs);
   }
   outputs.clear();
   if (g.divergence.diverged) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "analysis/judge_noise.h"
@@ -243,6 +244,8 @@ RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3, in
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k = 3);
 
 Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outputs_by_repeat);
+// The same over views of the outputs (the analysis reads a group's outputs in place).
+Divergence first_divergence_of(const std::vector<std::pair<int, std::string_view>>& outputs_by_repeat);
 // Fills d.token_a/token_b/prob_b_under_a from the two repeats' logprobs (no-op when unusable).
 void attach_divergence_tokens(Divergence& d, const SampleRecord& a, const SampleRecord& b);
 
