@@ -1,5 +1,6 @@
 #include "analysis/compare.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -8,6 +9,7 @@
 
 #include "report/report.h"
 #include "util/error.h"
+#include "util/fixed.h"
 
 namespace wobble {
 
@@ -156,9 +158,19 @@ RunComparison compare_runs(const RunAnalysis& a, const RunAnalysis& b) {
     x.verdict_a = verdict_name(ca.verdict);
     x.verdict_b = verdict_name(cb.verdict);
     if (x.verdict_a != x.verdict_b) ++out.verdict_changes;
-    if (x.mcnemar_p < 0.05) ++out.significant;
+    if (x.mcnemar_p < kCompareAlpha) {
+      ++out.significant;
+      if (x.only_a > x.only_b) ++out.regressions;
+      if (x.only_b > x.only_a) ++out.improvements;
+    }
+    if (x.mcnemar_p < kCompareAlpha || x.verdict_a != x.verdict_b) out.moved.push_back(out.criteria.size());
     out.criteria.push_back(std::move(x));
   }
+  std::stable_sort(out.moved.begin(), out.moved.end(), [&](size_t i, size_t j) {
+    const auto &x = out.criteria[i], &y = out.criteria[j];
+    if (x.mcnemar_p != y.mcnemar_p) return x.mcnemar_p < y.mcnemar_p;
+    return std::fabs(x.delta) > std::fabs(y.delta);
+  });
   std::map<std::pair<std::string, std::string>, const GroupStability*> gb;
   for (const auto& g : b.groups) gb[{g.case_id, g.variant_id}] = &g;
   for (const auto& g : a.groups) {
@@ -170,7 +182,24 @@ RunComparison compare_runs(const RunAnalysis& a, const RunAnalysis& b) {
   return out;
 }
 
-nlohmann::json comparison_json(const RunComparison& c) {
+std::set<size_t> moved_indices(const RunComparison& c) { return {c.moved.begin(), c.moved.end()}; }
+
+std::set<std::pair<std::string, std::string>> moved_groups(const RunComparison& c) {
+  std::set<std::pair<std::string, std::string>> out;
+  for (size_t i : c.moved) out.emplace(c.criteria[i].case_id, c.criteria[i].variant_id);
+  return out;
+}
+
+std::string comparison_verdict(const RunComparison& c) {
+  auto count = [](int64_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); };
+  std::string alpha = "McNemar p < " + fixed(kCompareAlpha, 2);
+  std::string tail = count(int64_t(c.criteria.size()), "paired criterion", "paired criteria");
+  if (c.moved.empty()) return "Nothing moved: no criterion with " + alpha + " and no verdict change over " + tail;
+  return count(c.regressions, "regression", "regressions") + ", " + count(c.improvements, "improvement", "improvements") +
+         " (" + alpha + "); " + count(c.verdict_changes, "verdict change", "verdict changes") + "; " + tail;
+}
+
+nlohmann::json comparison_json(const RunComparison& c, const CompareOptions& opts) {
   nlohmann::json j;
   j["run_a"] = {{"id", c.a.id}, {"suite", c.a.suite_name}, {"model_id", c.a.model_id}};
   j["run_b"] = {{"id", c.b.id}, {"suite", c.b.suite_name}, {"model_id", c.b.model_id}};
@@ -180,27 +209,39 @@ nlohmann::json comparison_json(const RunComparison& c) {
                 {"criteria_only_b", c.suite.criteria_only_b}};
   j["verdict_changes"] = c.verdict_changes;
   j["significant"] = c.significant;
+  j["verdict"] = {{"text", comparison_verdict(c)}, {"regressions", c.regressions}, {"improvements", c.improvements},
+                  {"verdict_changes", c.verdict_changes}, {"moved", int64_t(c.moved.size())}, {"alpha", kCompareAlpha}};
+  auto row = [](const CriterionComparison& x) {
+    return nlohmann::json{{"case", x.case_id}, {"variant", x.variant_id}, {"criterion", x.criterion_id},
+                          {"n_a", x.n_a}, {"passes_a", x.passes_a}, {"n_b", x.n_b}, {"passes_b", x.passes_b},
+                          {"pass_rate_a", x.pass_rate_a}, {"pass_rate_b", x.pass_rate_b}, {"delta", x.delta},
+                          {"pairs", x.pairs}, {"only_a", x.only_a}, {"only_b", x.only_b},
+                          {"mcnemar_p", x.mcnemar_p}, {"verdict_a", x.verdict_a}, {"verdict_b", x.verdict_b}};
+  };
+  // The moved criteria, most significant first; `criteria` keeps every one in the suite's order
+  // (only the moved ones with only_moved).
+  j["moved"] = nlohmann::json::array();
+  for (size_t i : c.moved) j["moved"].push_back(row(c.criteria[i]));
+  const auto moved_set = moved_indices(c);
   j["criteria"] = nlohmann::json::array();
-  for (const auto& x : c.criteria)
-    j["criteria"].push_back({{"case", x.case_id}, {"variant", x.variant_id}, {"criterion", x.criterion_id},
-                             {"n_a", x.n_a}, {"passes_a", x.passes_a}, {"n_b", x.n_b}, {"passes_b", x.passes_b},
-                             {"pass_rate_a", x.pass_rate_a}, {"pass_rate_b", x.pass_rate_b}, {"delta", x.delta},
-                             {"pairs", x.pairs}, {"only_a", x.only_a}, {"only_b", x.only_b},
-                             {"mcnemar_p", x.mcnemar_p}, {"verdict_a", x.verdict_a}, {"verdict_b", x.verdict_b}});
+  for (size_t i = 0; i < c.criteria.size(); ++i)
+    if (!opts.only_moved || moved_set.count(i)) j["criteria"].push_back(row(c.criteria[i]));
+  j["only_moved"] = opts.only_moved;
+  const auto groups_moved = moved_groups(c);
   j["groups"] = nlohmann::json::array();
   for (const auto& g : c.groups)
-    j["groups"].push_back({{"case", g.case_id}, {"variant", g.variant_id}, {"unique_outputs_a", g.unique_a},
-                           {"unique_outputs_b", g.unique_b}, {"tar_r_a", g.tar_r_a}, {"tar_r_b", g.tar_r_b}});
+    if (!opts.only_moved || groups_moved.count({g.case_id, g.variant_id}))
+      j["groups"].push_back({{"case", g.case_id}, {"variant", g.variant_id}, {"unique_outputs_a", g.unique_a},
+                             {"unique_outputs_b", g.unique_b}, {"tar_r_a", g.tar_r_a}, {"tar_r_b", g.tar_r_b}});
   if (c.routing.has_traces && !c.routing.baseline.empty()) j["routing"] = routing_json(c.routing);
   return j;
 }
 
-void render_comparison_markdown(const RunComparison& c, std::ostream& out) {
+void render_comparison_markdown(const RunComparison& c, std::ostream& out, const CompareOptions& opts) {
   out << "# Wobble comparison: run " << c.a.id << " (A) vs run " << c.b.id << " (B)\n\n";
+  out << "**" << md_inline(comparison_verdict(c), 400) << "**\n\n";
   out << "- A: `" << md_inline(c.a.model_id) << "` (" << md_inline(c.a.suite_name) << ")\n";
   out << "- B: `" << md_inline(c.b.model_id) << "` (" << md_inline(c.b.suite_name) << ")\n";
-  out << "- " << c.criteria.size() << " paired criteria, " << c.verdict_changes << " verdict changes, " << c.significant
-      << " with McNemar p < 0.05\n";
   if (!c.suite.same) {
     out << "- **Suites differ** (compared with --allow-suite-change):";
     for (size_t i = 0; i < c.suite.differences.size() && i < 10; ++i)
@@ -208,24 +249,46 @@ void render_comparison_markdown(const RunComparison& c, std::ostream& out) {
     out << "\n";
   }
   if (c.suite.dropped() > 0) out << "- " << c.suite.dropped_sentence() << "\n";
-  out << "\n";
-  out << "| Case | Variant | Criterion | A | B | Δ | Paired | A only | B only | McNemar p | Verdict A → B |\n"
-         "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  const char* header =
+      "| Case | Variant | Criterion | A | B | Δ | Paired | A only | B only | McNemar p | Verdict A → B |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n";
   char buf[160];
-  for (const auto& x : c.criteria) {
+  auto row = [&](const CriterionComparison& x) {
     std::snprintf(buf, sizeof buf, "%lld/%lld | %lld/%lld | %+.2f | %lld | %lld | %lld | %.3f", (long long)x.passes_a,
                   (long long)x.n_a, (long long)x.passes_b, (long long)x.n_b, x.delta, (long long)x.pairs,
                   (long long)x.only_a, (long long)x.only_b, x.mcnemar_p);
     out << "| " << md_inline(x.case_id) << " | " << md_inline(x.variant_id) << " | " << md_inline(x.criterion_id)
         << " | " << buf << " | " << x.verdict_a << (x.verdict_a == x.verdict_b ? "" : " → " + x.verdict_b) << " |\n";
+  };
+  out << "\n## What moved (most significant first)\n\n";
+  if (c.moved.empty()) {
+    out << "No criterion moved.\n";
+  } else {
+    out << header;
+    for (size_t i : c.moved) row(c.criteria[i]);
   }
-  out << "\n| Case | Variant | Unique outputs A → B | TARr A → B |\n|---|---|---|---|\n";
+  const auto moved_set = moved_indices(c);
+  const size_t rest = c.criteria.size() - moved_set.size();
+  if (opts.only_moved) {
+    out << "\n" << rest << " criteria did not move (listed without --only-moved).\n";
+  } else if (rest > 0) {
+    out << "\n## Did not move (" << rest << ", in the suite's order)\n\n" << header;
+    for (size_t i = 0; i < c.criteria.size(); ++i)
+      if (!moved_set.count(i)) row(c.criteria[i]);
+  }
+  const auto groups_moved = moved_groups(c);
+  out << "\n## Outputs per case and variant" << (opts.only_moved ? " (groups with a moved criterion)" : "")
+      << "\n\n| Case | Variant | Unique outputs A → B | TARr A → B |\n|---|---|---|---|\n";
   for (const auto& g : c.groups)
-    out << "| " << md_inline(g.case_id) << " | " << md_inline(g.variant_id) << " | " << g.unique_a << " → "
-        << g.unique_b << " | " << (g.tar_r_a ? "yes" : "no") << " → " << (g.tar_r_b ? "yes" : "no") << " |\n";
+    if (!opts.only_moved || groups_moved.count({g.case_id, g.variant_id}))
+      out << "| " << md_inline(g.case_id) << " | " << md_inline(g.variant_id) << " | " << g.unique_a << " → "
+          << g.unique_b << " | " << (g.tar_r_a ? "yes" : "no") << " → " << (g.tar_r_b ? "yes" : "no") << " |\n";
   if (c.routing.has_traces && !c.routing.baseline.empty()) render_routing_markdown(c.routing, out);
   out << "\nMcNemar: exact two-sided binomial test on repeats paired by index (both runs used the same "
-         "derived seed for repeat r); only repeats scored in both runs are paired.\n";
+         "derived seed for repeat r); only repeats scored in both runs are paired. A criterion moved when p < "
+      << fixed(kCompareAlpha, 2)
+      << " or its verdict changed; a regression when more paired repeats passed in A only than in B only, an "
+         "improvement the other way.\n";
 }
 
 }  // namespace wobble

@@ -7,6 +7,7 @@
 // left out of the test but counted in the pass rates.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,21 +55,44 @@ SuiteMatch match_suites(const RunAnalysis& a, const RunAnalysis& b);
 // and definition digests and the first differences.
 void require_same_suite(const SuiteMatch& m, bool allow_change);
 
+// The significance level of compare's McNemar test: a criterion "moved" when p is below it or its
+// verdict changed.
+inline constexpr double kCompareAlpha = 0.05;
+
 struct RunComparison {
   RunRecord a, b;
   SuiteMatch suite;
   std::vector<CriterionComparison> criteria;
   std::vector<GroupComparison> groups;
   int64_t verdict_changes = 0, significant = 0;
+  // Significant criteria (McNemar p < kCompareAlpha) by direction of the discordant pairs: more
+  // repeats passed in A only (a regression from A to B) or in B only (an improvement).
+  int64_t regressions = 0, improvements = 0;
+  // Indices into `criteria` of the moved ones (p < kCompareAlpha or a verdict change), most
+  // significant first: smaller p, then larger |delta|, then the suite's order.
+  std::vector<size_t> moved;
   RoutingAnalysis routing;  // b against a as baseline, when both have traces
+};
+
+// How compare renders: every format leads with the verdict and the moved criteria; the rest follow
+// unless only_moved, which also limits the outputs table to groups with a moved criterion.
+struct CompareOptions {
+  bool only_moved = false;
 };
 
 // Exact two-sided McNemar p-value for b and c discordant pairs (binomial, p = 1/2).
 double mcnemar_exact(int64_t b, int64_t c);
 
 RunComparison compare_runs(const RunAnalysis& a, const RunAnalysis& b);
-nlohmann::json comparison_json(const RunComparison& c);
-void render_comparison_markdown(const RunComparison& c, std::ostream& out);
-void render_comparison_html(const RunComparison& c, std::ostream& out);  // self-contained page
+nlohmann::json comparison_json(const RunComparison& c, const CompareOptions& opts = {});
+void render_comparison_markdown(const RunComparison& c, std::ostream& out, const CompareOptions& opts = {});
+void render_comparison_html(const RunComparison& c, std::ostream& out,
+                            const CompareOptions& opts = {});  // self-contained page
+// "3 regressions, 1 improvement (McNemar p < 0.05); 5 verdict changes; 120 paired criteria", or
+// "nothing moved ..." when no criterion moved: the line every format leads with.
+std::string comparison_verdict(const RunComparison& c);
+std::set<size_t> moved_indices(const RunComparison& c);  // RunComparison::moved as a set
+// The (case, variant) groups that have a moved criterion.
+std::set<std::pair<std::string, std::string>> moved_groups(const RunComparison& c);
 
 }  // namespace wobble

@@ -46,27 +46,40 @@ std::string provider_model_text(const ProviderSpec& p) {
 }
 
 ProviderBreakdown provider_breakdown(const RunRecord& run, const std::vector<SampleRecord>& samples, int report_k) {
-  ProviderBreakdown b;
-  auto specs = run.plan.suite.run_providers();
   // Ids found in samples but not in the plan (a hand-edited database) still get a column.
-  for (const auto& p : specs) {
+  std::vector<std::string> seen;
+  for (const auto& s : samples)
+    if (std::find(seen.begin(), seen.end(), s.provider_id) == seen.end()) seen.push_back(s.provider_id);
+  std::map<std::string, RunAnalysis> per_provider;
+  for (const auto& id : seen) {
+    std::vector<SampleRecord> mine;
+    for (const auto& s : samples)
+      if (s.provider_id == id) mine.push_back(s);
+    RunRecord alone = run;
+    alone.plan.suite.providers.clear();  // one provider: analyze_samples does not split again
+    per_provider.emplace(id, analyze_samples(alone, std::move(mine), report_k));
+  }
+  return provider_breakdown_of(run, seen, per_provider);
+}
+
+ProviderBreakdown provider_breakdown_of(const RunRecord& run, const std::vector<std::string>& seen,
+                                        const std::map<std::string, RunAnalysis>& per_provider) {
+  ProviderBreakdown b;
+  for (const auto& p : run.plan.suite.run_providers()) {
     b.ids.push_back(p.id);
     b.models.push_back(provider_model_text(p));
   }
-  for (const auto& s : samples)
-    if (std::find(b.ids.begin(), b.ids.end(), s.provider_id) == b.ids.end()) {
-      b.ids.push_back(s.provider_id);
+  for (const auto& id : seen)
+    if (std::find(b.ids.begin(), b.ids.end(), id) == b.ids.end()) {
+      b.ids.push_back(id);
       b.models.push_back("?");
     }
   using Key = std::tuple<std::string, std::string, std::string>;
   std::map<Key, size_t> row_of;
+  const RunAnalysis none;
   for (size_t i = 0; i < b.ids.size(); ++i) {
-    std::vector<SampleRecord> mine;
-    for (const auto& s : samples)
-      if (s.provider_id == b.ids[i]) mine.push_back(s);
-    RunRecord alone = run;
-    alone.plan.suite.providers.clear();  // one provider: analyze_samples does not split again
-    RunAnalysis a = analyze_samples(alone, std::move(mine), report_k);
+    auto found = per_provider.find(b.ids[i]);
+    const RunAnalysis& a = found == per_provider.end() ? none : found->second;
     b.samples.push_back(a.total_samples);
     b.failed.push_back(a.failed_samples);
     b.unstable.push_back(a.unstable);

@@ -6,6 +6,7 @@
 // run pair exactly like two runs of one suite: by (case, variant, criterion, repeat).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ void label_variants_by_provider(std::vector<SampleRecord>& samples);
 
 // Each provider's samples analysed on their own, one row per (case, variant, criterion).
 ProviderBreakdown provider_breakdown(const RunRecord& run, const std::vector<SampleRecord>& samples, int report_k);
+// The same from each provider's analysis already made (analyze_run streams them): `seen` holds the
+// provider ids in the order their samples first appear in the run's sample order; `per_provider`
+// the analysis of each id (an id of the plan without samples may be missing: it counts nothing).
+ProviderBreakdown provider_breakdown_of(const RunRecord& run, const std::vector<std::string>& seen,
+                                        const std::map<std::string, RunAnalysis>& per_provider);
 
 // One provider of a run analysed alone (report --provider).
 RunAnalysis analyze_provider(const Store& store, int64_t run_id, const std::string& id, int report_k = 3);

@@ -125,16 +125,23 @@ std::vector<double> weighted_counts(const RepeatRouting& r) {
 }
 
 // Mean over layers of the JSD between the pooled usage of the repeats in `in_a` and the others.
-double split_jsd(const std::vector<std::vector<double>>& counts, const std::vector<char>& in_a, size_t n_layers,
-                 size_t n_expert, std::vector<double>& pa, std::vector<double>& pb) {
+// `counts` holds every repeat's weighted_counts() one after the other (repeat r at r * width):
+// one contiguous array, so the sums below stream through memory; each element is summed in repeat
+// order, as before, so the result is the same to the last bit.
+double split_jsd(const std::vector<double>& counts, const std::vector<char>& in_a, size_t n_layers,
+                 size_t n_expert, std::vector<double>& pa, std::vector<double>& pb, std::vector<double>& p,
+                 std::vector<double>& q) {
   std::fill(pa.begin(), pa.end(), 0.0);
   std::fill(pb.begin(), pb.end(), 0.0);
-  for (size_t r = 0; r < counts.size(); ++r) {
-    auto& dst = in_a[r] ? pa : pb;
-    for (size_t i = 0; i < dst.size(); ++i) dst[i] += counts[r][i];
+  const size_t width = pa.size();
+  for (size_t r = 0; r < in_a.size(); ++r) {
+    double* __restrict dst = in_a[r] ? pa.data() : pb.data();
+    const double* __restrict src = counts.data() + r * width;
+    for (size_t i = 0; i < width; ++i) dst[i] += src[i];
   }
   double sum = 0;
-  std::vector<double> p(n_expert), q(n_expert);
+  p.resize(n_expert);
+  q.resize(n_expert);
   for (size_t l = 0; l < n_layers; ++l) {
     double sa = 0, sb = 0;
     for (size_t e = 0; e < n_expert; ++e) {
@@ -188,20 +195,21 @@ RoutingNoise routing_permutation_test(const std::vector<RepeatRouting>& a, const
   RoutingNoise out;
   if (a.empty() || b.empty() || a[0].usage.empty()) return out;
   const size_t n_layers = a[0].usage.size(), n_expert = a[0].usage[0].size();
-  std::vector<std::vector<double>> counts;
+  std::vector<double> counts;  // (repeats, n_layers * n_expert): a's repeats, then b's
   for (const auto* side : {&a, &b})
     for (const auto& r : *side) {
       if (r.usage.size() != n_layers) return out;
       for (const auto& l : r.usage)
         if (l.size() != n_expert) return out;
-      counts.push_back(weighted_counts(r));
+      const auto w = weighted_counts(r);
+      counts.insert(counts.end(), w.begin(), w.end());
     }
-  const size_t n = counts.size(), na = a.size();
-  std::vector<double> pa(n_layers * n_expert), pb(n_layers * n_expert);
+  const size_t n = a.size() + b.size(), na = a.size();
+  std::vector<double> pa(n_layers * n_expert), pb(n_layers * n_expert), p, q;  // scratch of split_jsd
   std::vector<char> in_a(n, 0);
   for (size_t i = 0; i < na; ++i) in_a[i] = 1;
   out.tested = true;
-  out.observed = split_jsd(counts, in_a, n_layers, n_expert, pa, pb);
+  out.observed = split_jsd(counts, in_a, n_layers, n_expert, pa, pb, p, q);
   // A split counts as "at least as large" within a rounding tolerance, so the observed split and its
   // mirror image (equal JSD by symmetry) always count.
   const double at_least = out.observed - 1e-12;
@@ -217,7 +225,7 @@ RoutingNoise routing_permutation_test(const std::vector<RepeatRouting>& a, const
       std::fill(in_a.begin(), in_a.end(), 0);
       for (size_t i : pick) in_a[i] = 1;
       if (!first) {
-        double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb);
+        double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb, p, q);
         others.push_back(x);
         if (x >= at_least) ++as_large;
       }
@@ -237,7 +245,7 @@ RoutingNoise routing_permutation_test(const std::vector<RepeatRouting>& a, const
       for (size_t i = 0; i < na; ++i) std::swap(idx[i], idx[i + size_t(uniform_below(rng, n - i))]);
       std::fill(in_a.begin(), in_a.end(), 0);
       for (size_t i = 0; i < na; ++i) in_a[idx[i]] = 1;
-      double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb);
+      double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb, p, q);
       others.push_back(x);
       if (x >= at_least) ++as_large;
     }
@@ -328,7 +336,7 @@ void add_absent(RoutingAnalysis& out, const std::string& error, int64_t count) {
 // memory) and analyze_routing (streamed from the store) both feed it.
 class RoutingBuilder {
  public:
-  RoutingBuilder(double max_jsd, double min_overlap) {
+  RoutingBuilder(double max_jsd, double min_overlap, bool noise_floor) : noise_floor_(noise_floor) {
     out_.max_jsd_threshold = max_jsd;
     out_.min_overlap_threshold = min_overlap;
   }
@@ -341,6 +349,7 @@ class RoutingBuilder {
  private:
   RoutingAnalysis out_;
   std::vector<PassStats> pass_;  // parallel to out_.groups
+  bool noise_floor_;             // false: no permutation test (RoutingNoise left untested)
 };
 
 void RoutingBuilder::add_group(const std::string& case_id, const std::string& variant_id,
@@ -421,7 +430,8 @@ void RoutingBuilder::add_group(const std::string& case_id, const std::string& va
       d.variant_id = g.variant_id;
       d.jsd = layer_jsd(g.usage, busage);
       for (double x : d.jsd) d.mean_jsd += x / double(d.jsd.size());
-      d.noise = routing_permutation_test(reps, g.repeats, routing_seed({g.case_id, g.variant_id, "baseline"}));
+      if (noise_floor_)
+        d.noise = routing_permutation_test(reps, g.repeats, routing_seed({g.case_id, g.variant_id, "baseline"}));
       // Same prompt tokens: compare the first repeats' routing over the prompt.
       const auto& cur = members[0];
       if (cur.sample->prompt_token_ids == bm[0].sample->prompt_token_ids && cur.trace.k() == bm[0].trace.k()) {
@@ -459,7 +469,8 @@ RoutingAnalysis RoutingBuilder::finish() {
       vd.unstable_a = pass_[i].unstable;
       vd.pass_rate_b = pass_[j].rate;
       vd.unstable_b = pass_[j].unstable;
-      vd.noise = routing_permutation_test(a.repeats, b.repeats, routing_seed({a.case_id, a.variant_id, b.variant_id}));
+      if (noise_floor_)
+        vd.noise = routing_permutation_test(a.repeats, b.repeats, routing_seed({a.case_id, a.variant_id, b.variant_id}));
       out_.variants.push_back(std::move(vd));
     }
   return std::move(out_);
@@ -476,7 +487,7 @@ std::vector<const SampleRecord*> pointers(const std::vector<SampleRecord>& v) {
 
 RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples,
                                         const std::vector<SampleRecord>* baseline, double max_jsd,
-                                        double min_overlap) {
+                                        double min_overlap, bool noise_floor) {
   // Group by (case, variant) in order of first appearance of a sample with output and a trace.
   auto group = [](const std::vector<SampleRecord>& ss, std::vector<GroupKey>* order) {
     std::map<GroupKey, std::vector<const SampleRecord*>> g;
@@ -493,7 +504,7 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
   auto groups = group(samples, &order);
   std::map<GroupKey, std::vector<const SampleRecord*>> base_groups;
   if (baseline) base_groups = group(*baseline, nullptr);
-  RoutingBuilder b(max_jsd, min_overlap);
+  RoutingBuilder b(max_jsd, min_overlap, noise_floor);
   RoutingAnalysis counts;
   for (const auto& key : order) {
     auto members = decode_traces(groups[key], &counts);
@@ -512,45 +523,53 @@ RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples
 }
 
 RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optional<int64_t> baseline_run,
-                                double max_jsd, double min_overlap) {
-  // Only groups with a trace are read (an index lookup), one group at a time: a run of a hosted
-  // model has none, and memory follows one group's traces, not the run's.
-  // A run (or baseline) of several providers is read whole, as before streaming: its groups mix
-  // the providers' samples, which one streamed read of one provider would not see.
-  const auto providers = store.sample_providers(run_id);
-  const auto base_providers = baseline_run ? store.sample_providers(*baseline_run) : std::vector<std::string>{};
-  if (providers.size() > 1 || base_providers.size() > 1) {
-    auto samples = store.samples(run_id, true);
-    if (!baseline_run) return analyze_routing_samples(samples, nullptr, max_jsd, min_overlap);
-    auto base = store.samples(*baseline_run, true);
-    RoutingAnalysis r = analyze_routing_samples(samples, &base, max_jsd, min_overlap);
-    r.baseline_run = *baseline_run;
-    return r;
-  }
-  RoutingBuilder b(max_jsd, min_overlap);
+                                double max_jsd, double min_overlap, bool noise_floor) {
+  // Only groups with a trace are read (an index lookup), one (case, variant) group at a time: a run
+  // of a hosted model has none, and memory follows one group's traces, not the run's. A run on
+  // several providers pools a group's providers (as the whole-run analysis does): each group is
+  // read provider by provider in the order the whole run lists them, then concatenated.
+  RoutingBuilder b(max_jsd, min_overlap, noise_floor);
   RoutingAnalysis counts;
-  if (auto run = store.get_run(run_id)) {
+  const auto run = store.get_run(run_id);  // once: it parses the suite snapshot
+  if (run) {
+    const auto providers = store.sample_providers_in_order(run_id, run->plan.suite);
+    std::vector<std::string> base_providers;
+    if (baseline_run)
+      if (auto base_run = store.get_run(*baseline_run))
+        base_providers = store.sample_providers_in_order(*baseline_run, base_run->plan.suite);
     SampleColumns columns;
     columns.prompt = false;
     columns.traces = true;
     columns.logprobs = false;
     columns.attempts = false;
-    if (!providers.empty()) columns.provider_id = providers[0];
-    SampleColumns base_columns = columns;
-    base_columns.provider_id = base_providers.empty() ? "" : base_providers[0];
-    store.for_each_group(run_id, store.sample_groups(run_id, run->plan.suite, true), columns,
-                         [&](std::vector<SampleRecord>& group) {
-                           const auto& key = group.front();
-                           auto members = decode_traces(pointers(group), &counts);
-                           std::vector<SampleRecord> base_samples;
-                           if (baseline_run)
-                             store.for_each_group(*baseline_run, {{key.case_id, key.variant_id}}, base_columns,
-                                                  [&](std::vector<SampleRecord>& bg) { base_samples = std::move(bg); });
-                           auto base = decode_traces(pointers(base_samples), nullptr);
-                           b.add_group(key.case_id, key.variant_id, members,
-                                       pass_stats_of(group, key.case_id, key.variant_id),
-                                       baseline_run ? &base : nullptr);
-                         });
+    columns.output = false;  // the traces, token ids and outcomes are what routing reads
+    columns.score_text = SampleColumns::ScoreText::kNone;
+    auto triples = [](const std::vector<GroupKey>& keys, const std::vector<std::string>& ids) {
+      std::vector<ProviderGroup> out;
+      for (const auto& [c, v] : keys)
+        for (const auto& p : ids) out.push_back({c, v, p});
+      return out;
+    };
+    const auto keys = store.sample_groups(run_id, run->plan.suite, true);
+    std::vector<SampleRecord> group;
+    store.for_each_group(run_id, triples(keys, providers), columns, [&](size_t index, std::vector<SampleRecord>& part) {
+      for (auto& x : part) group.push_back(std::move(x));
+      if ((index + 1) % providers.size() != 0) return;  // more providers of this (case, variant) to come
+      const auto& key = keys[index / providers.size()];
+      if (!group.empty()) {
+        auto members = decode_traces(pointers(group), &counts);
+        std::vector<SampleRecord> base_samples;
+        if (baseline_run && !base_providers.empty())
+          store.for_each_group(*baseline_run, triples({key}, base_providers), columns,
+                               [&](size_t, std::vector<SampleRecord>& bg) {
+                                 for (auto& x : bg) base_samples.push_back(std::move(x));
+                               });
+        auto base = decode_traces(pointers(base_samples), nullptr);
+        b.add_group(key.first, key.second, members, pass_stats_of(group, key.first, key.second),
+                    baseline_run ? &base : nullptr);
+      }
+      group.clear();
+    });
   }
   RoutingAnalysis r = b.finish();
   r.trace_bytes = counts.trace_bytes;
@@ -558,7 +577,7 @@ RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optiona
   r.ids_only = counts.ids_only;
   // Samples without a trace but with a routing error, counted by the database (an index range of
   // the few such samples), in the order the in-memory path meets them.
-  if (auto run = store.get_run(run_id))
+  if (run)
     for (const auto& e : store.routing_errors(run_id, run->plan.suite)) add_absent(r, e.error, e.samples);
   if (baseline_run) r.baseline_run = *baseline_run;
   return r;

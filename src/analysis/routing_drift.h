@@ -116,10 +116,12 @@ double jensen_shannon(const std::vector<double>& p, const std::vector<double>& q
 double topk_overlap(std::span<const uint16_t> a, std::span<const uint16_t> b);      // |A∩B| / k
 
 // Loads traces of `run_id` (and the baseline when given) from the store and computes everything.
+// noise_floor = false leaves every RoutingNoise untested (gate and trend show no noise floor; the
+// permutation tests are most of the routing analysis's time on a large run).
 RoutingAnalysis analyze_routing(const Store& store, int64_t run_id, std::optional<int64_t> baseline_run,
-                                double max_jsd = 0.1, double min_overlap = 0.8);
+                                double max_jsd = 0.1, double min_overlap = 0.8, bool noise_floor = true);
 RoutingAnalysis analyze_routing_samples(const std::vector<SampleRecord>& samples,
                                         const std::vector<SampleRecord>* baseline, double max_jsd,
-                                        double min_overlap);
+                                        double min_overlap, bool noise_floor = true);
 
 }  // namespace wobble

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <string_view>
 #include <tuple>
 
 #include "analysis/providers.h"
@@ -13,23 +14,23 @@
 namespace wobble {
 namespace {
 
-size_t utf8_boundary(const std::string& s, size_t pos) {
+size_t utf8_boundary(std::string_view s, size_t pos) {
   while (pos > 0 && pos < s.size() && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80) --pos;
   return pos;
 }
 
-int64_t code_points(const std::string& s, size_t end) {
+int64_t code_points(std::string_view s, size_t end) {
   int64_t n = 0;
   for (size_t i = 0; i < end && i < s.size(); ++i)
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) ++n;
   return n;
 }
 
-std::string cut(const std::string& s, size_t from, size_t len) {
+std::string cut(std::string_view s, size_t from, size_t len) {
   if (from >= s.size()) return "";
   size_t end = std::min(s.size(), from + len);
   while (end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(from, end - from);
+  return std::string(s.substr(from, end - from));
 }
 
 // A quote of one repeat for one criterion: the evidence span, else the start of the output.
@@ -98,13 +99,20 @@ const char* verdict_name(Verdict v) {
 }
 
 Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outputs) {
+  std::vector<std::pair<int, std::string_view>> views;
+  views.reserve(outputs.size());
+  for (const auto& [r, o] : outputs) views.emplace_back(r, o);
+  return first_divergence_of(views);
+}
+
+Divergence first_divergence_of(const std::vector<std::pair<int, std::string_view>>& outputs) {
   Divergence d;
   if (outputs.size() < 2) return d;
-  const std::string& ref = outputs[0].second;
+  const std::string_view ref = outputs[0].second;
   size_t best = std::string::npos;
   int best_repeat = 0;
   for (size_t i = 1; i < outputs.size(); ++i) {
-    const std::string& o = outputs[i].second;
+    const std::string_view o = outputs[i].second;
     if (o == ref) continue;
     size_t p = 0;
     while (p < ref.size() && p < o.size() && ref[p] == o[p]) ++p;
@@ -121,12 +129,12 @@ Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outp
   d.byte_offset = int64_t(pos);
   d.char_offset = code_points(ref, pos);
   size_t ctx_start = utf8_boundary(ref, pos > 40 ? pos - 40 : 0);
-  d.context = ref.substr(ctx_start, pos - ctx_start);
-  const std::string* other = nullptr;
+  d.context = std::string(ref.substr(ctx_start, pos - ctx_start));
+  std::string_view other;
   for (const auto& [r, o] : outputs)
-    if (r == best_repeat) other = &o;
+    if (r == best_repeat) other = o;
   d.continuation_a = cut(ref, pos, 60);
-  d.continuation_b = cut(*other, pos, 60);
+  d.continuation_b = cut(other, pos, 60);
   return d;
 }
 
@@ -237,8 +245,9 @@ void add_variant_deltas(RunAnalysis& a) {
 class AnalysisBuilder {
  public:
   // keep_per_group < 0 keeps every sample; keep_total caps the kept samples over the run.
-  AnalysisBuilder(const RunRecord& run, int report_k, int64_t keep_per_group, int64_t keep_total)
-      : keep_per_group_(keep_per_group), keep_total_(keep_total) {
+  AnalysisBuilder(const RunRecord& run, int report_k, int64_t keep_per_group, int64_t keep_total,
+                  const AnalysisReads& reads = AnalysisReads::all())
+      : keep_per_group_(keep_per_group), keep_total_(keep_total), outputs_(reads.outputs), quotes_(reads.quotes) {
     a_.run = run;
     a_.report_k = std::max(1, report_k);
     weights_ = criterion_weights(run.plan.suite);
@@ -261,6 +270,8 @@ class AnalysisBuilder {
   ProviderUsage usage_;
   std::vector<double> latencies_;
   int64_t keep_per_group_, keep_total_;
+  bool outputs_;  // false: outputs were not read, so the output statistics are left unset
+  bool quotes_;   // false: score texts were not read, so nothing is quoted
 };
 
 void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
@@ -295,25 +306,30 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
   GroupStability g;
   g.case_id = members[0].case_id;
   g.variant_id = members[0].variant_id;
-  std::vector<std::pair<int, std::string>> outputs;
-  std::set<std::string> unique, answers;
+  // Views into `members` (alive for this call): no output is copied.
+  std::vector<std::pair<int, std::string_view>> outputs;
+  std::set<std::string_view> unique, answers;
+  static const std::string kNoAnswer = "\x01<none>";
   for (const auto& s : members) {
     if (!s.ok) {
       ++g.failed;
       continue;
     }
     ++g.samples;
+    if (!outputs_) continue;
     outputs.emplace_back(s.repeat, s.output);
     unique.insert(s.output);
-    answers.insert(s.extracted_answer.value_or(std::string("\x01<none>")));
+    answers.insert(s.extracted_answer ? std::string_view(*s.extracted_answer) : std::string_view(kNoAnswer));
   }
-  g.unique_outputs = int64_t(unique.size());
-  g.tar_r = g.samples > 0 && unique.size() == 1;
-  if (has_extractor_.count(g.case_id)) {
-    g.tar_a = g.samples > 0 && answers.size() == 1;
-    g.unique_answers = int64_t(answers.size());
+  if (outputs_) {
+    g.unique_outputs = int64_t(unique.size());
+    g.tar_r = g.samples > 0 && unique.size() == 1;
+    if (has_extractor_.count(g.case_id)) {
+      g.tar_a = g.samples > 0 && answers.size() == 1;
+      g.unique_answers = int64_t(answers.size());
+    }
+    g.divergence = first_divergence_of(outputs);
   }
-  g.divergence = first_divergence(outputs);
   outputs.clear();
   if (g.divergence.diverged) {
     const SampleRecord *sa = nullptr, *sb = nullptr;
@@ -338,6 +354,7 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
         crit_ids.push_back(c.criterion_id);
   for (const auto& cid : crit_ids) {
     CriterionStability cs;
+    cs.outcomes.reserve(members.size());
     cs.case_id = case_id;
     cs.variant_id = variant_id;
     cs.criterion_id = cid;
@@ -367,7 +384,7 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
       if (cs.expected.empty()) cs.expected = r->expected;
       int v = r->outcome == Outcome::kPass ? 1 : 0;
       auto& quoted = v ? cs.disagreement.pass : cs.disagreement.fail;
-      if (!quoted || s.repeat < quoted->repeat) quoted = quote_of(s, *r);
+      if (quotes_ && (!quoted || s.repeat < quoted->repeat)) quoted = quote_of(s, *r);
       (v ? cs.passes : cs.fails)++;
       if (last >= 0 && last != v) ++cs.flips;
       last = v;
@@ -506,38 +523,79 @@ RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samp
   return a;
 }
 
-RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_t detail_samples) {
+RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k, int64_t detail_samples,
+                        const AnalysisReads& reads) {
   auto run = store.get_run(run_id);
   if (!run) throw Error(kExitUsage, "no run with id " + std::to_string(run_id) + " in this database");
-  // Not streamed yet: a run on several providers (its analysis relabels variants per provider and
-  // adds a per-provider breakdown) and a run with judge gradings (judge noise reads every sample
-  // with its gradings). Both are read whole, as before streaming, and keep every sample.
-  const auto providers = store.sample_providers(run_id);
-  auto gradings = store.judge_gradings(run_id);
-  if (providers.size() > 1 || run_provider_ids(*run).size() > 1 || !gradings.empty()) {
-    RunAnalysis a = analyze_samples(*run, store.samples(run_id, false), report_k);
-    a.judge = judge_noise(a.samples, gradings);
-    return a;
-  }
-  const auto groups = store.sample_groups(run_id, run->plan.suite);
+  // Streamed one (case, variant, provider) group at a time, in the order analyze_samples meets them
+  // (the suite's cases and variants, then its providers; ids it does not name after, alphabetically).
+  // A run on several providers relabels each group's variant "variant@provider" for the run's
+  // analysis and feeds every provider's own analysis (the side-by-side breakdown) unrelabelled;
+  // judge noise is computed per group from the gradings read with it.
+  const auto providers = store.sample_providers_in_order(run_id, run->plan.suite);
+  const bool several = providers.size() > 1 || run_provider_ids(*run).size() > 1;
+  const bool judged = store.has_judge_gradings(run_id);
+  std::vector<ProviderGroup> triples;
+  for (const auto& [case_id, variant_id] : store.sample_groups(run_id, run->plan.suite))
+    for (const auto& p : providers) triples.push_back({case_id, variant_id, p});
   int64_t per_group = -1, total = 0;
   if (detail_samples >= 0 && store.sample_count(run_id) > detail_samples) {
-    per_group = std::max<int64_t>(1, detail_samples / std::max<int64_t>(1, int64_t(groups.size())));
+    // Groups of the analysis: one per (case, variant) and provider that has samples.
+    per_group = std::max<int64_t>(1, detail_samples / std::max<int64_t>(1, int64_t(triples.size())));
     total = detail_samples;
   }
-  AnalysisBuilder b(*run, report_k, per_group, total);
+  AnalysisBuilder b(*run, report_k, per_group, total, reads);
+  // Several providers: each one's own analysis, for the breakdown (counts and verdicts only).
+  RunRecord alone = *run;
+  alone.plan.suite.providers.clear();
+  std::map<std::string, AnalysisBuilder> per_provider;
+  std::vector<std::string> seen;  // provider ids in the order their samples first appear
+  std::vector<JudgeNoise> judge;
   SampleColumns columns;
   columns.prompt = detail_samples != 0;
   columns.token_ids = detail_samples != 0;  // for the kept samples; the analysis itself needs none
-  columns.logprobs = true;    // divergence tokens need them
+  columns.logprobs = reads.logprobs && reads.outputs;  // divergence tokens need them
+  columns.output = reads.outputs;
   // Without kept samples nothing renders a sample's attempts or every score's text.
   columns.attempts_of_ok_samples = detail_samples != 0;
   // Every score's text: an unstable criterion quotes its first passing and failing repeats
   // (reason, evidence, expected value), and which repeat that is shows only once the group is read.
-  columns.score_text = true;
-  if (!providers.empty()) columns.provider_id = providers[0];
-  store.for_each_group(run_id, groups, columns, [&](std::vector<SampleRecord>& g) { b.add_group(g); });
-  return b.finish();
+  columns.score_text = reads.quotes ? SampleColumns::ScoreText::kAll : SampleColumns::ScoreText::kNone;
+  columns.judge_gradings = judged;
+  store.for_each_group(run_id, triples, columns, [&](size_t, std::vector<SampleRecord>& g) {
+    if (g.empty()) return;
+    if (judged) {
+      // Gradings leave the samples (no renderer shows them there), keyed by sample id as
+      // Store::judge_gradings gives them.
+      std::map<int64_t, std::vector<JudgeGrading>> gradings;
+      for (auto& s : g) {
+        if (!s.judge_gradings.empty()) gradings[s.id] = std::move(s.judge_gradings);
+        s.judge_gradings.clear();
+      }
+      if (several)
+        for (auto& s : g) s.variant_id += "@" + s.provider_id;
+      for (auto& n : judge_noise(g, gradings)) judge.push_back(std::move(n));
+      if (several)
+        for (auto& s : g) s.variant_id.resize(s.variant_id.size() - s.provider_id.size() - 1);
+    }
+    if (several) {
+      const std::string& id = g.front().provider_id;
+      if (std::find(seen.begin(), seen.end(), id) == seen.end()) seen.push_back(id);
+      auto it = per_provider.find(id);
+      if (it == per_provider.end()) it = per_provider.try_emplace(id, alone, report_k, 0, 0, reads).first;
+      it->second.add_group(g);  // keeps no sample, so `g` is left as it was
+      for (auto& s : g) s.variant_id += "@" + s.provider_id;
+    }
+    b.add_group(g);
+  });
+  RunAnalysis a = b.finish();
+  if (several) {
+    std::map<std::string, RunAnalysis> analyses;
+    for (auto& [id, builder] : per_provider) analyses.emplace(id, builder.finish());
+    a.providers = provider_breakdown_of(*run, seen, analyses);
+  }
+  a.judge = std::move(judge);
+  return a;
 }
 
 void attach_divergence_tokens(Divergence& d, const SampleRecord& a, const SampleRecord& b) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "analysis/judge_noise.h"
@@ -217,15 +218,34 @@ std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeigh
 // every sample; larger ones keep the first repeats of each (case, variant), this many in total.
 inline constexpr int64_t kDetailSamples = 10000;
 
+// What analyze_run reads beyond what every command uses (counts, rates, verdicts, outcomes by
+// repeat, weighted scores, failures, latency and tokens). What is not read is left empty, in the
+// analysis and in any kept sample: a report reads everything; gate, compare and trend less.
+struct AnalysisReads {
+  // Score reasons, evidence texts and expected values: disagreement quotes, first fails,
+  // CriterionStability::expected.
+  bool quotes = true;
+  // Outputs and extracted answers: GroupStability's unique outputs and answers, TARr, TARa and
+  // first divergence (false: 0, false, nullopt and no divergence).
+  bool outputs = true;
+  bool logprobs = true;  // divergence tokens and RunAnalysis::logprobs
+  static AnalysisReads all() { return {}; }
+  static AnalysisReads outcomes_only() { return {false, false, false}; }  // gate, trend
+};
+
 // Reads the run one (case, variant) group at a time (Store::for_each_group), so memory follows
 // the largest group and the kept detail, not the run. detail_samples: how many samples to keep in
 // RunAnalysis::samples (0 for commands that render none: gate, compare, trend; -1 keeps all).
-RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3, int64_t detail_samples = kDetailSamples);
+// A run on several providers or with judge gradings is read whole (see reports/README.md, Scale).
+RunAnalysis analyze_run(const Store& store, int64_t run_id, int report_k = 3, int64_t detail_samples = kDetailSamples,
+                        const AnalysisReads& reads = AnalysisReads::all());
 // The same, over samples already loaded (tests, merged views); keeps every sample. Samples are
 // grouped by (case, variant) in order of first appearance; `samples` ends up in that group order.
 RunAnalysis analyze_samples(const RunRecord& run, std::vector<SampleRecord> samples, int report_k = 3);
 
 Divergence first_divergence(const std::vector<std::pair<int, std::string>>& outputs_by_repeat);
+// The same over views of the outputs (the analysis reads a group's outputs in place).
+Divergence first_divergence_of(const std::vector<std::pair<int, std::string_view>>& outputs_by_repeat);
 // Fills d.token_a/token_b/prob_b_under_a from the two repeats' logprobs (no-op when unusable).
 void attach_divergence_tokens(Divergence& d, const SampleRecord& a, const SampleRecord& b);
 

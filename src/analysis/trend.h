@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,7 +33,20 @@ struct Trend {
 };
 
 // The last `last` runs of `suite` (0: all). Throws Error (exit 2) when the suite has no runs.
-Trend compute_trend(const Store& store, const std::string& suite, int last);
+// With `open_another` (a function opening another read-only connection to the same database), the
+// runs and the routing between consecutive runs are read by up to `threads` threads, each on its
+// own connection; the result is the same as the sequential one, point for point.
+Trend compute_trend(const Store& store, const std::string& suite, int last,
+                    const std::function<Store()>& open_another = {}, int threads = 2);
+
+// What every trend format leads with: the latest run against the one before it (pass rate,
+// unstable criteria, provider failures, routing drift), then the largest run-to-run drop in pass
+// rate over the window. One run: its figures alone.
+struct TrendVerdict {
+  std::string latest;      // "Run 12 against run 11: pass rate 0.812 → 0.790 (-0.022), ..."
+  std::string largest_drop;  // "Largest drop: -0.050 from run 5 to run 6"; "" with fewer than 2 runs or no drop
+};
+TrendVerdict trend_verdict(const Trend& t);
 
 nlohmann::json trend_json(const Trend& t);
 void render_trend_markdown(const Trend& t, std::ostream& out);

@@ -60,7 +60,7 @@ int64_t resolve_run_id(const Store& store, const std::string& ref, const std::st
   auto [end, ec] = std::from_chars(ref.data(), ref.data() + ref.size(), id);
   if (ref.empty() || ec != std::errc() || end != ref.data() + ref.size() || id <= 0)
     throw Error(kExitUsage, what + " must be a run id (a positive number) or 'latest', got '" + ref + "'");
-  if (!store.get_run(id))
+  if (!store.run_exists(id))
     throw Error(kExitUsage, "no run with id " + ref + " in " + db_path + " (see 'wobble runs --db " + db_path + "')");
   return id;
 }

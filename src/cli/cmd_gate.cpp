@@ -82,14 +82,29 @@ int gate_command(const std::vector<std::string>& args) {
   int64_t baseline_id = baseline_ref.empty() ? 0 : resolve_run_id(store, baseline_ref, db, "--baseline");
   if (baseline_id == run_id)
     throw Error(kExitUsage, "--baseline is run " + std::to_string(run_id) + ", the run being gated; a run cannot be its own baseline");
-  // The baseline is read on a second connection alongside: each run of a large database takes seconds.
+  // The baseline and the routing are read on connections of their own alongside: each run of a large
+  // database takes seconds. The gate reads outcomes and weighted scores only (no output or score text).
   std::future<RunAnalysis> base_read;
   if (baseline_id > 0)
     base_read = std::async(std::launch::async, [&db, baseline_id] {
       Store other = Store::open_read_only(db);
-      return analyze_run(other, baseline_id, 3, 0);
+      return analyze_run(other, baseline_id, 3, 0, AnalysisReads::outcomes_only());
     });
-  RunAnalysis a = analyze_run(store, run_id, 3, 0);
+  // The routing thresholds come from the command line or the suite's gate: block, which only the run
+  // knows; its plan is read first (cheap next to the samples) so the routing read can start at once.
+  std::future<RoutingAnalysis> routing_read;
+  if (baseline_id > 0) {
+    auto run = store.get_run(run_id);
+    const GateSpec early = merge_gate(run->plan.suite.gate, cli);
+    if (early.max_routing_jsd || early.min_topk_overlap)
+      routing_read = std::async(std::launch::async, [&db, run_id, baseline_id, early] {
+        Store other = Store::open_read_only(db);
+        // The gate checks the JSD and the prompt overlap; it shows no noise floor, so none is computed.
+        return analyze_routing(other, run_id, baseline_id, early.max_routing_jsd.value_or(1.0),
+                               early.min_topk_overlap.value_or(0.0), false);
+      });
+  }
+  RunAnalysis a = analyze_run(store, run_id, 3, 0, AnalysisReads::outcomes_only());
   GateSpec spec = merge_gate(a.run.plan.suite.gate, cli);
   std::optional<RunAnalysis> base;
   if (base_read.valid()) base = base_read.get();
@@ -109,8 +124,7 @@ int gate_command(const std::vector<std::string>& args) {
     g.passed = g.passed && any;
   }
   if (base && (spec.max_routing_jsd || spec.min_topk_overlap)) {
-    RoutingAnalysis r = analyze_routing(store, run_id, baseline_id, spec.max_routing_jsd.value_or(1.0),
-                                        spec.min_topk_overlap.value_or(0.0));
+    RoutingAnalysis r = routing_read.get();
     if (r.baseline.empty()) {
       g.checks.push_back({"routing_drift", false, "no routing traces to compare with the baseline"});
       g.passed = false;

@@ -12,6 +12,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "analysis/providers.h"
 #include "analysis/stability.h"
 #include "cli/cli_util.h"
 #include "cli/command.h"
@@ -42,7 +43,7 @@ struct RunFigures {
 };
 
 RunFigures figures(const Store& store, int64_t run_id) {
-  RunAnalysis a = analyze_run(store, run_id, 3, 0);  // figures only: no per-repeat detail
+  RunAnalysis a = analyze_run(store, run_id, 3, 0, AnalysisReads::outcomes_only());  // figures only
   RunFigures f;
   f.samples = a.total_samples;
   f.failed = a.failed_samples;
@@ -148,6 +149,18 @@ int show_command(const std::vector<std::string>& args) {
   }
   std::cout << "run " << run_id << ": suite " << term_line(run->suite_name) << ", model " << term_line(run->model_id)
             << ", status " << term_line(run->status) << "\n";
+  // Which provider each sample names ("on ID" in its header), and what the command line changed.
+  if (!run->plan.suite.providers.empty()) {
+    std::cout << "providers:";
+    for (const auto& p : run->plan.suite.providers)
+      std::cout << " " << term_line(p.id) << " (" << term_line(provider_model_text(p)) << ")";
+    std::cout << "\n";
+  }
+  if (!run->plan.overrides.empty()) {
+    std::cout << "overrides:";
+    for (const auto& [k, v] : run->plan.overrides) std::cout << " --" << term_line(k) << " " << term_line(v);
+    std::cout << "\n";
+  }
   for (const auto& s : samples) render_sample_text(s, std::cout, vm.count("logprobs") > 0);
   return kExitOk;
 }

@@ -30,7 +30,8 @@ int trend_command(const std::vector<std::string>& args) {
   if (format != "md" && format != "json" && format != "html")
     throw Error(kExitUsage, "--format must be md, json or html, got '" + format + "'");
   Store store = Store::open_read_only(db);
-  Trend t = compute_trend(store, suite, last);
+  // Two connections read the runs (and the routing between them) two at a time.
+  Trend t = compute_trend(store, suite, last, [&db] { return Store::open_read_only(db); }, 2);
   write_output(out, [&](std::ostream& os) {
     if (format == "json") os << dump_json(trend_json(t), 2) << "\n";
     else if (format == "html") render_trend_html(t, os);

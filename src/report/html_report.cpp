@@ -135,7 +135,10 @@ void render_facts(const RunAnalysis& a, std::ostream& out) {
       << "<dt>Suite</dt><dd><code>" << html_escape(r.suite_path) << "</code> (sha256 "
       << html_escape(r.suite_hash.substr(0, 12)) << ")</dd>"
       << "<dt>Sampling</dt><dd><code>" << html_escape(dump_json(r.sampling))
-      << "</code>, repeats " << html_escape(r.plan.repeats_text()) << "</dd>";
+      << "</code>, repeats " << html_escape(r.plan.repeats_text());
+  for (const auto& [id, sampling] : provider_sampling(r))
+    out << "<br>provider " << html_escape(id) << " samples with <code>" << html_escape(sampling) << "</code>";
+  out << "</dd>";
   if (!r.shard.empty()) out << "<dt>Shard</dt><dd>" << html_escape(r.shard) << "</dd>";
   out << "<dt>Samples</dt><dd>" << a.total_samples << " stored of " << r.expected_samples << " planned, "
       << a.failed_samples << " provider failures</dd>"

@@ -91,6 +91,12 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing,
   for (const auto& c : r.plan.suite.cases) per_case[c.id] = r.plan.suite.repeats_for(c);
   j["run"]["repeats_per_case"] = per_case;
   j["run"]["overrides"] = r.plan.overrides;
+  // Each provider's effective sampling, when it differs by provider (see provider_sampling).
+  if (auto ps = provider_sampling(r); !ps.empty()) {
+    nlohmann::json by_provider = nlohmann::json::object();
+    for (const auto& [id, sampling] : ps) by_provider[id] = nlohmann::json::parse(sampling);
+    j["run"]["provider_sampling"] = by_provider;
+  }
   j["run"]["reported_models"] = a.reported_models;
   if (!a.providers.empty()) j["providers"] = providers_json(a.providers);
   j["alerts"] = a.alerts;

@@ -314,6 +314,8 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
   out << "\n- Suite: `" << md_inline(r.suite_path) << "` (sha256 " << md_inline(r.suite_hash.substr(0, 12)) << ")\n";
   out << "- Sampling: `" << md_inline(dump_json(r.sampling), 400) << "`, repeats " << md_inline(r.plan.repeats_text())
       << "\n";
+  for (const auto& [id, sampling] : provider_sampling(r))
+    out << "  - provider " << md_inline(id) << " samples with `" << md_inline(sampling, 400) << "`\n";
   if (!r.plan.overrides.empty()) {
     out << "- Overrides:";
     for (const auto& [k, v] : r.plan.overrides) out << " --" << md_inline(k) << " " << md_inline(v);

@@ -1,9 +1,11 @@
 // The "Providers side by side" section: one row per (case, variant, criterion), one column per
 // provider. Numbers come from RunAnalysis::providers (analysis/providers.h); nothing is computed here.
+#include <algorithm>
 #include <cstdio>
 
 #include "report/html_text.h"
 #include "report/report.h"
+#include "util/text_policy.h"
 
 namespace wobble {
 namespace {
@@ -25,6 +27,18 @@ std::string percent(double rate) {
 std::string shown_id(const std::string& id) { return id.empty() ? "(unnamed)" : id; }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> provider_sampling(const RunRecord& r) {
+  const Suite& suite = r.plan.suite;
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto providers = suite.run_providers();
+  const bool own = std::any_of(providers.begin(), providers.end(),
+                               [](const ProviderSpec& p) { return !p.sampling.to_json().empty(); });
+  if (providers.size() < 2 && !own) return out;
+  for (const auto& p : providers)
+    out.emplace_back(shown_id(p.id), dump_json(Sampling::resolve(suite.sampling.overlaid_with(p.sampling)).to_json()));
+  return out;
+}
 
 nlohmann::json providers_json(const ProviderBreakdown& b) {
   nlohmann::json j = {{"providers", nlohmann::json::array()}, {"criteria", nlohmann::json::array()}};

@@ -70,6 +70,11 @@ std::string xml_escape(const std::string& s);
 
 // The "Providers side by side" section of a run on several providers (no output when a.providers
 // is empty); report_json puts providers_json() under "providers".
+// Each provider's effective sampling (command-line overrides applied): the suite's defaults with
+// the provider's own on top, resolved to what is sent (a case's own sampling still layers between
+// them). One (provider id, compact JSON) per provider; empty for a run on one provider that sets
+// no sampling of its own, whose sampling is the suite's.
+std::vector<std::pair<std::string, std::string>> provider_sampling(const RunRecord& r);
 void render_providers_markdown(const ProviderBreakdown& b, std::ostream& out);
 void render_providers_html(const ProviderBreakdown& b, std::ostream& out);
 nlohmann::json providers_json(const ProviderBreakdown& b);

@@ -46,7 +46,7 @@ nlohmann::json sample_json(const SampleRecord& s) {
                        {"output_original_bytes", count_or_null(s.output_original_bytes)},
                        {"finish_reason", s.finish_reason}, {"prompt_tokens", count_or_null(s.prompt_tokens)},
                        {"completion_tokens", count_or_null(s.completion_tokens)}, {"latency_s", s.latency_s},
-                       {"model_reported", s.model_reported}, {"error", s.error},
+                       {"model_reported", s.model_reported}, {"provider", s.provider_id}, {"error", s.error},
                        {"attempts", nlohmann::json::array()}, {"scores", nlohmann::json::array()}};
   sj["extracted_answer"] = s.extracted_answer ? nlohmann::json(*s.extracted_answer) : nlohmann::json(nullptr);
   for (const auto& a : s.attempts)
@@ -96,7 +96,9 @@ void print_block(std::ostream& out, const std::string& label, const std::string&
 }  // namespace
 
 void render_sample_text(const SampleRecord& s, std::ostream& out, bool per_token) {
-  out << "== " << term_line(s.case_id) << " / " << term_line(s.variant_id) << " #" << s.repeat << " (seed " << s.seed
+  out << "== " << term_line(s.case_id) << " / " << term_line(s.variant_id) << " #" << s.repeat;
+  if (!s.provider_id.empty()) out << " on " << term_line(s.provider_id);
+  out << " (seed " << s.seed
       << ", " << s.attempts.size() << " attempt" << (s.attempts.size() == 1 ? "" : "s") << ")\n";
   print_block(out, "prompt", s.prompt);
   if (s.ok) {

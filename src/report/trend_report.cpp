@@ -15,7 +15,11 @@ std::string opt3(const std::optional<double>& x) { return x ? html_number(*x, 3)
 }  // namespace
 
 void render_trend_markdown(const Trend& t, std::ostream& out) {
-  out << "# Wobble trend: " << md_inline(t.suite) << " (" << t.points.size() << " runs)\n\n"
+  const TrendVerdict v = trend_verdict(t);
+  out << "# Wobble trend: " << md_inline(t.suite) << " (" << t.points.size() << " runs)\n\n**"
+      << md_inline(v.latest, 600) << "**\n";
+  if (!v.largest_drop.empty()) out << "\n" << md_inline(v.largest_drop, 300) << "\n";
+  out << "\n## Runs, oldest first\n\n"
       << "| Run | Started | Status | Model | Samples | Failed | Pass rate | Unstable | Routing JSD vs previous (mean / max) |\n"
          "|---|---|---|---|---|---|---|---|---|\n";
   for (size_t i = 0; i < t.points.size(); ++i) {
@@ -43,7 +47,11 @@ void render_trend_markdown(const Trend& t, std::ostream& out) {
 void render_trend_html(const Trend& t, std::ostream& out) {
   std::string title = "Wobble trend: " + t.suite;
   html_page_begin(out, title);
-  out << "<h1>" << html_escape(title) << "</h1>\n<p>" << t.points.size() << " runs, oldest first.</p>\n";
+  const TrendVerdict v = trend_verdict(t);
+  out << "<h1>" << html_escape(title) << "</h1>\n<p class=\"verdict\"><strong>" << html_escape(v.latest)
+      << "</strong></p>\n";
+  if (!v.largest_drop.empty()) out << "<p>" << html_escape(v.largest_drop) << "</p>\n";
+  out << "<p>" << t.points.size() << " runs, oldest first.</p>\n";
   std::vector<std::string> labels, dates;
   std::vector<double> pass, unstable_share, jsd;
   double jsd_axis = 0.05;

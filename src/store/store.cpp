@@ -232,7 +232,9 @@ Store Store::open_read_only(const std::string& path) {
   // closes, so each `wobble runs` would leave two files behind. `query_only` refuses every write
   // instead; SQLite opens a write-protected file read-only by itself.
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+  // NOMUTEX: a Store is used by one thread at a time (store.h), and the serialized mode's mutex
+  // around every sqlite3_column_* call cost about 6% of a large report.
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     throw StoreError("cannot open database '" + path + "': " + msg);
@@ -345,6 +347,12 @@ void Store::set_run_status(int64_t run_id, const std::string& status, bool finis
                        : "UPDATE runs SET status = ?, finished_at = NULL WHERE id = ?");
   s.bind(1, status).bind(2, run_id).run();
   if (sqlite3_changes(db_) == 0) throw StoreError("no run with id " + std::to_string(run_id));
+}
+
+bool Store::run_exists(int64_t run_id) const {
+  Stmt s(db_, "SELECT 1 FROM runs WHERE id = ?");
+  s.bind(1, run_id);
+  return s.step();
 }
 
 std::optional<RunRecord> Store::get_run(int64_t run_id) const {
@@ -541,7 +549,10 @@ namespace {
 std::string sample_select(const SampleColumns& c) {
   std::string sql = "SELECT id, run_id, case_id, variant_id, repeat_index, ";
   sql += c.prompt ? "prompt" : "NULL";
-  sql += ", ok, output, finish_reason, prompt_tokens, completion_tokens, latency_s, error, seed, extracted_answer, ";
+  sql += ", ok, ";
+  sql += c.output ? "output" : "NULL";
+  sql += ", finish_reason, prompt_tokens, completion_tokens, latency_s, error, seed, ";
+  sql += c.output ? "extracted_answer, " : "NULL, ";
   sql += c.token_ids ? "prompt_token_ids, token_ids, " : "NULL, NULL, ";
   sql += c.traces ? "routing_trace" : "NULL";
   sql += ", model_reported, ";
@@ -581,19 +592,24 @@ SampleRecord read_sample(const Stmt& s) {
 const char* kScoreColumns =
     "s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, s.evidence_text, s.reason, "
     "s.expected";
+// The same columns without the texts (read as NULL), for SampleColumns::ScoreText::kNone.
+const char* kScoreColumnsNoText =
+    "s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, NULL, NULL, NULL";
 
-CriterionResult read_score(const Stmt& sc, bool all_text = true) {
+using ScoreText = SampleColumns::ScoreText;
+
+CriterionResult read_score(const Stmt& sc, ScoreText text = ScoreText::kAll) {
   CriterionResult c;
   c.criterion_id = sc.text(1);
   c.outcome = outcome_from(sc.text(2));
   c.score = sc.real(3);
   c.evidence.start = sc.int64(4);
   c.evidence.end = sc.int64(5);
-  if (all_text || c.outcome == Outcome::kFail) {
+  if (text == ScoreText::kAll || (text == ScoreText::kFails && c.outcome == Outcome::kFail)) {
     c.evidence.text = sc.text(6);
     c.reason = sc.text(7);
   }
-  if (all_text) c.expected = sc.text(8);
+  if (text == ScoreText::kAll) c.expected = sc.text(8);
   return c;
 }
 
@@ -677,21 +693,36 @@ struct GroupRank {
 }  // namespace
 
 std::vector<Store::RoutingErrorCount> Store::routing_errors(int64_t run_id, const Suite& suite) const {
-  Stmt s(db_, ("SELECT case_id, variant_id, routing_error, COUNT(*), MIN(repeat_index) FROM samples INDEXED BY "
+  Stmt s(db_, ("SELECT case_id, variant_id, routing_error, COUNT(*), MIN(repeat_index), provider_id FROM samples INDEXED BY "
                "samples_traced WHERE run_id = ? AND " + kTracedOrErrorTerm +
                " AND ok = 1 AND coalesce(length(routing_trace), 0) = 0 AND routing_error <> '' GROUP BY case_id, variant_id, "
-               "routing_error")
+               "provider_id, routing_error")
                   .c_str());
   s.bind(1, run_id);
   std::vector<RoutingErrorCount> out;
-  while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.int64(3), int(s.int64(4))});
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.int64(3), int(s.int64(4)), s.text(5)});
   const GroupRank rank(suite);
+  std::map<std::string, size_t> provider_rank;
+  for (const auto& p : suite.run_providers()) provider_rank.emplace(p.id, provider_rank.size());
   std::sort(out.begin(), out.end(), [&](const RoutingErrorCount& a, const RoutingErrorCount& b) {
     auto ka = rank.key(a.case_id, a.variant_id), kb = rank.key(b.case_id, b.variant_id);
     if (ka != kb) return ka < kb;
+    auto pa = std::make_pair(GroupRank::of(provider_rank, a.provider_id), std::cref(a.provider_id));
+    auto pb = std::make_pair(GroupRank::of(provider_rank, b.provider_id), std::cref(b.provider_id));
+    if (pa != pb) return pa < pb;
     return a.first_repeat < b.first_repeat;
   });
   return out;
+}
+
+std::vector<std::string> Store::sample_providers_in_order(int64_t run_id, const Suite& suite) const {
+  auto ids = sample_providers(run_id);
+  std::map<std::string, size_t> rank;
+  for (const auto& p : suite.run_providers()) rank.emplace(p.id, rank.size());
+  std::stable_sort(ids.begin(), ids.end(), [&](const std::string& a, const std::string& b) {
+    return std::make_pair(GroupRank::of(rank, a), std::cref(a)) < std::make_pair(GroupRank::of(rank, b), std::cref(b));
+  });
+  return ids;
 }
 
 std::vector<std::string> Store::sample_providers(int64_t run_id) const {
@@ -727,7 +758,23 @@ std::vector<GroupKey> Store::sample_groups(int64_t run_id, const Suite& suite, b
 
 void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, const SampleColumns& columns,
                            const std::function<void(std::vector<SampleRecord>& group)>& fn) const {
-  // Three statements prepared once and rebound per group; each is a range of samples_by_run.
+  std::vector<ProviderGroup> triples;
+  triples.reserve(groups.size());
+  for (const auto& [case_id, variant_id] : groups) triples.push_back({case_id, variant_id, columns.provider_id});
+  for_each_group(run_id, triples, columns, [&](size_t, std::vector<SampleRecord>& group) {
+    if (!group.empty()) fn(group);
+  });
+}
+
+bool Store::has_judge_gradings(int64_t run_id) const {
+  Stmt s(db_, "SELECT 1 FROM judge_gradings g JOIN samples m ON m.id = g.sample_id WHERE m.run_id = ? LIMIT 1");
+  s.bind(1, run_id);
+  return s.step();
+}
+
+void Store::for_each_group(int64_t run_id, const std::vector<ProviderGroup>& groups, const SampleColumns& columns,
+                           const std::function<void(size_t index, std::vector<SampleRecord>& group)>& fn) const {
+  // Statements prepared once and rebound per group; each is a range of samples_by_run.
   // provider_id is bound too: samples_by_run leads with (run_id, provider_id), so without it each
   // group would be a scan of the whole run.
   Stmt s(db_, (sample_select(columns) +
@@ -735,7 +782,7 @@ void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, 
                   .c_str());
   // No ORDER BY: sorting every group's scores in a temporary b-tree cost more than the rest of the
   // read; each sample's few scores are put in insertion (rowid) order below instead.
-  Stmt sc(db_, (std::string("SELECT ") + kScoreColumns +
+  Stmt sc(db_, (std::string("SELECT ") + (columns.score_text == ScoreText::kNone ? kScoreColumnsNoText : kScoreColumns) +
                 ", s.rowid FROM samples m JOIN scores s ON s.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? AND "
                 "m.variant_id = ? AND m.provider_id = ?")
                    .c_str());
@@ -746,21 +793,29 @@ void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, 
                      "m.variant_id = ? AND m.provider_id = ?" +
                      (columns.attempts_of_ok_samples ? "" : " AND m.ok = 0") + " ORDER BY a.sample_id, a.attempt_index")
                         .c_str());
+  std::optional<Stmt> jg;
+  if (columns.judge_gradings)
+    jg.emplace(db_, (std::string("SELECT g.sample_id, ") + kGradingColumns +
+                     " FROM samples m JOIN judge_gradings g ON g.sample_id = m.id WHERE m.run_id = ? AND m.case_id = ? "
+                     "AND m.variant_id = ? AND m.provider_id = ? ORDER BY g.sample_id, g.criterion_id, g.k_index")
+                        .c_str());
   std::vector<SampleRecord> group;
   std::vector<std::vector<int64_t>> score_rowids;  // per sample of the group, parallel to its scores
   std::unordered_map<int64_t, size_t> by_id;
-  for (const auto& [case_id, variant_id] : groups) {
+  for (size_t index = 0; index < groups.size(); ++index) {
+    const auto& [case_id, variant_id, provider_id] = groups[index];
     group.clear();
     by_id.clear();
     s.reset();
-    s.bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, columns.provider_id);
+    s.bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, provider_id);
     while (s.step()) {
       by_id[s.int64(0)] = group.size();
       group.push_back(read_sample(s));
+      group.back().scores.reserve(4);  // a rubric's few criteria, without regrowing
     }
     s.reset();
     sc.reset();
-    sc.bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, columns.provider_id);
+    sc.bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, provider_id);
     score_rowids.assign(group.size(), {});
     while (sc.step())
       if (auto it = by_id.find(sc.int64(0)); it != by_id.end()) {
@@ -781,12 +836,20 @@ void Store::for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, 
     }
     if (at) {
       at->reset();
-      at->bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, columns.provider_id);
+      at->bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, provider_id);
       while (at->step())
         if (auto it = by_id.find(at->int64(0)); it != by_id.end()) group[it->second].attempts.push_back(read_attempt(*at));
       at->reset();
     }
-    if (!group.empty()) fn(group);
+    if (jg) {
+      jg->reset();
+      jg->bind(1, run_id).bind(2, case_id).bind(3, variant_id).bind(4, provider_id);
+      while (jg->step())
+        if (auto it = by_id.find(jg->int64(0)); it != by_id.end())
+          group[it->second].judge_gradings.push_back(grading_row(*jg, 1));
+      jg->reset();
+    }
+    fn(index, group);
   }
 }
 

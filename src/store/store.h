@@ -94,16 +94,27 @@ struct SampleColumns {
   // false: attempts of failed samples only (the analysis counts those; a sample with output keeps
   // an empty list).
   bool attempts_of_ok_samples = true;
-  // false: a score's reason and evidence text are read for fails only, its expected value never
-  // (what the analysis quotes; renderers of per-repeat detail need them all).
-  bool score_text = true;
-  // The provider whose samples for_each_group reads ('' for a run's single unnamed provider): a
-  // streamed read serves runs of one provider (Store::sample_providers); several are read whole.
+  // Outputs and extracted answers (false: both left empty, extracted_answer nullopt).
+  bool output = true;
+  // Which scores' reason, evidence text and expected value are read: all (renderers of per-repeat
+  // detail and the disagreement quotes), fails only (reason and evidence, never the expected value),
+  // or none (commands that use outcomes and scores only: gate, compare, trend, routing).
+  enum class ScoreText { kAll, kFails, kNone };
+  ScoreText score_text = ScoreText::kAll;
+  // Every judge grading of each sample (SampleRecord::judge_gradings), in criterion then k order.
+  bool judge_gradings = false;
+  // The provider whose samples for_each_group(groups, ...) reads ('' for a run's single unnamed
+  // provider); the overload over ProviderGroups names the provider per group instead.
   std::string provider_id;
 };
 
 // A (case, variant) pair of a run.
 using GroupKey = std::pair<std::string, std::string>;
+
+// A (case, variant) pair of a run on one provider: what one streamed read covers.
+struct ProviderGroup {
+  std::string case_id, variant_id, provider_id;
+};
 
 class Store {
  public:
@@ -136,6 +147,8 @@ class Store {
   void release_lease(int64_t run_id, const std::string& owner);
   std::optional<RunLease> lease_of(int64_t run_id) const;
   std::optional<RunRecord> get_run(int64_t run_id) const;
+  // Whether a run with this id exists, without reading its plan (get_run parses the suite snapshot).
+  bool run_exists(int64_t run_id) const;
   std::vector<RunRecord> list_runs(const std::string& suite_name = "", int limit = 0) const;
   // Deletes a run with its samples, scores and attempts (one transaction). Used to undo a merge
   // that failed half-way; returns false when there was no such run.
@@ -158,20 +171,30 @@ class Store {
   int64_t sample_count(int64_t run_id) const;  // stored samples of the run, failed ones included
   // The distinct provider ids of a run's stored samples, sorted ('' for an unnamed provider).
   std::vector<std::string> sample_providers(int64_t run_id) const;
+  // The same in the order samples() meets them: the suite's order of providers, then by id.
+  std::vector<std::string> sample_providers_in_order(int64_t run_id, const Suite& suite) const;
   std::vector<GroupKey> sample_groups(int64_t run_id, const Suite& suite, bool traced_only = false) const;
   // Streams the samples of `groups` one group at a time, each group in repeat order with its scores
   // (and attempts when asked): the same records samples() returns, without holding the whole run.
   // Memory is one group's samples. `fn` may move the vector's contents away.
   void for_each_group(int64_t run_id, const std::vector<GroupKey>& groups, const SampleColumns& columns,
                       const std::function<void(std::vector<SampleRecord>& group)>& fn) const;
+  // The same over (case, variant, provider) triples in the order given (columns.provider_id unused);
+  // `fn` is also called for a triple without samples, with an empty vector, and gets its index.
+  void for_each_group(int64_t run_id, const std::vector<ProviderGroup>& groups, const SampleColumns& columns,
+                      const std::function<void(size_t index, std::vector<SampleRecord>& group)>& fn) const;
+  bool has_judge_gradings(int64_t run_id) const;  // any grading of any sample of the run
 
   // Samples with output but no routing trace that carry a routing_error, counted per (case,
   // variant, error): in the order samples() would meet them (the suite's group order, then each
   // error's first repeat). Reads only the index of traced or routing-error samples.
+  // Counted per provider too: a run on several providers meets them provider by provider within
+  // each (case, variant) group (the suite's order of providers, then by id).
   struct RoutingErrorCount {
     std::string case_id, variant_id, error;
     int64_t samples = 0;
     int first_repeat = 0;
+    std::string provider_id;
   };
   std::vector<RoutingErrorCount> routing_errors(int64_t run_id, const Suite& suite) const;
   // Judge gradings of a run's samples by sample id, in criterion then k order.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times `wobble report` (md, html, json, junit), `gate`, `compare` and `trend` over databases of
+# Times `wobble report` (md, html, json, junit), `gate` (alone and with --baseline), `compare` and `trend` over databases of
 # 10k, 100k and 1M samples per run written by bench_report_scale, and prints per command the wall
 # seconds, CPU seconds (user + system: what to compare on a loaded machine), peak RSS and output size.
 # Usage (from the repository root, after building wobble and bench_report_scale):
@@ -14,6 +14,8 @@ sizes=("$@")
 dir=${SCALE_DIR:-/tmp/wobble-scale}
 mkdir -p "$dir"
 wobble="$build/wobble"
+# What the figures depend on: the machine, the commit and how busy the machine was.
+echo "# $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-9s %-14s %8s %8s %10s %10s %4s\n' samples command wall_s cpu_s peak_MiB out_KiB rc
 for n in "${sizes[@]}"; do
   db="$dir/scale-$n.db"
@@ -30,7 +32,9 @@ for n in "${sizes[@]}"; do
       'BEGIN { printf "%-9s %-14s %8.2f %8.2f %10.1f %10.1f %4s\n", n, c, w, u + s, m / 1024, o / 1024, rc }'
   }
   for f in md html json junit; do run "report-$f" report 2 --db "$db" --format "$f"; done
-  run gate gate 2 --baseline 1 --db "$db"
+  run gate gate 2 --db "$db"
+  run gate-baseline gate 2 --baseline 1 --db "$db"
   run compare compare 1 2 --db "$db"
   run trend trend --suite scale --db "$db"
+  echo "# load average $(cut -d' ' -f1-3 /proc/loadavg)"
 done

@@ -12,6 +12,7 @@
 
 #include "analysis/compare.h"
 #include "analysis/gate.h"
+#include "analysis/judge_noise.h"
 #include "analysis/routing_drift.h"
 #include "analysis/stability.h"
 #include "moe/routing.h"
@@ -430,23 +431,105 @@ TEST(StreamingAnalysis, IdsOnlyTracesAndRoutingErrorsEqualTheInMemoryRouting) {
   EXPECT_EQ(hs.str(), hl.str());
 }
 
-// A run on two providers is read whole (its variants are relabelled per provider); analyze_run and
-// analyze_routing must still equal the in-memory analysis, and no statistic may mix the providers.
+// A run on two providers is streamed one (case, variant, provider) group at a time, its variants
+// relabelled per provider; analyze_run and analyze_routing must equal the in-memory analysis (every
+// format, the side-by-side breakdown, routing against a two-provider baseline with routing errors),
+// and no statistic may mix the providers. One provider id the suite does not name ("p0-extra",
+// alphabetically first but met after p2 in the sample order) gets its column after the plan's.
 TEST(StreamingAnalysis, TwoProvidersEqualTheInMemoryAnalysis) {
   Store store = Store::open(testsupport::scratch_path("streaming-providers.db"));
-  int64_t id = store.create_run(make_run("2026-01-05T00:00:00Z"));
-  for (const std::string p : {"p1", "p2"}) {
-    auto s = samples_of(id, p == "p1" ? 0 : 1);
-    for (auto& x : s) x.provider_id = p;
-    store.insert_samples(s);
+  RunRecord plan = make_run("2026-01-05T00:00:00Z");
+  plan.plan.suite.providers = {plan.plan.suite.provider, plan.plan.suite.provider};
+  plan.plan.suite.providers[0].id = "p2";  // suite order differs from alphabetical order
+  plan.plan.suite.providers[1].id = "p1";
+  plan.plan.suite.provider = plan.plan.suite.providers[0];
+  std::vector<int64_t> ids;
+  for (int which = 0; which < 2; ++which) {
+    int64_t id = store.create_run(plan);
+    ids.push_back(id);
+    for (const std::string p : {"p1", "p2", "p0-extra"}) {
+      auto s = samples_of(id, (p == "p1" ? 0 : 1) + which);
+      if (p == "p0-extra") std::erase_if(s, [](const SampleRecord& x) { return x.case_id != "zz-extra"; });
+      for (auto& x : s) {
+        x.provider_id = p;
+        if (x.ok && x.routing_trace.empty() && x.case_id == "b-case" && x.repeat == 2)
+          x.routing_error = "no payload from " + p;  // absent traces on both providers
+      }
+      store.insert_samples(s);
+    }
   }
+  const int64_t id = ids[1];
   RunAnalysis streamed = analyze_run(store, id, 3, -1);
   RunAnalysis loaded = in_memory(store, id, 3);
-  ASSERT_EQ(streamed.total_samples, 48);
+  ASSERT_EQ(streamed.total_samples, 52);
+  ASSERT_EQ(streamed.providers.ids, (std::vector<std::string>{"p2", "p1", "p0-extra"}));
   for (const auto& g : streamed.groups) EXPECT_NE(g.variant_id.find('@'), std::string::npos) << g.variant_id;
+  EXPECT_EQ(streamed.groups[0].variant_id, "v2@p2");  // the suite's provider order within a group
   EXPECT_EQ(report_json(streamed).dump(2), report_json(loaded).dump(2));
-  RoutingAnalysis r = analyze_routing(store, id, std::nullopt);
-  auto cur = store.samples(id, true);
-  RoutingAnalysis rl = analyze_routing_samples(cur, nullptr, 0.1, 0.8);
+  EXPECT_EQ(markdown(streamed, nullptr), markdown(loaded, nullptr));
+  std::ostringstream hs, hl;
+  render_html(streamed, hs);
+  render_html(loaded, hl);
+  EXPECT_EQ(hs.str(), hl.str());
+  // Commands that keep no sample compare and gate the same.
+  const AnalysisReads compare_reads{false, true, false};  // what `wobble compare` reads
+  RunAnalysis none = analyze_run(store, id, 3, 0, compare_reads);
+  RunAnalysis base_none = analyze_run(store, ids[0], 3, 0, compare_reads);
+  EXPECT_EQ(comparison_json(compare_runs(base_none, none)).dump(),
+            comparison_json(compare_runs(in_memory(store, ids[0], 3), loaded)).dump());
+  RoutingAnalysis r = analyze_routing(store, id, ids[0], 0.05, 0.9);
+  auto cur = store.samples(id, true), base = store.samples(ids[0], true);
+  RoutingAnalysis rl = analyze_routing_samples(cur, &base, 0.05, 0.9);
+  rl.baseline_run = ids[0];
+  ASSERT_TRUE(r.has_traces);
+  ASSERT_FALSE(r.baseline.empty());
+  ASSERT_GT(r.absent_samples, 0);
   expect_same_routing(r, rl);
+  EXPECT_EQ(report_json(streamed, &r).dump(2), report_json(loaded, &rl).dump(2));
+}
+
+// A run with judge gradings is streamed too: judge noise per group from the gradings read with it
+// equals judge_noise over the whole run (one provider, then two).
+TEST(StreamingAnalysis, JudgeGradingsEqualTheInMemoryJudgeNoise) {
+  for (int providers : {1, 2}) {
+    Store store = Store::open(testsupport::scratch_path("streaming-judge-" + std::to_string(providers) + ".db"));
+    RunRecord plan = make_run("2026-01-06T00:00:00Z");
+    if (providers == 2) {
+      plan.plan.suite.providers = {plan.plan.suite.provider, plan.plan.suite.provider};
+      plan.plan.suite.providers[0].id = "hosted";
+      plan.plan.suite.providers[1].id = "local";
+    }
+    int64_t id = store.create_run(plan);
+    for (int p = 0; p < providers; ++p) {
+      auto s = samples_of(id, p);
+      for (auto& x : s) {
+        if (providers == 2) x.provider_id = p ? "local" : "hosted";
+        if (!x.ok) continue;
+        for (const auto& sc : x.scores)
+          for (int k = 0; k < 3; ++k) {
+            JudgeGrading g;
+            g.criterion_id = sc.criterion_id;
+            g.k_index = k;
+            // A judge that disagrees with itself on some outputs, and one fault.
+            g.verdict = (x.repeat + k + p) % 3 == 0 ? "fail" : "pass";
+            if (x.repeat == 1 && k == 2) {
+              g.fault = JudgeFault::kHallucinated;
+              g.verdict = "";
+            }
+            g.cached = k == 1;
+            g.raw = "{\"verdict\": \"" + g.verdict + "\"}";
+            g.judge_model = "judge";
+            x.judge_gradings.push_back(g);
+          }
+      }
+      store.insert_samples(s);
+    }
+    RunAnalysis streamed = analyze_run(store, id, 3, -1);
+    RunAnalysis loaded = in_memory(store, id, 3);
+    loaded.judge = judge_noise(loaded.samples, store.judge_gradings(id));
+    ASSERT_FALSE(streamed.judge.empty()) << providers;
+    EXPECT_EQ(report_json(streamed).dump(2), report_json(loaded).dump(2)) << providers;
+    EXPECT_EQ(markdown(streamed, nullptr), markdown(loaded, nullptr)) << providers;
+    for (const auto& s : streamed.samples) EXPECT_TRUE(s.judge_gradings.empty());
+  }
 }

@@ -251,7 +251,17 @@ TEST(TextPolicy, ShowViewHoldsEveryStoredFact) {
   render_sample_text(s, per, true);
   EXPECT_NE(per.str().find("\"Answer\"   top: \"Answer\" -0.500 \"The\" -1.500"), std::string::npos) << per.str();
 
+  // The provider a sample ran on is named in its header (and in the JSON), through the terminal rule.
+  EXPECT_EQ(t.find(" on "), std::string::npos) << "no provider id, no provider";
+  SampleRecord on = s;
+  on.provider_id = "hosted\x1b[1m";
+  std::ostringstream os_on;
+  render_sample_text(on, os_on, false);
+  EXPECT_EQ(os_on.str().rfind("== add / plain #2 on hosted\\x1b[1m (seed 77", 0), 0u) << os_on.str();
+  EXPECT_EQ(nlohmann::json::parse(dump_json(sample_json(on)))["provider"], on.provider_id);
+
   nlohmann::json j = nlohmann::json::parse(dump_json(sample_json(s)));
+  EXPECT_EQ(j["provider"], "");
   EXPECT_EQ(j["prompt"], s.prompt);
   EXPECT_EQ(j["output"], s.output);
   EXPECT_EQ(j["output_original_bytes"], 5000);

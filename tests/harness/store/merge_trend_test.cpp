@@ -1,6 +1,8 @@
 // wobble merge (shard databases into one run) and wobble trend (a suite's runs over time), on
 // databases built here with known contents.
 #include <gtest/gtest.h>
+
+#include <sstream>
 #include <unistd.h>
 
 #include <cmath>
@@ -236,4 +238,17 @@ TEST(Trend, PointsOldestFirstWithPassRatesUnstableCountsAndRoutingDrift) {
   EXPECT_DOUBLE_EQ(j["points"][1]["routing_mean_jsd_vs_previous"].get<double>(), 0.5);
   EXPECT_TRUE(j["points"][0]["routing_mean_jsd_vs_previous"].is_null());
   EXPECT_THROW(compute_trend(store, "no-such-suite", 0), Error);
+  // Read on two connections at once, the trend is the same, point for point.
+  for (int threads : {2, 3}) {
+    Trend parallel = compute_trend(store, "nightly", 0, [&db] { return Store::open_read_only(db); }, threads);
+    EXPECT_EQ(trend_json(parallel).dump(), trend_json(t).dump()) << threads << " threads";
+  }
+  // Every format leads with the latest run against the one before it, then the largest drop.
+  TrendVerdict v = trend_verdict(t);
+  EXPECT_EQ(v.latest.rfind("Run 4 against run 2: pass rate 0.750 → 0.333 (-0.417), unstable 1 → ", 0), 0u) << v.latest;
+  EXPECT_EQ(v.largest_drop, "Largest pass-rate drop over these runs: -0.417 from run 2 to run 4");
+  std::ostringstream md;
+  render_trend_markdown(t, md);
+  EXPECT_LT(md.str().find(v.latest), md.str().find("| Run |")) << md.str();
+  EXPECT_EQ(trend_json(t)["verdict"]["latest"], v.latest);
 }
