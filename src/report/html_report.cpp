@@ -310,10 +310,20 @@ void render_group(const RunAnalysis& a, const GroupStability& g, size_t index,
         spans.push_back({int64_t(d), int64_t(s->output.size()), "div",
                          "departs from repeat " + std::to_string(reference->repeat) + " here (byte " + std::to_string(d) + ")"});
     }
-    for (const auto& r : s->scores)
-      if (r.evidence.end > r.evidence.start)
-        spans.push_back({r.evidence.start, r.evidence.end, std::string("ev ev-") + outcome_name(r.outcome),
-                         r.criterion_id + ": " + outcome_name(r.outcome) + (r.reason.empty() ? "" : " — " + r.reason)});
+    for (const auto& r : s->scores) {
+      if (r.evidence.end <= r.evidence.start) continue;
+      // Offsets point into the text the criterion graded; mark them on the output only where that
+      // text stands in it (a server's separate reasoning field does not).
+      int64_t base = 0;
+      if (s->reasoning_form != ReasoningForm::kNone && r.scope != Scope::kRaw) {
+        const std::string& t = r.scope == Scope::kReasoning ? s->reasoning : s->answer;
+        size_t at = t.empty() ? std::string::npos : s->output.find(t);
+        if (at == std::string::npos) continue;
+        base = int64_t(at);
+      }
+      spans.push_back({base + r.evidence.start, base + r.evidence.end, std::string("ev ev-") + outcome_name(r.outcome),
+                       r.criterion_id + ": " + outcome_name(r.outcome) + (r.reason.empty() ? "" : " — " + r.reason)});
+    }
     out << html_marked_text(s->output, spans, kOutputClip) << "</pre></td></tr>\n";
   }
   out << "</table></div>\n";

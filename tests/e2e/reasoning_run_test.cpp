@@ -116,7 +116,9 @@ TEST(ReasoningEndToEnd, PartsAreStoredScopedAndReported) {
   EXPECT_NE(md.out.find("- think-field / plain: 1 answer, 3 different thinking texts over 6 repeats"),
             std::string::npos);
   EXPECT_NE(md.out.find("- harmony / plain: 1 answer, 2 different thinking texts"), std::string::npos);
-  EXPECT_EQ(md.out.find("- think-tags / plain"), std::string::npos);  // its answers differ
+  // think-tags: one thinking text, two answers (repeat 1 says 41): not a "same answer" finding.
+  EXPECT_EQ(md.out.find("- think-tags / plain: 1 answer"), std::string::npos);
+  EXPECT_NE(md.out.find("| think-tags | plain | 6 of 6 | 0 | 2 | char 9 (repeats 0 vs 1) | 1 |"), std::string::npos) << md.out;
   EXPECT_NE(md.out.find("| budget | plain | 6 of 6 | 1 |"), std::string::npos);
 
   auto js = run_process({WOBBLE_EXE, "report", std::to_string(id), "--db", db, "--format", "json"});

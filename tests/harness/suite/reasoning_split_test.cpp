@@ -190,11 +190,14 @@ TEST(ScorerScope, ClosedThinkingWithEmptyAnswerIsUnscored) {
 }
 
 TEST(ScorerScope, ExtractorReadsTheAnswerPart) {
-  Case c = one_criterion("answer", {{"expected", "4"}}, Scope::kAnswer);
-  c.rubric.answer_extractor = ExtractorSpec{"number", nlohmann::json::object()};
+  // The first number of the raw output is the 7 in the thinking; of the answer part, 4.
+  Case c = one_criterion("answer", {{"equals", "4"}}, Scope::kAnswer);
+  c.rubric.answer_extractor = ExtractorSpec{"regex", {{"pattern", "([0-9]+)"}}};
   auto r = score_output(c, "<think>Is it 7? 3 + 1 = 4</think>\nAnswer: 4").at(0);
   EXPECT_EQ(r.outcome, Outcome::kPass) << r.reason;
-  EXPECT_EQ(extract_answer(c, split_output("<think>7</think>\n4").answer), "4");
+  Case raw = one_criterion("answer", {{"equals", "4"}}, Scope::kRaw);
+  raw.rubric.answer_extractor = c.rubric.answer_extractor;
+  EXPECT_EQ(score_output(raw, "<think>Is it 7? 3 + 1 = 4</think>\nAnswer: 4").at(0).outcome, Outcome::kFail);
 }
 
 }  // namespace
