@@ -114,9 +114,9 @@ void render_sample_text(const SampleRecord& s, std::ostream& out, bool per_token
     print_block(out, "output", s.output, note);
     if (s.reasoning_form != ReasoningForm::kNone) {
       // The two parts the criteria grade (rubrics/README.md, "Reasoning and answer").
-      print_block(out, std::string("reasoning (") + reasoning_form_name(s.reasoning_form) + ")", s.reasoning,
+      print_block(out, std::string("reasoning part (") + reasoning_form_name(s.reasoning_form) + ")", s.reasoning,
                   s.reasoning_closed ? "" : " (never ended: no answer)");
-      print_block(out, "answer", s.answer);
+      print_block(out, "answer part", s.answer);
     }
   } else {
     out << "  provider failure: " << term_line(s.error) << "\n";
