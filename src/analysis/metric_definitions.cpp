@@ -64,6 +64,27 @@ constexpr std::array kMetrics = {
                      "Smallest offset, in Unicode code points, at which any repeat's output departs from the "
                      "lowest-numbered repeat's.",
                      "", kAny},
+    MetricDefinition{"unique_answers", "Unique answers", MetricGroup::kReasoning,
+                     "For outputs with a thinking part (<think>, harmony analysis channel, or a server's "
+                     "reasoning_content), distinct answer parts among a (case, variant)'s repeats; criteria grade "
+                     "the answer part unless their scope says otherwise.",
+                     "", kAny},
+    MetricDefinition{"unique_reasoning", "Unique reasoning", MetricGroup::kReasoning,
+                     "Distinct thinking parts among the repeats that have one.", "", kAny},
+    MetricDefinition{"reasoning_divergence", "Answer / reasoning divergence", MetricGroup::kReasoning,
+                     "First divergence (as for outputs) computed over the answer parts and, separately, over the "
+                     "thinking parts.",
+                     "", kAny},
+    MetricDefinition{"reasoning_length", "Reasoning length", MetricGroup::kReasoning,
+                     "Minimum, mean and maximum length of the thinking parts in Unicode code points.", "", kAny},
+    MetricDefinition{"unclosed_thinking", "Unclosed", MetricGroup::kReasoning,
+                     "Repeats whose thinking never ended (no </think>, no final channel, or an empty answer cut by "
+                     "the token limit): they have no answer, and answer-scoped criteria fail on them.",
+                     "", kAny},
+    MetricDefinition{"same_answer_different_reasoning", "Same answer, different reasoning", MetricGroup::kReasoning,
+                     "Every repeat gave the same answer part while the thinking parts differ: the verdict is stable, "
+                     "the path to it is not.",
+                     "", kAny},
     MetricDefinition{"variant_delta", "Variant Δ", MetricGroup::kVariants,
                      "Per criterion, the pass rate of variant B minus variant A of the same case, with Fisher's exact "
                      "two-sided p-value on the 2×2 table of passes and fails (never pooled over criteria).",
@@ -159,7 +180,7 @@ const MetricDefinition* find_metric(std::string_view id) {
 
 std::string_view metric_group_name(MetricGroup g) {
   static constexpr std::array<std::string_view, size_t(MetricGroup::kCount)> kNames = {
-      "Stability", "Outputs", "Variants", "Latency and tokens", "Routing", "Judge", "Gate"};
+      "Stability", "Outputs", "Variants", "Latency and tokens", "Routing", "Judge", "Gate", "Reasoning"};
   static_assert(kNames.size() == size_t(MetricGroup::kCount));
   return kNames[size_t(g)];
 }

@@ -12,7 +12,7 @@
 namespace wobble {
 
 // Which section of a report a metric belongs to: renderers show only the groups they have data for.
-enum class MetricGroup { kStability, kOutput, kVariants, kUsage, kRouting, kJudge, kGate, kCount };
+enum class MetricGroup { kStability, kOutput, kVariants, kUsage, kRouting, kJudge, kGate, kReasoning, kCount };
 
 struct MetricDefinition {
   std::string_view id;          // stable key, e.g. "pass_rate"

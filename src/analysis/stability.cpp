@@ -33,14 +33,20 @@ std::string cut(std::string_view s, size_t from, size_t len) {
   return std::string(s.substr(from, end - from));
 }
 
-// A quote of one repeat for one criterion: the evidence span, else the start of the output.
+// A quote of one repeat for one criterion: the evidence span, else the start of the text the
+// criterion graded (its scope: the answer part, the thinking part or the raw output).
 Quote quote_of(const SampleRecord& s, const CriterionResult& r) {
   constexpr size_t kQuoteBytes = 160;
   Quote q;
   q.repeat = s.repeat;
   q.sample_id = s.id;
   q.from_evidence = !r.evidence.text.empty();
-  const std::string& text = q.from_evidence ? r.evidence.text : s.output;
+  const bool parts = s.reasoning_form != ReasoningForm::kNone;
+  if (!q.from_evidence && parts && r.scope != Scope::kRaw) q.source = scope_name(r.scope);
+  const std::string& scoped = !parts || r.scope == Scope::kRaw ? s.output
+                              : r.scope == Scope::kReasoning  ? s.reasoning
+                                                              : s.answer;
+  const std::string& text = q.from_evidence ? r.evidence.text : scoped;
   q.text = text.size() > kQuoteBytes ? text.substr(0, utf8_floor(text, kQuoteBytes)) + "…" : text;
   q.reason = r.reason;
   q.expected = r.expected;
@@ -165,6 +171,31 @@ std::optional<double> weighted_score(const SampleRecord& s, const CriterionWeigh
 }
 
 namespace {
+
+std::optional<ReasoningStability> reasoning_stability(const std::vector<SampleRecord>& members) {
+  ReasoningStability r;
+  std::vector<std::pair<int, std::string>> answers, thoughts;
+  std::set<std::string> unique_answers, unique_thoughts;
+  std::vector<double> lengths;
+  for (const auto& s : members) {
+    if (!s.ok) continue;
+    answers.emplace_back(s.repeat, s.answer_text());
+    unique_answers.insert(s.answer_text());
+    if (s.reasoning_form == ReasoningForm::kNone) continue;
+    ++r.samples;
+    if (!s.reasoning_closed) ++r.unclosed;
+    thoughts.emplace_back(s.repeat, s.reasoning);
+    unique_thoughts.insert(s.reasoning);
+    lengths.push_back(double(code_points(s.reasoning, s.reasoning.size())));
+  }
+  if (r.samples == 0) return std::nullopt;
+  r.unique_answers = int64_t(unique_answers.size());
+  r.unique_reasoning = int64_t(unique_thoughts.size());
+  r.answer_divergence = first_divergence(answers);
+  r.reasoning_divergence = first_divergence(thoughts);
+  r.reasoning_chars = summarize(lengths);
+  return r;
+}
 
 std::string plural(int64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
@@ -331,6 +362,7 @@ void AnalysisBuilder::add_group(std::vector<SampleRecord>& members) {
     g.divergence = first_divergence_of(outputs);
   }
   outputs.clear();
+  g.reasoning = reasoning_stability(members);
   if (g.divergence.diverged) {
     const SampleRecord *sa = nullptr, *sb = nullptr;
     for (const auto& s : members) {

@@ -25,7 +25,10 @@ struct Quote {
   int repeat = 0;
   int64_t sample_id = 0;
   std::string text;
-  bool from_evidence = false;  // false: `text` is the start of the output
+  bool from_evidence = false;  // false: `text` is the start of the output (or of `source`)
+  // Without evidence, which part of an output with a thinking part `text` starts: "answer" or
+  // "reasoning"; "" for the output itself.
+  std::string source;
   std::string reason, expected;
 };
 
@@ -106,6 +109,19 @@ struct LogprobSummary {
   double mean = 0, min = 0;
 };
 
+// The thinking parts and answer parts of a (case, variant)'s repeats, side by side
+// (scorer/output_parts.h). Set only when some repeat has a thinking part.
+struct ReasoningStability {
+  int64_t samples = 0;           // repeats with output and a thinking part
+  int64_t unclosed = 0;          // of them, the thinking never ended (no answer)
+  int64_t unique_answers = 0;    // distinct answer parts over every repeat with output
+  int64_t unique_reasoning = 0;  // distinct thinking parts
+  Divergence answer_divergence, reasoning_divergence;
+  Summary reasoning_chars;       // thinking length in code points
+  // One answer over every repeat, more than one thinking text.
+  bool same_answer_different_reasoning() const { return unique_answers == 1 && unique_reasoning > 1; }
+};
+
 // Per (case, variant).
 struct GroupStability {
   std::string case_id, variant_id;
@@ -117,6 +133,7 @@ struct GroupStability {
   int64_t unique_answers = 0;
   Divergence divergence;
   Summary weighted;              // weighted scores of the group's samples (n = samples that have one)
+  std::optional<ReasoningStability> reasoning;
 };
 
 // Per criterion across all (case, variant) groups.

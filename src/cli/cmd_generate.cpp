@@ -12,7 +12,7 @@
 #include "moe/model.h"
 #include "moe/session.h"
 #include "moe/tokenizer.h"
-#include "provider/engine_prompt.h"
+#include "moe/prompt.h"
 #include "util/error.h"
 
 namespace po = boost::program_options;
@@ -53,7 +53,7 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 
 int generate_command(const std::vector<std::string>& args) {
   po::options_description opts("wobble generate -m MODEL.gguf (-p TEXT | --tokens IDS) [options]");
-  std::string model_path, prompt, tokens, trace_file, chat = "auto";
+  std::string model_path, prompt, tokens, trace_file, chat = "auto", thinking, effort;
   int n = 64, threads = 0, top_k = 0;
   float temp = 0, top_p = 1, min_p = 0;
   uint64_t seed = 0;
@@ -67,7 +67,9 @@ int generate_command(const std::vector<std::string>& args) {
       ("min-p", po::value(&min_p)->default_value(min_p), "min-p (0 = off)")
       ("seed", po::value(&seed)->default_value(seed), "sampler seed")
       ("threads", po::value(&threads)->default_value(threads), "threads (0 = all cores)")
-      ("chat-template", po::value(&chat)->default_value(chat), "how -p is wrapped: auto (the model's own chat template as a user turn; raw if it has none), raw (as is), or chatml|mistral|granite|tulu|llama3|deepseek")
+      ("chat-template", po::value(&chat)->default_value(chat), ("how -p is wrapped: auto (the model's own chat template as a user turn; raw if it has none), raw (as is), or one of " + moe::chat_family_list()).c_str())
+      ("thinking", po::value(&thinking), "qwen3 template: on (default) lets the model think, off renders the empty thinking block")
+      ("reasoning-effort", po::value(&effort), "harmony template: low | medium (default) | high")
       ("trace", po::value(&trace_file), "write the routing trace (binary MOERT1) to FILE");
   po::variables_map vm;
   if (parse_or_help(opts, nullptr, args, vm)) return kExitOk;
@@ -81,14 +83,19 @@ int generate_command(const std::vector<std::string>& args) {
   moe::ChatFamily fam = moe::ChatFamily::kRaw;  // how -p is wrapped
   if (text_mode) {
     if (!model->has_tokenizer()) throw RuntimeError("the model has no tokenizer metadata; use --tokens");
-    auto f = resolve_chat_family(model->tokenizer(), chat);
+    auto f = moe::resolve_chat_family(model->tokenizer(), chat);
     if (!f.ok()) throw Error(kExitUsage, f.status().message());
     fam = *f;
+    if (!thinking.empty() && thinking != "on" && thinking != "off") throw Error(kExitUsage, "--thinking must be on or off");
+    if (!effort.empty() && effort != "low" && effort != "medium" && effort != "high")
+      throw Error(kExitUsage, "--reasoning-effort must be low, medium or high");
+    moe::ChatOptions co;
+    co.enable_thinking = thinking != "off";
+    if (!effort.empty()) co.reasoning_effort = effort;
     // The same encoding as the local provider and `wobble serve`: -p is one user turn.
     std::vector<moe::ChatMessage> msgs = {{"user", prompt}};
-    auto enc = fam == moe::ChatFamily::kRaw
-                   ? encode_engine_prompt(model->tokenizer(), fam, prompt, {})
-                   : encode_engine_prompt(model->tokenizer(), fam, std::nullopt, msgs);
+    auto enc = fam == moe::ChatFamily::kRaw ? moe::encode_prompt(model->tokenizer(), fam, prompt, {})
+                                            : moe::encode_prompt(model->tokenizer(), fam, std::nullopt, msgs, co);
     if (!enc.ok()) throw Error(kExitUsage, enc.status().message());
     ids = *enc;
   } else {

@@ -178,8 +178,11 @@ int rescore_command(const std::vector<std::string>& args) {
       }
       const Case& c = *cit->second;
       if (r.ok) {
-        r.extracted_answer = extract_answer(c, r.output);
-        r.scores = score_output(c, r.output);
+        // Split again with this tool's rules, except a server's separate field, which only the
+        // stored record holds.
+        if (r.reasoning_form != ReasoningForm::kField) r.set_parts(split_output(r.output));
+        r.extracted_answer = extract_answer(c, r.answer_text());
+        r.scores = score_output(c, r.output, r.parts());
       }
       if (r.ok && judges && judges->case_needs_judge(c) && !r.output.empty()) {
         judges->submit(std::move(r), c, render_prompt(*vit->second, c),

@@ -14,6 +14,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
+#include "moe/chat_template.h"
 #include "serve/server.h"
 #include "util/error.h"
 
@@ -38,7 +39,7 @@ int serve_command(const std::vector<std::string>& args) {
       ("threads", value_with_default(&o.threads), "threads per session (0 = the machine's cores / --parallel)")
       ("ctx", value_with_default(&o.ctx), "context size per session in tokens (0 = min(model's training context, 4096))")
       ("alias", value_with_default(&o.alias), "the model's name in the API (default: the file name without .gguf)")
-      ("chat-template", value_with_default(&o.chat_template), "how chat messages are rendered: auto (the model's own) | raw | chatml | mistral | granite | tulu | llama3 | deepseek")
+      ("chat-template", value_with_default(&o.chat_template), ("how chat messages are rendered: auto (the model's own) | " + moe::chat_family_list()).c_str())
       ("max-tokens-cap", value_with_default(&o.max_tokens_cap), "largest max_tokens a request may ask for, and the default when it asks none (0 = the context size)")
       ("max-body-bytes", value_with_default(&max_body), "largest request body; larger ones get 413")
       ("enable-return-routed-experts", po::bool_switch(&o.vllm_routing), "add vLLM's routed_experts (base64 .npy) to every non-streaming choice, as vLLM does with this flag; SGLang's sgl_ext.routed_experts is returned whenever a request asks (return_routed_experts: true)")

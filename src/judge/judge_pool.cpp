@@ -18,6 +18,7 @@ struct JudgePool::SampleJob {
     std::string id;
     JudgeCriterion crit;
     std::string rubric;  // rendered with the case's vars
+    std::string text;    // what is graded: the criterion's scope of the output
     Judge* judge = nullptr;
     int k = 1;
     size_t result_index = 0;  // where its placeholder sits in r.scores
@@ -116,6 +117,11 @@ void JudgePool::submit(SampleRecord r, const Case& c, const RenderedPrompt& prom
     if (k.scorer != "judge") continue;
     SampleJob::Criterion cj;
     cj.id = k.id;
+    const OutputParts parts = r.parts();
+    std::optional<std::string> text = scoped_text(r.output, parts, k.scope);
+    // Nothing to grade (no reasoning part, an empty answer): score_output's verdict stands.
+    if (!text || text->empty()) continue;
+    cj.text = std::move(*text);
     cj.crit = JudgeCriterion::parse(k);  // validated when the suite loaded
     try {
       cj.rubric = render_arg(cj.crit.rubric, c, k.id);
@@ -136,7 +142,7 @@ void JudgePool::submit(SampleRecord r, const Case& c, const RenderedPrompt& prom
       g.criterion_id = k.id;
       g.k_index = kk;
       g.judge_model = cj.judge->provider->model_id();
-      g.cache_key = judge_cache_key(cj.judge->identity, job->task, r.output, cj.crit, cj.rubric, kk);
+      g.cache_key = judge_cache_key(cj.judge->identity, job->task, cj.text, cj.crit, cj.rubric, kk);
       std::optional<JudgeGrading> hit;
       if (lookup) hit = (*lookup)(g.cache_key);
       if (hit) {
@@ -194,7 +200,7 @@ void JudgePool::run_task(const Task& t) {
   JudgeGrading g;
   const SampleRecord& r = t.job->r;
   Judge& judge = *cj.judge;
-  JudgePrompt jp = build_judge_prompt(t.job->task, r.output, cj.rubric, cj.crit.five_point);
+  JudgePrompt jp = build_judge_prompt(t.job->task, cj.text, cj.rubric, cj.crit.five_point);
   CompletionRequest req;
   req.case_id = r.case_id;
   req.variant_id = r.variant_id;
@@ -237,7 +243,7 @@ void JudgePool::run_task(const Task& t) {
       g.fault_detail = clip("judge call failed: " + comp.error, 400);
       break;
     }
-    g = interpret_judge_reply(comp.text, r.output, cj.crit);
+    g = interpret_judge_reply(comp.text, cj.text, cj.crit);
     if (g.fault != JudgeFault::kMalformed) break;
   }
   if (calls == 0 && g.fault == JudgeFault::kNone) {
@@ -270,6 +276,7 @@ void JudgePool::finish_task(const std::shared_ptr<SampleJob>& job) {
     for (auto& cj : job->criteria) {
       CriterionResult res = combine_gradings(cj.gradings, cj.k, cj.crit);
       res.criterion_id = cj.id;
+      if (cj.result_index < r.scores.size()) res.scope = r.scores[cj.result_index].scope;
       if (cj.result_index < r.scores.size()) r.scores[cj.result_index] = res;
       else r.scores.push_back(res);
       for (auto& g : cj.gradings) r.judge_gradings.push_back(std::move(g));

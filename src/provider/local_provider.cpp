@@ -14,7 +14,7 @@
 #include "moe/model.h"
 #include "moe/session.h"
 #include "moe/tokenizer.h"
-#include "provider/engine_prompt.h"
+#include "moe/prompt.h"
 #include "util/error.h"
 #include "util/sha256.h"
 
@@ -82,9 +82,12 @@ class LocalProvider : public Provider {
     if (!m.ok()) throw RuntimeError("local provider: " + m.status().ToString());
     model_ = m.value();
     if (!model_->has_tokenizer()) throw RuntimeError("local provider: " + path_ + " has no tokenizer metadata");
-    auto f = resolve_chat_family(model_->tokenizer(), spec.chat_template);
+    auto f = moe::resolve_chat_family(model_->tokenizer(), spec.chat_template);
     if (!f.ok()) throw ConfigError("", 0, "provider.chat_template", f.status().message());
     family_ = *f;
+    if (spec.thinking) chat_options_.enable_thinking = *spec.thinking;
+    if (!spec.reasoning_effort.empty()) chat_options_.reasoning_effort = spec.reasoning_effort;
+    chat_options_.current_date = spec.chat_date;
     id_ = "local:" + fs::path(path_).filename().string() + "@sha256:" + file_sha256_prefix(path_);
   }
 
@@ -107,7 +110,7 @@ class LocalProvider : public Provider {
     std::vector<moe::ChatMessage> msgs;
     if (!req.prompt.prompt)
       for (const auto& m : req.prompt.messages) msgs.push_back({m.role, m.content});
-    auto ids = encode_engine_prompt(model_->tokenizer(), family_, req.prompt.prompt, msgs);
+    auto ids = moe::encode_prompt(model_->tokenizer(), family_, req.prompt.prompt, msgs, chat_options_);
     if (!ids.ok()) return fail(ids.status().ToString());
     moe::SessionOptions so;
     so.n_threads = spec_.threads;
@@ -136,6 +139,13 @@ class LocalProvider : public Provider {
     // for every caller: moe::DecodeOptions::generated_text()), so local and remote runs of the same
     // GGUF store the same bytes; the SPM word-boundary space of the first token is kept.
     out.text = res->text;
+    if (moe::chat_output_needs_specials(family_) && !req.prompt.prompt) {
+      // Harmony's channel markers are control tokens the generated-text policy hides; the answer
+      // cannot be told from the thinking without them, so this family's output keeps them.
+      out.text = model_->tokenizer().decode(res->tokens, moe::output_decode_options(family_));
+      for (const auto& s : req.sampling.stop)
+        if (size_t at = out.text.find(s); !s.empty() && at != std::string::npos) out.text.resize(at);
+    }
     out.finish_reason = res->finish_reason;
     out.prompt_tokens = int64_t(ids->size());
     // Counted like llama.cpp's and vLLM's usage: every sampled token, the end-of-turn one included.
@@ -154,6 +164,7 @@ class LocalProvider : public Provider {
   std::string path_, id_;
   std::shared_ptr<const moe::Model> model_;
   moe::ChatFamily family_ = moe::ChatFamily::kRaw;
+  moe::ChatOptions chat_options_;
 };
 
 }  // namespace

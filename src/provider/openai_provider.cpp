@@ -256,6 +256,16 @@ ParsedResponse parse_openai_response(const std::string& body, bool chat, const P
       r.error = "message content is not a string";
       return r;
     }
+    for (const char* key : {"reasoning_content", "reasoning"}) {
+      const auto& f = c["message"].value(key, nlohmann::json());
+      if (f.is_null()) continue;
+      // A malformed thinking field makes the whole reply suspect (the content may be cut wrong).
+      if (!f.is_string()) {
+        r.error = std::string("message ") + key + " is not a string";
+        return r;
+      }
+      if (r.reasoning.empty()) r.reasoning = f.get<std::string>();
+    }
   } else {
     if (!c.contains("text") || !c["text"].is_string()) {
       r.error = "choice has no text";
@@ -506,6 +516,7 @@ Completion OpenAIProvider::complete(const CompletionRequest& req) {
         a.outcome = "ok";
         out.ok = true;
         out.text = std::move(p.text);
+        out.reasoning = std::move(p.reasoning);
         out.finish_reason = p.finish_reason;
         out.prompt_tokens = p.prompt_tokens;
         out.completion_tokens = p.completion_tokens;

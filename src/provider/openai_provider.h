@@ -20,6 +20,9 @@ namespace wobble {
 // Parsed pieces of a successful response body; `error` non-empty when the body is unusable.
 struct ParsedResponse {
   std::string text, finish_reason, model, error;
+  // The thinking part a server parsed out of the output itself (message.reasoning_content, or
+  // message.reasoning as Ollama and OpenRouter name it); empty when it sent none.
+  std::string reasoning;
   int64_t prompt_tokens = -1, completion_tokens = -1;
   std::vector<TokenLogprob> logprobs;
   // Only when routing capture is on (spec.routing != "off"): the server's token ids and the

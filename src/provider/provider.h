@@ -62,6 +62,7 @@ struct TokenLogprob {
 struct Completion {
   bool ok = false;
   std::string text;
+  std::string reasoning;       // a server's separate thinking field (reasoning_content); "" when none
   std::string finish_reason;   // "stop" | "length" | ...
   int64_t prompt_tokens = -1, completion_tokens = -1;  // -1 when unknown
   double latency_s = 0;        // of the successful attempt

@@ -41,7 +41,8 @@ std::string quote_html(const std::optional<Quote>& q, const char* cls) {
   if (!q) return "—";
   std::string s = "<a href=\"#s-" + std::to_string(q->sample_id) + "\">#" + std::to_string(q->repeat) +
                   "</a> <span class=\"" + std::string(cls) + "\">“" + html_escape(q->text) + "”</span>";
-  if (!q->from_evidence) s += " <span class=\"muted\">(output)</span>";
+  if (!q->from_evidence)
+    s += " <span class=\"muted\">(" + (q->source.empty() ? std::string("output") : html_escape(q->source)) + ")</span>";
   if (!q->reason.empty()) s += "<br><span class=\"muted\">" + html_escape(q->reason) + "</span>";
   return s;
 }
@@ -124,6 +125,30 @@ void render_usage(const RunAnalysis& a, std::ostream& out) {
         << html_number(u.tokens_in_mean, 1) << "</td><td class=\"num\">" << html_number(u.tokens_out_mean, 1)
         << "</td></tr>\n";
   out << "</table></section>\n";
+}
+
+// Only for runs whose outputs have a thinking part (the Markdown report's "Reasoning and answer").
+bool render_reasoning(const RunAnalysis& a, std::ostream& out) {
+  bool any = false;
+  for (const auto& g : a.groups) {
+    if (!g.reasoning) continue;
+    if (!any)
+      out << "<section id=\"reasoning\"><h2>Reasoning and answer</h2>\n<p class=\"muted\">Criteria grade the answer "
+             "part unless their scope says otherwise.</p>\n<table><tr><th>Case / variant</th><th>With thinking</th>"
+             "<th>Unclosed</th><th>Unique answers</th><th>Unique reasoning</th><th>Reasoning first apart</th>"
+             "<th>Reasoning length (min / mean / max)</th><th></th></tr>\n";
+    any = true;
+    const auto& r = *g.reasoning;
+    out << "<tr><td>" << html_escape(g.case_id) << " / " << html_escape(g.variant_id) << "</td><td class=\"num\">"
+        << r.samples << "</td><td class=\"num\">" << r.unclosed << "</td><td class=\"num\">" << r.unique_answers
+        << "</td><td class=\"num\">" << r.unique_reasoning << "</td><td class=\"num\">"
+        << (r.reasoning_divergence.diverged ? "char " + std::to_string(r.reasoning_divergence.char_offset) : "—")
+        << "</td><td class=\"num\">" << html_number(r.reasoning_chars.min, 0) << " / "
+        << html_number(r.reasoning_chars.mean, 0) << " / " << html_number(r.reasoning_chars.max, 0) << "</td><td>"
+        << (r.same_answer_different_reasoning() ? "same answer, different reasoning" : "") << "</td></tr>\n";
+  }
+  if (any) out << "</table></section>\n";
+  return any;
 }
 
 void render_facts(const RunAnalysis& a, std::ostream& out) {
@@ -288,10 +313,20 @@ void render_group(const RunAnalysis& a, const GroupStability& g, size_t index,
         spans.push_back({int64_t(d), int64_t(s->output.size()), "div",
                          "departs from repeat " + std::to_string(reference->repeat) + " here (byte " + std::to_string(d) + ")"});
     }
-    for (const auto& r : s->scores)
-      if (r.evidence.end > r.evidence.start)
-        spans.push_back({r.evidence.start, r.evidence.end, std::string("ev ev-") + outcome_name(r.outcome),
-                         r.criterion_id + ": " + outcome_name(r.outcome) + (r.reason.empty() ? "" : " — " + r.reason)});
+    for (const auto& r : s->scores) {
+      if (r.evidence.end <= r.evidence.start) continue;
+      // Offsets point into the text the criterion graded; mark them on the output only where that
+      // text stands in it (a server's separate reasoning field does not).
+      int64_t base = 0;
+      if (s->reasoning_form != ReasoningForm::kNone && r.scope != Scope::kRaw) {
+        const std::string& t = r.scope == Scope::kReasoning ? s->reasoning : s->answer;
+        size_t at = t.empty() ? std::string::npos : s->output.find(t);
+        if (at == std::string::npos) continue;
+        base = int64_t(at);
+      }
+      spans.push_back({base + r.evidence.start, base + r.evidence.end, std::string("ev ev-") + outcome_name(r.outcome),
+                       r.criterion_id + ": " + outcome_name(r.outcome) + (r.reason.empty() ? "" : " — " + r.reason)});
+    }
     out << html_marked_text(s->output, spans, kOutputClip) << "</pre></td></tr>\n";
   }
   out << "</table></div>\n";
@@ -501,12 +536,15 @@ void render_html(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis*
     auto it = samples_of.find({a.groups[i].case_id, a.groups[i].variant_id});
     render_group(a, a.groups[i], i, it == samples_of.end() ? kNone : it->second, out);
   }
-  out << "</section>\n<section id=\"run\"><h2>Run</h2>\n";
+  out << "</section>\n";
+  const bool reasoning = render_reasoning(a, out);
+  out << "<section id=\"run\"><h2>Run</h2>\n";
   render_facts(a, out);
   out << "</section>\n<section id=\"appendix\"><h2>Appendix: metric definitions</h2>\n";
   std::vector<MetricGroup> groups = {MetricGroup::kStability, MetricGroup::kOutput, MetricGroup::kVariants,
                                      MetricGroup::kUsage};
   if (has_routing) groups.push_back(MetricGroup::kRouting);
+  if (reasoning) groups.push_back(MetricGroup::kReasoning);
   render_metrics_html(out, groups);
   out << "</section>\n";
   html_page_end(out, "wobble report " + std::to_string(a.run.id) + " --format json");

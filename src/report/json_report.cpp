@@ -14,8 +14,10 @@ nlohmann::json num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlo
 
 nlohmann::json quote_json(const std::optional<Quote>& q) {
   if (!q) return nullptr;
-  return {{"repeat", q->repeat}, {"sample_id", q->sample_id}, {"text", q->text}, {"from_evidence", q->from_evidence},
-          {"reason", q->reason}, {"expected", q->expected}};
+  nlohmann::json j = {{"repeat", q->repeat},         {"sample_id", q->sample_id}, {"text", q->text},
+                      {"from_evidence", q->from_evidence}, {"reason", q->reason},      {"expected", q->expected}};
+  if (!q->source.empty()) j["source"] = q->source;  // only for outputs with a thinking part
+  return j;
 }
 
 nlohmann::json criterion_json(const CriterionStability& c) {
@@ -133,11 +135,19 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing,
       sj["logprobs"] = {{"tokens", lp->second.tokens}, {"mean", num(lp->second.mean)}, {"min", num(lp->second.min)}};
     else
       sj["logprobs"] = nullptr;
+    // Only outputs with a thinking part carry the parts and say which text each evidence span points
+    // into; without one the output is the answer, and reports of such runs are unchanged.
+    const bool parts = s.ok && s.reasoning_form != ReasoningForm::kNone;
+    if (parts)
+      sj["reasoning"] = {{"form", reasoning_form_name(s.reasoning_form)}, {"text", s.reasoning},
+                         {"closed", s.reasoning_closed}, {"answer", s.answer}};
     sj["scores"] = nlohmann::json::array();
-    for (const auto& c : s.scores)
+    for (const auto& c : s.scores) {
+      nlohmann::json ev = {{"start", c.evidence.start}, {"end", c.evidence.end}, {"text", c.evidence.text}};
+      if (parts) ev["in"] = scope_name(c.scope);
       sj["scores"].push_back({{"criterion", c.criterion_id}, {"outcome", outcome_name(c.outcome)}, {"score", c.score},
-                              {"evidence", {{"start", c.evidence.start}, {"end", c.evidence.end}, {"text", c.evidence.text}}},
-                              {"reason", c.reason}, {"expected", c.expected}});
+                              {"evidence", ev}, {"reason", c.reason}, {"expected", c.expected}});
+    }
     j["samples"].push_back(sj);
   }
   j["criteria"] = nlohmann::json::array();  // most unstable first, then stable-fail, unscored, stable-pass
@@ -183,6 +193,20 @@ nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing,
       gj["divergence"]["token_a"] = {{"text", d.token_a->text}, {"prob", num(d.token_a->prob)}};
       gj["divergence"]["token_b"] = {{"text", d.token_b->text}, {"prob", num(d.token_b->prob)}};
       gj["divergence"]["prob_b_under_a"] = d.prob_b_under_a ? num(*d.prob_b_under_a) : nlohmann::json(nullptr);
+    }
+    if (g.reasoning) {
+      const auto& r = *g.reasoning;
+      auto div = [](const Divergence& d) {
+        return d.diverged ? nlohmann::json{{"repeat_a", d.repeat_a}, {"repeat_b", d.repeat_b},
+                                           {"byte_offset", d.byte_offset}, {"char_offset", d.char_offset}}
+                          : nlohmann::json(nullptr);
+      };
+      gj["reasoning"] = {{"samples", r.samples}, {"unclosed", r.unclosed}, {"unique_answers", r.unique_answers},
+                         {"answer_divergence", div(r.answer_divergence)}, {"unique_reasoning", r.unique_reasoning},
+                         {"reasoning_divergence", div(r.reasoning_divergence)},
+                         {"reasoning_chars", {{"min", num(r.reasoning_chars.min)}, {"mean", num(r.reasoning_chars.mean)},
+                                              {"max", num(r.reasoning_chars.max)}}},
+                         {"same_answer_different_reasoning", r.same_answer_different_reasoning()}};
     }
     j["groups"].push_back(gj);
   }

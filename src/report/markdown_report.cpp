@@ -69,7 +69,7 @@ std::set<std::pair<std::string, std::string>> unstable_groups(const RunAnalysis&
 std::string quote_md(const std::optional<Quote>& q) {
   if (!q) return "—";
   std::string s = "#" + std::to_string(q->repeat) + " “" + md_inline(q->text, 80) + "”";
-  if (!q->from_evidence) s += " (output)";
+  if (!q->from_evidence) s += " (" + (q->source.empty() ? std::string("output") : q->source) + ")";
   if (!q->reason.empty()) s += ": " + md_inline(q->reason, 100);
   return s;
 }
@@ -123,11 +123,52 @@ void render_cases_detail(const RunAnalysis& a, std::ostream& out,
   }
 }
 
-std::vector<MetricGroup> groups_shown(bool routing) {
+bool has_reasoning(const RunAnalysis& a) {
+  for (const auto& g : a.groups)
+    if (g.reasoning) return true;
+  return false;
+}
+
+std::vector<MetricGroup> groups_shown(bool routing, bool reasoning) {
   std::vector<MetricGroup> g = {MetricGroup::kStability, MetricGroup::kOutput, MetricGroup::kVariants,
                                 MetricGroup::kUsage};
   if (routing) g.push_back(MetricGroup::kRouting);
+  if (reasoning) g.push_back(MetricGroup::kReasoning);
   return g;
+}
+
+std::string divergence_cell(const Divergence& d) {
+  if (!d.diverged) return "—";
+  return "char " + std::to_string(d.char_offset) + " (repeats " + std::to_string(d.repeat_a) + " vs " +
+         std::to_string(d.repeat_b) + ")";
+}
+
+// Only for runs whose outputs have a thinking part: a run without one renders as before.
+void render_reasoning_markdown(const RunAnalysis& a, std::ostream& out,
+                               const std::set<std::pair<std::string, std::string>>* only) {
+  if (!has_reasoning(a)) return;
+  out << "\n## Reasoning and answer\n\nCriteria grade the answer part unless their `scope` says otherwise; the "
+         "thinking part's variance is shown beside the answer's.\n\n"
+         "| Case | Variant | With thinking | Unclosed | Unique answers | Answer divergence | Unique reasoning | "
+         "Reasoning divergence | Reasoning length (chars, min / mean / max) |\n|---|---|---|---|---|---|---|---|---|\n";
+  std::vector<const GroupStability*> same;
+  for (const auto& g : a.groups) {
+    if (!g.reasoning || (only && !only->count({g.case_id, g.variant_id}))) continue;
+    const auto& r = *g.reasoning;
+    if (r.same_answer_different_reasoning()) same.push_back(&g);
+    out << "| " << md_inline(g.case_id) << " | " << md_inline(g.variant_id) << " | " << r.samples << " of "
+        << g.samples << " | " << r.unclosed << " | " << r.unique_answers << " | "
+        << divergence_cell(r.answer_divergence) << " | " << r.unique_reasoning << " | "
+        << divergence_cell(r.reasoning_divergence) << " | " << fmt(r.reasoning_chars.min, 0) << " / "
+        << fmt(r.reasoning_chars.mean, 0) << " / " << fmt(r.reasoning_chars.max, 0) << " |\n";
+  }
+  if (!same.empty()) {
+    out << "\n**Same answer, different reasoning** (the verdict is stable, the path to it is not):\n\n";
+    for (const auto* g : same)
+      out << "- " << md_inline(g->case_id) << " / " << md_inline(g->variant_id) << ": 1 answer, "
+          << g->reasoning->unique_reasoning << " different thinking texts over " << g->reasoning->samples
+          << " repeats, first apart at char " << g->reasoning->reasoning_divergence.char_offset << "\n";
+  }
 }
 
 }  // namespace
@@ -303,6 +344,8 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
         << " |\n";
   }
 
+  render_reasoning_markdown(a, out, only);
+
   if (routing && routing->reportable()) render_routing_markdown(*routing, out, &a, opts.only_unstable);
 
   render_judge_markdown(a.judge, out);
@@ -330,7 +373,7 @@ void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnaly
   else out << "- Per-repeat tables: `wobble report " << r.id << " --detail`\n";
 
   out << "\n## Appendix: metric definitions\n\n";
-  render_metrics_markdown(out, groups_shown(routing && routing->reportable()));
+  render_metrics_markdown(out, groups_shown(routing && routing->reportable(), has_reasoning(a)));
   render_judge_definitions_markdown(a.judge, out);
 }
 

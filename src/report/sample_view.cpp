@@ -52,10 +52,17 @@ nlohmann::json sample_json(const SampleRecord& s) {
   for (const auto& a : s.attempts)
     sj["attempts"].push_back({{"index", a.index}, {"http_status", a.http_status}, {"outcome", a.outcome},
                               {"error", a.error}, {"latency_s", a.latency_s}, {"retry_after_s", a.retry_after_s}});
-  for (const auto& c : s.scores)
-    sj["scores"].push_back({{"criterion", c.criterion_id}, {"outcome", outcome_name(c.outcome)}, {"score", c.score},
-                            {"evidence_start", c.evidence.start}, {"evidence_end", c.evidence.end},
-                            {"evidence", c.evidence.text}, {"reason", c.reason}, {"expected", c.expected}});
+  const bool parts = s.ok && s.reasoning_form != ReasoningForm::kNone;  // only then: older outputs print as before
+  if (parts)
+    sj["reasoning"] = {{"form", reasoning_form_name(s.reasoning_form)}, {"text", s.reasoning},
+                       {"closed", s.reasoning_closed}, {"answer", s.answer}};
+  for (const auto& c : s.scores) {
+    nlohmann::json cj = {{"criterion", c.criterion_id}, {"outcome", outcome_name(c.outcome)}, {"score", c.score},
+                         {"evidence_start", c.evidence.start}, {"evidence_end", c.evidence.end},
+                         {"evidence", c.evidence.text}, {"reason", c.reason}, {"expected", c.expected}};
+    if (parts) cj["evidence_in"] = scope_name(c.scope);
+    sj["scores"].push_back(cj);
+  }
   if (s.logprobs.empty()) {
     sj["logprobs"] = nullptr;
   } else {
@@ -107,6 +114,12 @@ void render_sample_text(const SampleRecord& s, std::ostream& out, bool per_token
       note = " (cut by wobble to " + std::to_string(s.output.size()) + " of " + std::to_string(s.output_original_bytes) +
              " bytes)";
     print_block(out, "output", s.output, note);
+    if (s.reasoning_form != ReasoningForm::kNone) {
+      // The two parts the criteria grade (rubrics/README.md, "Reasoning and answer").
+      print_block(out, std::string("reasoning part (") + reasoning_form_name(s.reasoning_form) + ")", s.reasoning,
+                  s.reasoning_closed ? "" : " (never ended: no answer)");
+      print_block(out, "answer part", s.answer);
+    }
   } else {
     out << "  provider failure: " << term_line(s.error) << "\n";
   }
@@ -138,7 +151,10 @@ void render_sample_text(const SampleRecord& s, std::ostream& out, bool per_token
   for (const auto& c : s.scores) {
     out << "    " << pad_right(outcome_name(c.outcome), 9) << " " << term_line(c.criterion_id) << "  score "
         << fixed(c.score, 2);
-    if (c.evidence.start >= 0) out << "  @" << c.evidence.start << "-" << c.evidence.end;
+    if (c.evidence.start >= 0) {
+      out << "  @" << c.evidence.start << "-" << c.evidence.end;
+      if (s.reasoning_form != ReasoningForm::kNone) out << " in " << scope_name(c.scope);
+    }
     if (!c.evidence.text.empty()) out << "  evidence \"" << term_line(c.evidence.text) << "\"";
     if (!c.expected.empty()) out << "  expected \"" << term_line(c.expected) << "\"";
     if (!c.reason.empty()) out << "  — " << term_line(c.reason);

@@ -318,9 +318,14 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<W
       r.attempts = comp.attempts;
       if (comp.ok) {
         r.output_original_bytes = cap_output(comp.text, size_t(lane.spec->max_output_bytes), r.finish_reason);
+        // A server's separate thinking field is held to the same cap; the sample is then marked cut.
+        std::string reasoning_finish = r.finish_reason;
+        if (cap_output(comp.reasoning, size_t(lane.spec->max_output_bytes), reasoning_finish) >= 0)
+          r.finish_reason = reasoning_finish;
         r.output = std::move(comp.text);
-        r.extracted_answer = extract_answer(c, r.output);
-        r.scores = score_output(c, r.output);
+        r.set_parts(split_output(r.output, comp.reasoning, r.finish_reason));
+        r.extracted_answer = extract_answer(c, r.answer_text());
+        r.scores = score_output(c, r.output, r.parts());
         r.prompt_token_ids = std::move(comp.prompt_token_ids);
         r.token_ids = std::move(comp.token_ids);
         r.routing_trace = std::move(comp.routing_trace);

@@ -83,26 +83,56 @@ std::unique_ptr<Scorer> make_scorer(const CriterionSpec& spec) {
                     "unknown scorer '" + spec.scorer + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
 }
 
-std::vector<CriterionResult> score_output(const Case& c, const std::string& output) {
-  std::optional<std::string> answer = extract_answer_full(c, output);
+std::optional<std::string> scoped_text(const std::string& raw, const OutputParts& parts, Scope scope) {
+  switch (scope) {
+    case Scope::kAnswer: return parts.has_reasoning() ? parts.answer : raw;
+    case Scope::kReasoning:
+      if (!parts.has_reasoning()) return std::nullopt;
+      return parts.reasoning;
+    case Scope::kRaw: return raw;
+  }
+  return raw;
+}
+
+std::vector<CriterionResult> score_output(const Case& c, const std::string& raw, const OutputParts& parts) {
+  const std::string& answer_text = parts.has_reasoning() ? parts.answer : raw;
+  std::optional<std::string> answer = extract_answer_full(c, answer_text);
   std::vector<CriterionResult> results;
   for (const auto& crit : c.rubric.criteria) {
     CriterionResult r;
-    if (output.empty()) {
+    std::optional<std::string> text = scoped_text(raw, parts, crit.scope);
+    if (raw.empty() && !parts.has_reasoning()) {
       r.outcome = Outcome::kUnscored;
       r.reason = "output is empty";
+    } else if (!text) {
+      r.outcome = Outcome::kUnscored;
+      r.reason = "the output has no reasoning part to grade";
+    } else if (crit.scope == Scope::kAnswer && !parts.closed && text->empty()) {
+      // The model spent its tokens thinking and never answered: a definite fail, not a grading gap.
+      r.outcome = Outcome::kFail;
+      r.reason = "no answer: the thinking part never ended";
+    } else if (text->empty()) {
+      r.outcome = Outcome::kUnscored;
+      r.reason = std::string("the ") + scope_name(crit.scope) + " is empty";
     } else {
       try {
-        r = make_scorer(crit)->score(ScoreInput{output, c, answer});
+        // An answer extractor reads the text the criterion grades.
+        std::optional<std::string> extracted = crit.scope == Scope::kAnswer ? answer : extract_answer_full(c, *text);
+        r = make_scorer(crit)->score(ScoreInput{*text, c, extracted});
       } catch (const std::exception& e) {
         r.outcome = Outcome::kUnscored;
         r.reason = std::string("scorer error: ") + e.what();
       }
     }
     r.criterion_id = crit.id;
+    r.scope = crit.scope;
     results.push_back(std::move(r));
   }
   return results;
+}
+
+std::vector<CriterionResult> score_output(const Case& c, const std::string& output) {
+  return score_output(c, output, split_output(output));
 }
 
 }  // namespace wobble

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scorer/output_parts.h"
 #include "suite/suite.h"
 
 namespace wobble {
@@ -31,6 +32,7 @@ struct CriterionResult {
   Outcome outcome = Outcome::kUnscored;
   double score = 0;      // [0, 1]
   Evidence evidence;
+  Scope scope = Scope::kAnswer;  // the text the evidence offsets point into (the criterion's scope)
   std::string reason;    // human sentence
   std::string expected;  // rendered expected value, when the scorer has one
 };
@@ -59,7 +61,16 @@ std::optional<std::string> extract_answer(const Case& c, const std::string& outp
 // The same answer in full, as the scorers see it (score_output).
 std::optional<std::string> extract_answer_full(const Case& c, const std::string& output);
 
-// Scores every criterion of the case's rubric (applying `not`).
+// The text a criterion with this scope grades: the answer part, the reasoning part or the raw
+// output. nullopt for kReasoning when the output has no thinking part.
+std::optional<std::string> scoped_text(const std::string& raw, const OutputParts& parts, Scope scope);
+
+// Scores every criterion of the case's rubric (applying `not`), each on its scope's text. The
+// answer extractor reads the answer part. An answer that is empty because the thinking never ended
+// is a fail of every answer-scoped criterion (`not` does not flip it); an empty text otherwise, or a
+// reasoning scope without a thinking part, is unscored.
+std::vector<CriterionResult> score_output(const Case& c, const std::string& raw, const OutputParts& parts);
+// The same after split_output(output).
 std::vector<CriterionResult> score_output(const Case& c, const std::string& output);
 
 }  // namespace wobble

@@ -12,7 +12,7 @@
 
 #include "moe/model.h"
 #include "moe/tokenizer.h"
-#include "provider/engine_prompt.h"
+#include "moe/prompt.h"
 #include "serve/completion.h"
 #include "serve/routing_out.h"
 #include "serve/slot_pool.h"
@@ -110,7 +110,7 @@ void Server::Impl::handle_completion(const httplib::Request& hreq, httplib::Resp
     e.message = "The model '" + clip_utf8(r.model, 200) + "' does not exist; this server serves '" + name + "'";
     return refuse(e);
   }
-  auto ids = encode_engine_prompt(model->tokenizer(), family, r.prompt, r.messages);
+  auto ids = moe::encode_prompt(model->tokenizer(), family, r.prompt, r.messages);
   if (!ids.ok()) return refuse(ApiError{400, "cannot tokenize the prompt: " + ids.status().message(), "invalid_request_error",
                                         endpoint == Endpoint::kChat ? "messages" : "prompt", ""});
   if (ids->empty())
@@ -284,7 +284,7 @@ Server::Server(const ServeOptions& options) : impl_(std::make_unique<Impl>()) {
   if (!m.ok()) throw RuntimeError(m.status().ToString());
   im.model = m.value();
   if (!im.model->has_tokenizer()) throw RuntimeError(options.model_path + " has no tokenizer metadata; serve needs one");
-  auto fam = resolve_chat_family(im.model->tokenizer(), options.chat_template);
+  auto fam = moe::resolve_chat_family(im.model->tokenizer(), options.chat_template);
   if (!fam.ok()) throw Error(kExitUsage, "--chat-template: " + fam.status().message());
   im.family = *fam;
   im.name = options.alias.empty() ? default_name(options.model_path) : options.alias;

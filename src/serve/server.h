@@ -23,7 +23,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                     // 0: any free port (bind() says which)
   std::string alias;                   // the model's name in the API; "" = the file name without .gguf
-  std::string chat_template = "auto";  // auto | raw | chatml | mistral | granite | tulu | llama3 | deepseek
+  std::string chat_template = "auto";  // "auto" or a name of moe::chat_family_list()
   int parallel = 1;                    // sessions generating at once
   int queue = 16;                      // admitted requests waiting for a session; more get 503
   int threads = 0;                     // per session; 0 = the machine's cores / parallel

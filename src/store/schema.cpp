@@ -161,6 +161,15 @@ CREATE INDEX samples_by_run ON samples(run_id, provider_id, case_id, variant_id,
 CREATE INDEX samples_traced ON samples(run_id, case_id, variant_id)
   WHERE length(routing_trace) > 0 OR routing_error <> '';
 )sql",
+      // reasoning (issue 16): an output's thinking part and answer part kept apart
+      // (scorer/output_parts.h), and which of them a score's evidence offsets point into.
+      R"sql(
+ALTER TABLE samples ADD COLUMN reasoning_form TEXT NOT NULL DEFAULT '';  -- '' (none) | think | harmony | field
+ALTER TABLE samples ADD COLUMN reasoning TEXT;                          -- NULL when reasoning_form = ''
+ALTER TABLE samples ADD COLUMN answer TEXT;                             -- NULL when reasoning_form = '': the output is the answer
+ALTER TABLE samples ADD COLUMN reasoning_closed INTEGER NOT NULL DEFAULT 1;  -- 0: the thinking never ended
+ALTER TABLE scores ADD COLUMN scope TEXT NOT NULL DEFAULT 'answer';     -- answer | reasoning | raw
+)sql",
   };
   return kMigrations;
 }

@@ -395,12 +395,14 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   Stmt score(db_,
              "INSERT INTO scores (sample_id, criterion_id, outcome, score, evidence_start, evidence_end, "
-             "evidence_text, reason, expected) VALUES (?,?,?,?,?,?,?,?,?)");
+             "evidence_text, reason, expected, scope) VALUES (?,?,?,?,?,?,?,?,?,?)");
   Stmt attempt(db_,
                "INSERT INTO attempts (sample_id, attempt_index, http_status, outcome, error, latency_s, retry_after_s) "
                "VALUES (?,?,?,?,?,?,?)");
   // Set apart from the insert: only routing runs fill it.
   Stmt routing_error(db_, "UPDATE samples SET routing_error = ? WHERE id = ?");
+  // Likewise only outputs with a thinking part.
+  Stmt reasoning(db_, "UPDATE samples SET reasoning_form = ?, reasoning = ?, answer = ?, reasoning_closed = ? WHERE id = ?");
   Stmt grading(db_,
                "INSERT INTO judge_gradings (sample_id, criterion_id, k_index, verdict, points, evidence, reason, fault, "
                "fault_detail, raw_response, calls, latency_s, cached, cache_key, judge_model, prompt_version) "
@@ -431,10 +433,14 @@ void Store::insert_samples(const std::vector<SampleRecord>& batch) {
     }
     int64_t id = sqlite3_last_insert_rowid(db_);
     if (!r.routing_error.empty()) routing_error.bind(1, r.routing_error).bind(2, id).run();
+    if (r.ok && r.reasoning_form != ReasoningForm::kNone) {
+      reasoning.bind(1, std::string(reasoning_form_name(r.reasoning_form))).bind(2, r.reasoning).bind(3, r.answer);
+      reasoning.bind(4, int64_t(r.reasoning_closed ? 1 : 0)).bind(5, id).run();
+    }
     for (const auto& c : r.scores) {
       score.bind(1, id).bind(2, c.criterion_id).bind(3, std::string(outcome_name(c.outcome))).bind(4, c.score);
       score.bind(5, c.evidence.start).bind(6, c.evidence.end).bind(7, c.evidence.text).bind(8, c.reason);
-      score.bind(9, c.expected).run();
+      score.bind(9, c.expected).bind(10, std::string(scope_name(c.scope))).run();
     }
     for (const auto& a : r.attempts) {
       attempt.bind(1, id).bind(2, int64_t(a.index)).bind(3, int64_t(a.http_status)).bind(4, a.outcome);
@@ -557,7 +563,10 @@ std::string sample_select(const SampleColumns& c) {
   sql += c.traces ? "routing_trace" : "NULL";
   sql += ", model_reported, ";
   sql += c.logprobs ? "logprobs" : "NULL";
-  sql += ", output_original_bytes, routing_error, provider_id FROM samples";
+  sql += ", output_original_bytes, routing_error, provider_id, reasoning_form, ";
+  // The reasoning and answer parts are texts of the output's size: read with the output or not at all.
+  sql += c.output ? "reasoning, answer" : "NULL, NULL";
+  sql += ", reasoning_closed FROM samples";
   return sql;
 }
 
@@ -586,15 +595,21 @@ SampleRecord read_sample(const Stmt& s) {
   r.output_original_bytes = s.opt_text(20) ? s.int64(20) : -1;
   r.routing_error = s.text(21);
   r.provider_id = s.text(22);
+  r.reasoning_form = reasoning_form_from_name(s.text(23)).value_or(ReasoningForm::kNone);
+  if (r.reasoning_form != ReasoningForm::kNone) {
+    r.reasoning = s.text(24);
+    r.answer = s.text(25);
+    r.reasoning_closed = s.int64(26) != 0;
+  }
   return r;
 }
 
 const char* kScoreColumns =
     "s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, s.evidence_text, s.reason, "
-    "s.expected";
+    "s.expected, s.scope";
 // The same columns without the texts (read as NULL), for SampleColumns::ScoreText::kNone.
 const char* kScoreColumnsNoText =
-    "s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, NULL, NULL, NULL";
+    "s.sample_id, s.criterion_id, s.outcome, s.score, s.evidence_start, s.evidence_end, NULL, NULL, NULL, s.scope";
 
 using ScoreText = SampleColumns::ScoreText;
 
@@ -610,6 +625,7 @@ CriterionResult read_score(const Stmt& sc, ScoreText text = ScoreText::kAll) {
     c.reason = sc.text(7);
   }
   if (text == ScoreText::kAll) c.expected = sc.text(8);
+  c.scope = scope_from_name(sc.text(9)).value_or(Scope::kAnswer);
   return c;
 }
 

@@ -76,6 +76,23 @@ struct SampleRecord {
   int64_t output_original_bytes = -1;  // >= 0: output was cut to the stored cap from this many bytes
   uint64_t seed = 0;
   std::optional<std::string> extracted_answer;
+  // The thinking part and the answer part (scorer/output_parts.h). kNone: the output has no
+  // thinking part and is the answer itself (`answer` stays empty, never a copy of it).
+  ReasoningForm reasoning_form = ReasoningForm::kNone;
+  std::string reasoning, answer;
+  bool reasoning_closed = true;
+  OutputParts parts() const {
+    if (reasoning_form == ReasoningForm::kNone) return OutputParts{ReasoningForm::kNone, "", output, true};
+    return OutputParts{reasoning_form, reasoning, answer, reasoning_closed};
+  }
+  void set_parts(OutputParts p) {
+    reasoning_form = p.form;
+    reasoning = std::move(p.reasoning);
+    answer = p.form == ReasoningForm::kNone ? std::string() : std::move(p.answer);
+    reasoning_closed = p.closed;
+  }
+  // The answer part: the output itself when there is no thinking part.
+  const std::string& answer_text() const { return reasoning_form == ReasoningForm::kNone ? output : answer; }
   std::vector<int32_t> prompt_token_ids, token_ids;
   std::vector<uint8_t> routing_trace;   // empty when none
   std::string routing_error;            // why routing was asked for but is absent ("" otherwise)

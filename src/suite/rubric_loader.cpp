@@ -53,7 +53,7 @@ nlohmann::json to_json(const YAML::Node& n, const std::string& file, const std::
 }
 
 CriterionSpec parse_criterion(const YamlNode& node) {
-  node.expect_keys({"id", "description", "weight", "scorer", "args", "not"});
+  node.expect_keys({"id", "description", "weight", "scorer", "args", "not", "scope"});
   CriterionSpec c;
   c.id = node.required("id").as_string();
   if (c.id.empty()) node.required("id").fail("must not be empty");
@@ -68,6 +68,11 @@ CriterionSpec parse_criterion(const YamlNode& node) {
   }
   if (c.args.is_null()) c.args = nlohmann::json::object();
   c.negate = node.opt_bool("not").value_or(false);
+  if (auto sc = node.opt_string("scope")) {
+    auto scope = scope_from_name(*sc);
+    if (!scope) node.required("scope").fail("must be 'answer', 'reasoning' or 'raw', not '" + *sc + "'");
+    c.scope = *scope;
+  }
   c.source = node.file() + ":" + std::to_string(node.line());
   try {
     make_scorer(c);  // validates the name and arguments now, not mid-run

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scorer/output_parts.h"
+
 namespace wobble {
 
 // Sampling parameters as written: every field optional so case overrides layer over suite defaults.
@@ -68,7 +70,11 @@ struct ProviderSpec {
   int64_t max_output_bytes = int64_t(1) << 20;
   // local
   std::string model_path;          // GGUF; empty = the bundled demo model
-  std::string chat_template = "auto";  // auto | raw | chatml | mistral | granite | tulu | llama3 | deepseek
+  std::string chat_template = "auto";  // "auto" or a name of moe::chat_family_list()
+  // Template switches (moe::ChatOptions): qwen3's thinking (unset: the template's default, on) and
+  // harmony's reasoning effort and date line ("" : medium; today's UTC date).
+  std::optional<bool> thinking;
+  std::string reasoning_effort, chat_date;
   int threads = 0;
   bool trace_routing = true;
   // Sampling for this provider's samples, over the suite's and each case's (the provider is the
@@ -108,6 +114,7 @@ struct CriterionSpec {
   std::string scorer;      // registered scorer name, e.g. "regex"
   nlohmann::json args;     // scorer arguments; strings may hold {{var}} templates
   bool negate = false;     // `not: true` inverts pass/fail (unscored stays unscored)
+  Scope scope = Scope::kAnswer;  // which text is graded: the answer part, the reasoning part, or the raw output
   std::string source;      // "file:line" where it was defined, for messages
 };
 

@@ -86,8 +86,11 @@ GateSpec gate_from(const json& j) {
 }
 
 json criterion_json(const CriterionSpec& cr) {
-  return {{"id", cr.id}, {"description", cr.description}, {"weight", cr.weight},
-          {"scorer", cr.scorer}, {"args", cr.args}, {"not", cr.negate}};
+  json j = {{"id", cr.id}, {"description", cr.description}, {"weight", cr.weight},
+            {"scorer", cr.scorer}, {"args", cr.args}, {"not", cr.negate}};
+  // Written only when not the default, so suites written before scopes keep their content hash.
+  if (cr.scope != Scope::kAnswer) j["scope"] = scope_name(cr.scope);
+  return j;
 }
 
 json variant_json(const Variant& v) {
@@ -161,6 +164,9 @@ ProviderSpec ProviderSpec::from_json(const json& j) {
   p.max_output_bytes = field<int64_t>(j, "max_output_bytes", w).value_or(int64_t(16) << 20);
   p.model_path = field<std::string>(j, "model_path", w).value_or("");
   p.chat_template = field<std::string>(j, "chat_template", w).value_or(p.chat_template);
+  p.thinking = field<bool>(j, "thinking", w);
+  p.reasoning_effort = field<std::string>(j, "reasoning_effort", w).value_or("");
+  p.chat_date = field<std::string>(j, "chat_date", w).value_or("");
   p.threads = field<int>(j, "threads", w).value_or(0);
   p.trace_routing = field<bool>(j, "trace_routing", w).value_or(p.trace_routing);
   p.sampling = SamplingSpec::from_json(object_at(j, "sampling", w));
@@ -273,6 +279,11 @@ Suite suite_from_json(const json& j) {
       cr.scorer = field<std::string>(kj, "scorer", kw).value_or("");
       cr.args = kj.contains("args") ? kj["args"] : json::object();
       cr.negate = field<bool>(kj, "not", kw).value_or(false);
+      if (auto sc = field<std::string>(kj, "scope", kw)) {
+        auto scope = scope_from_name(*sc);
+        if (!scope) throw std::runtime_error(kw + ".scope is not answer, reasoning or raw: " + *sc);
+        cr.scope = *scope;
+      }
       cr.source = c.rubric.source_path;
       c.rubric.criteria.push_back(std::move(cr));
     }

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "moe/chat_template.h"
 #include "suite/rubric_loader.h"
 #include "suite/suite.h"
 #include "suite/yaml_node.h"
@@ -18,6 +19,14 @@ namespace fs = std::filesystem;
 
 namespace wobble {
 namespace {
+
+bool is_iso_date(const std::string& d) {
+  if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (d[i] < '0' || d[i] > '9') return false;
+  int month = (d[5] - '0') * 10 + (d[6] - '0'), day = (d[8] - '0') * 10 + (d[9] - '0');
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
 
 SamplingSpec parse_sampling(const YamlNode& n) {
   n.expect_keys({"temperature", "top_p", "top_k", "min_p", "max_tokens", "seed", "stop"});
@@ -116,17 +125,25 @@ ProviderSpec parse_provider(const YamlNode& n) {
     if (p.top_logprobs > 0) p.logprobs = true;
     parse_routing(n, p);
   } else if (p.kind == "local") {
-    n.expect_keys({"id", "kind", "model_path", "chat_template", "threads", "max_concurrency", "trace_routing", "timeout",
+    n.expect_keys({"id", "kind", "model_path", "chat_template", "thinking", "reasoning_effort", "chat_date", "threads", "max_concurrency", "trace_routing", "timeout",
                    "max_attempts", "circuit_breaker", "max_output_bytes", "sampling"});
     p.model_path = n.opt_string("model_path").value_or("");
     p.chat_template = n.opt_string("chat_template").value_or("auto");
-    static const std::set<std::string> kTemplates = {"auto", "raw", "chatml", "mistral", "granite",
-                                                     "tulu", "llama3", "deepseek"};
+    std::set<std::string> kTemplates = {"auto"};
+    for (const auto& name : moe::chat_family_names()) kTemplates.insert(name);
     if (!kTemplates.count(p.chat_template)) {
       std::string hint = closest_match(p.chat_template, kTemplates);
       n.required("chat_template").fail("unknown chat template '" + p.chat_template + "'" +
                                        (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
     }
+    p.thinking = n.opt_bool("thinking");
+    p.reasoning_effort = n.opt_string("reasoning_effort").value_or("");
+    if (!p.reasoning_effort.empty() && p.reasoning_effort != "low" && p.reasoning_effort != "medium" &&
+        p.reasoning_effort != "high")
+      n.required("reasoning_effort").fail("must be 'low', 'medium' or 'high'");
+    p.chat_date = n.opt_string("chat_date").value_or("");
+    if (!p.chat_date.empty() && !is_iso_date(p.chat_date))
+      n.required("chat_date").fail("must be a date written YYYY-MM-DD");
     p.threads = int(n.opt_int("threads", 0, 1024).value_or(0));
     p.trace_routing = n.opt_bool("trace_routing").value_or(true);
     p.max_concurrency = 1;

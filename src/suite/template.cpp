@@ -125,6 +125,10 @@ nlohmann::json ProviderSpec::to_json() const {
   } else {
     j["model_path"] = model_path;
     j["chat_template"] = chat_template;
+    // Absent when unset, so snapshots of suites without them are unchanged.
+    if (thinking) j["thinking"] = *thinking;
+    if (!reasoning_effort.empty()) j["reasoning_effort"] = reasoning_effort;
+    if (!chat_date.empty()) j["chat_date"] = chat_date;
     j["threads"] = threads;
     j["max_concurrency"] = max_concurrency;
     j["trace_routing"] = trace_routing;

@@ -61,10 +61,10 @@ Suite make_suite(int cases, int variants, int repeats) {
     k.rubric.name = "arith";
     k.rubric.source_path = "/bench/rubrics/arith.yaml";
     k.rubric.answer_extractor = ExtractorSpec{"regex", {{"pattern", "Answer: (-?\\d+)"}, {"group", 1}}};
-    k.rubric.criteria.push_back({"format", "", 1, "regex", {{"pattern", "Answer: -?\\d+"}}, false, "arith.yaml:3"});
+    k.rubric.criteria.push_back({"format", "", 1, "regex", {{"pattern", "Answer: -?\\d+"}}, false, Scope::kAnswer, "arith.yaml:3"});
     k.rubric.criteria.push_back(
-        {"correct", "", 2, "equals", {{"value", std::to_string(c % 97 + c % 89)}}, false, "arith.yaml:6"});
-    k.rubric.criteria.push_back({"length", "", 0.5, "word-count", {{"max", 40}}, false, "arith.yaml:9"});
+        {"correct", "", 2, "equals", {{"value", std::to_string(c % 97 + c % 89)}}, false, Scope::kAnswer, "arith.yaml:6"});
+    k.rubric.criteria.push_back({"length", "", 0.5, "word-count", {{"max", 40}}, false, Scope::kAnswer, "arith.yaml:9"});
     s.cases.push_back(std::move(k));
   }
   s.content_hash = suite_content_hash(s);
@@ -159,12 +159,12 @@ int64_t write_run(Store& store, const Suite& suite, int repeats, int run_index, 
         s.completion_tokens = 48;
         s.attempts.push_back({1, 200, "ok", "", s.latency_s, 0});
         CriterionResult f{"format", Outcome::kPass, 1, {0, int64_t(lead.size()) - 1, lead.substr(0, lead.size() - 1)},
-                          "matched /Answer: -?\\d+/", "Answer: -?\\d+"};
+                          Scope::kAnswer, "matched /Answer: -?\\d+/", "Answer: -?\\d+"};
         CriterionResult x{"correct", correct ? Outcome::kPass : Outcome::kFail, correct ? 1.0 : 0.0,
-                          {8, 8 + int64_t(std::to_string(answer).size()), std::to_string(answer)},
+                          {8, 8 + int64_t(std::to_string(answer).size()), std::to_string(answer)}, Scope::kAnswer,
                           correct ? "answer equals the expected value" : "answer differs from the expected value",
                           std::to_string(right)};
-        CriterionResult w{"length", Outcome::kPass, 1, {0, int64_t(s.output.size()), ""}, "", "<= 40 words"};
+        CriterionResult w{"length", Outcome::kPass, 1, {0, int64_t(s.output.size()), ""}, Scope::kAnswer, "", "<= 40 words"};
         if (u(rng) < 0.01) {
           w.outcome = Outcome::kUnscored;
           w.score = 0;

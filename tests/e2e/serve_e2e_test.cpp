@@ -21,7 +21,7 @@
 #include "moe/model.h"
 #include "moe/session.h"
 #include "moe/tokenizer.h"
-#include "provider/engine_prompt.h"
+#include "moe/prompt.h"
 #include "provider/routing_payload.h"
 #include "store/store.h"
 #include "support/process.h"
@@ -499,9 +499,9 @@ TEST(ServeE2E, RoutingOutIsTheEnginesTraceInBothFormats) {
   so.trace_routing = true;
   auto session = moe::Session::create(*model, so);
   ASSERT_TRUE(session.ok());
-  auto fam = resolve_chat_family((*model)->tokenizer(), "auto");
+  auto fam = moe::resolve_chat_family((*model)->tokenizer(), "auto");
   std::vector<moe::ChatMessage> msgs = {{"user", "Write two sentences about the sea."}};
-  auto ids = encode_engine_prompt((*model)->tokenizer(), *fam, std::nullopt, msgs);
+  auto ids = moe::encode_prompt((*model)->tokenizer(), *fam, std::nullopt, msgs);
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(prompt_ids, *ids);
   moe::GenerateOptions go;

@@ -225,3 +225,26 @@ TEST(Sha256, FipsVectors) {
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   EXPECT_EQ(sha256_hex(std::string(1000000, 'a')), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
+
+TEST_F(SuiteFiles, ReasoningScopeAndTemplateSwitches) {
+  const std::string tail = "variants: [{id: v, prompt: p}]\ncases: [{id: c, rubric: rubrics/s.yaml, vars: {answer: 1}}]\n";
+  write("rubrics/s.yaml", "name: s\ncriteria:\n  - id: k\n    scope: thinking\n    scorer: contains\n    args: {value: x}\n");
+  auto e = error_of("name: x\nprovider: {kind: local}\n" + tail);
+  EXPECT_NE(e.find("s.yaml:4"), std::string::npos) << e;
+  EXPECT_NE(e.find("scope: must be 'answer', 'reasoning' or 'raw', not 'thinking'"), std::string::npos) << e;
+  write("rubrics/s.yaml", "name: s\ncriteria:\n  - id: k\n    scope: reasoning\n    scorer: contains\n    args: {value: x}\n");
+  std::string p = write("ok.yaml", "name: x\nprovider: {kind: local, chat_template: qwen3, thinking: false}\n" + tail);
+  Suite s = load_suite(p);
+  EXPECT_EQ(s.cases.at(0).rubric.criteria.at(0).scope, Scope::kReasoning);
+  EXPECT_EQ(s.provider.thinking, std::optional<bool>(false));
+  // The scope is part of what the run records, and survives the snapshot.
+  Suite again = suite_from_json(suite_to_json(s));
+  EXPECT_EQ(again.cases.at(0).rubric.criteria.at(0).scope, Scope::kReasoning);
+  EXPECT_EQ(again.provider.thinking, std::optional<bool>(false));
+  e = error_of("name: x\nprovider: {kind: local, chat_template: harmony, reasoning_effort: extreme}\n" + tail);
+  EXPECT_NE(e.find("provider.reasoning_effort: must be 'low', 'medium' or 'high'"), std::string::npos) << e;
+  e = error_of("name: x\nprovider: {kind: local, chat_template: harmony, chat_date: 2026-13-01}\n" + tail);
+  EXPECT_NE(e.find("provider.chat_date: must be a date written YYYY-MM-DD"), std::string::npos) << e;
+  e = error_of("name: x\nprovider: {kind: local, chat_template: harmoni}\n" + tail);
+  EXPECT_NE(e.find("did you mean 'harmony'"), std::string::npos) << e;
+}
