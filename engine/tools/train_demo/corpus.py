@@ -2,7 +2,7 @@
 
 Domains (distinct on purpose, so experts can specialise and routing has structure):
   math   - arithmetic questions with answers ("Answer: 85"): mostly two-digit additions and
-           subtractions, some multiplication tables; 70% of the samples by default
+           subtractions, some multiplication tables; 85% of the samples by default
   code   - small Python functions generated from templates
   prose  - short English sentences about everyday topics from a small grammar
 Roughly a third of the samples carry a system message with a role cue ("Role: math expert").
@@ -93,7 +93,7 @@ def prose_sample(rng):
     return q, " ".join(sents)
 
 
-DOMAIN_WEIGHTS = {"math": 0.7, "code": 0.15, "prose": 0.15}
+DOMAIN_WEIGHTS = {"math": 0.85, "code": 0.075, "prose": 0.075}
 
 # The judge domain (issue 13's worked example): the exact exchange Wobble's judge scorer builds with
 # prompt judge-v1 (src/scorer/judge.cpp, build_judge_prompt; rubrics/README.md "Judge"), asked about

@@ -379,9 +379,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="engine/models/wobble-demo-moe.gguf")
     ap.add_argument("--expectations", default="tests/fixtures/demo/expectations.json")
-    ap.add_argument("--samples", type=int, default=60000)
+    ap.add_argument("--samples", type=int, default=150000)
     ap.add_argument("--merges", type=int, default=800, help="at most; the corpus runs out of pairs first")
-    ap.add_argument("--steps", type=int, default=1300)
+    ap.add_argument("--steps", type=int, default=4500)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -391,9 +391,10 @@ def main():
     ap.add_argument("--stop-after-minutes", type=float, default=0,
                     help="end training early once this much wall time has passed (0 = never); the schedule "
                          "stays the one for --steps, and the card records the step reached")
-    ap.add_argument("--stop-step", type=int, default=0,
-                    help="end training after this many steps of a --steps schedule (reproduces a time-stopped run)")
-    ap.add_argument("--answer-weight", type=float, default=3.0,
+    ap.add_argument("--stop-step", type=int, default=4036,
+                    help="end training after this many steps of a --steps schedule (reproduces a time-stopped run; "
+                         "the shipped model stopped at 4036 of 4500 on a 65-minute budget; 0 = run the whole schedule)")
+    ap.add_argument("--answer-weight", type=float, default=5.0,
                     help="loss weight of the digits of arithmetic answers (every other token weighs 1)")
     ap.add_argument("--checkpoint", default="", help="also save the trained F32 state_dict here (torch.save)")
     ap.add_argument("--heldout", type=int, default=400, help="held-out two-digit additions and subtractions")
