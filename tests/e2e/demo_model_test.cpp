@@ -29,7 +29,9 @@ const std::string kExpect = std::string(WOBBLE_SOURCE_DIR) + "/tests/fixtures/de
 #define REQUIRE_DEMO_MODEL()                                                          \
   if (!fs::exists(kModel)) GTEST_SKIP() << "demo model not found at " << kModel;
 
-// A small suite on the demo model: 2 cases x 2 variants x `repeats`.
+// A small suite on the demo model: 2 cases x 2 variants x `repeats`. The questions are held-out ones
+// the model is least sure of (engine/README.md, Demo model): it answers most sums right in every
+// repeat even at temperature 1.5, so only such questions vary.
 std::string write_suite(const std::string& dir, double temperature, int repeats, int max_tokens = 24) {
   std::string rubrics = std::string(WOBBLE_SOURCE_DIR) + "/rubrics/";
   std::string s = "name: demo-e2e\nprovider: {kind: local, model_path: \"" + kModel +
@@ -37,8 +39,8 @@ std::string write_suite(const std::string& dir, double temperature, int repeats,
                   ", max_tokens: " + std::to_string(max_tokens) + ", seed: 11}\nrepeats: " + std::to_string(repeats) +
                   "\nvariants:\n  - id: plain\n    messages: [{user: \"{{question}}\"}]\n  - id: role\n    messages: "
                   "[{system: \"Role: math expert\"}, {user: \"{{question}}\"}]\ncases:\n"
-                  "  - {id: add, vars: {question: \"What is 23 + 45?\", answer: \"68\"}, rubric: \"" + rubrics +
-                  "demo-arithmetic.yaml\"}\n  - {id: mul, vars: {question: \"Calculate 7 * 8.\", answer: \"56\"}, "
+                  "  - {id: add, vars: {question: \"What is 64 + 65?\", answer: \"129\"}, rubric: \"" + rubrics +
+                  "demo-arithmetic.yaml\"}\n  - {id: sub, vars: {question: \"Compute 49 - 42.\", answer: \"7\"}, "
                   "rubric: \"" + rubrics + "demo-arithmetic.yaml\"}\n";
   std::string path = dir + "/suite.yaml";
   write_text_file(path, s);

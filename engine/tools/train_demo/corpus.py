@@ -2,7 +2,7 @@
 
 Domains (distinct on purpose, so experts can specialise and routing has structure):
   math   - arithmetic questions with answers ("Answer: 85"): mostly two-digit additions and
-           subtractions, some multiplication tables; 70% of the samples by default
+           subtractions, some multiplication tables; 85% of the samples by default
   code   - small Python functions generated from templates
   prose  - short English sentences about everyday topics from a small grammar
 Roughly a third of the samples carry a system message with a role cue ("Role: math expert").
@@ -93,7 +93,82 @@ def prose_sample(rng):
     return q, " ".join(sents)
 
 
-DOMAIN_WEIGHTS = {"math": 0.7, "code": 0.15, "prose": 0.15}
+DOMAIN_WEIGHTS = {"math": 0.85, "code": 0.075, "prose": 0.075}
+
+# The judge domain (issue 13's worked example): the exact exchange Wobble's judge scorer builds with
+# prompt judge-v1 (src/scorer/judge.cpp, build_judge_prompt; rubrics/README.md "Judge"), asked about
+# demo-style arithmetic outputs, and a strict-JSON grading whose verdict, quote and reason are
+# computed by rule here. Keep JUDGE_SYSTEM and judge_user byte-identical to the C++ prompt.
+JUDGE_SYSTEM = ('You are a strict grader. Reply with JSON only: {"verdict": "pass" or "fail", '
+                '"evidence": ["exact quote from the output"], "reason": "short reason"}')
+# Criterion texts (rubric args) and what each one requires: "value" = the first "Answer: N" number
+# is right; "format" = the whole output is one "Answer: N" line; both = both.
+JUDGE_CRITERIA = [
+    ("The answer is correct.", ("value",)),
+    ("The answer is correct and written as Answer: N.", ("value", "format")),
+    ("The output is a single line Answer: N.", ("format",)),
+]
+
+
+def judge_user(task, output, rubric):
+    return "Task:\n" + task + "\n\nOutput:\n" + output + "\n\nCriterion:\n" + rubric
+
+
+def _json_str(s):
+    # json.dumps escaping for the ASCII the corpus uses, without importing json's choices of spacing.
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def judge_reply(verdict, quote, reason):
+    return '{"verdict": "%s", "evidence": [%s], "reason": %s}' % (verdict, _json_str(quote), _json_str(reason))
+
+
+def _demo_output(rng, ans):
+    """An output as the demo model writes one at temperature 0.8: mostly "Answer: N" with N right or
+    near it, sometimes off-format. Returns (text, first number after "Answer:" or None, one-line?)."""
+    r = rng.random()
+    if r < 0.45:
+        n = ans
+    elif r < 0.85:
+        n = ans + rng.choice([-1, 1]) * rng.choice([1, 1, 2, 2, 3, 4, 5, 9, 10, 11, 20])
+    else:
+        n = None
+    if n is not None:
+        form = rng.random()
+        if form < 0.85:
+            return "Answer: %d" % n, n, True
+        if form < 0.95:
+            return "Answer: %d\nAnswer: %d" % (n, n + rng.choice([-1, 1])), n, False
+        return "Answer: %d." % n, n, False
+    junk = rng.choice(["Answer:", "The answer is %d." % (ans + rng.randint(-3, 3)), "def add(a, b):\n    return a + b",
+                       "%s %s %s." % (rng.choice(SUBJECTS), rng.choice(VERBS), rng.choice(PLACES))])
+    return junk, None, False
+
+
+def judge_sample(rng):
+    """(system, user, reply, (a, op, b, ans)) for one grading, the verdict by rule."""
+    _, _, key = math_sample(rng)
+    a, op, b, ans = key
+    task = math_question(rng, a, op, b)
+    output, n, one_line = _demo_output(rng, ans)
+    rubric, needs = rng.choice(JUDGE_CRITERIA)
+    ok_value = n == ans
+    ok_format = one_line
+    passed = ("value" not in needs or ok_value) and ("format" not in needs or ok_format)
+    lines = output.split("\n")
+    quote = lines[0]
+    truth = "%d %s %d = %d" % (a, op, b, ans)
+    if passed:
+        reason = truth if "value" in needs else "one Answer: N line"
+    elif "value" in needs and n is None:
+        reason = "no Answer: N with a number"
+    elif "value" in needs and not ok_value:
+        reason = "%s, not %d" % (truth, n)
+    else:
+        reason = "not a single Answer: N line"
+        if len(lines) > 1 and n is not None:
+            quote = lines[1]  # the extra line is what breaks the format
+    return JUDGE_SYSTEM, judge_user(task, output, rubric), judge_reply("pass" if passed else "fail", quote, reason), key
 
 
 def build(seed, n_samples, held_out, weights=None):
@@ -121,6 +196,13 @@ def build(seed, n_samples, held_out, weights=None):
             tq, ta = rng.choice(CODE_TEMPLATES)
             n = rng.choice(NAMES)
             q, a = tq.format(n=n), ta.format(n=n)
+        elif dom == "judge":
+            system, q, a, key = judge_sample(rng)
+            if key in held:  # the grading's reason spells out the sum: keep held-out sums out of it too
+                continue
+            texts.append(chatml(system, q, a))
+            domains.append(dom)
+            continue
         else:
             q, a = prose_sample(rng)
         system = ROLE[dom] if rng.random() < 0.35 else None

@@ -47,10 +47,10 @@ def _kv(key, vtype, value):
     return out
 
 
-def write(path, model, tok, c):
+def write(path, model, tok, c, name="wobble-demo-moe"):
     kvs = [
         ("general.architecture", T_STR, "llama"),
-        ("general.name", T_STR, "wobble-demo-moe"),
+        ("general.name", T_STR, name),
         ("general.alignment", T_U32, ALIGN),
         ("llama.context_length", T_U32, c.ctx),
         ("llama.embedding_length", T_U32, c.d),

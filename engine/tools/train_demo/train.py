@@ -224,6 +224,71 @@ def arith_accuracy(model, tok, items):
     return correct, len(items)
 
 
+def _normalise_ws(s):
+    # rubrics/README.md "Evidence rule": runs of ASCII whitespace become one space, ends trimmed.
+    return " ".join(s.replace("\v", " ").replace("\f", " ").split())
+
+
+def check_judge_reply(reply, output):
+    """The C++ judge scorer's reading of a reply (src/scorer/judge.cpp, interpret_judge_reply), for
+    pass/fail criteria without expect_missing: returns the verdict, or None when the grading would
+    be a fault (malformed, hallucinated quote, or a fail without a quote)."""
+    i, j = reply.find("{"), reply.rfind("}")
+    if i < 0 or j < i:
+        return None
+    try:
+        obj = json.loads(reply[i:j + 1])
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("verdict"), str):
+        return None
+    verdict = obj["verdict"].strip().lower()
+    if verdict not in ("pass", "fail"):
+        return None
+    if "reason" in obj and not isinstance(obj["reason"], (str, type(None))):
+        return None
+    ev = obj.get("evidence")
+    quotes = [] if ev is None else [ev] if isinstance(ev, str) else ev
+    if not isinstance(quotes, list) or not all(isinstance(q, str) for q in quotes):
+        return None
+    quoted = False
+    for q in quotes:
+        nq = _normalise_ws(q)
+        if not nq:
+            continue
+        if nq not in _normalise_ws(output):
+            return None
+        quoted = True
+    if verdict == "fail" and not quoted:
+        return None
+    return verdict
+
+
+def judge_items(seed, n):
+    """Held-out gradings (system, user, expected reply, output), drawn apart from training."""
+    rng = random.Random(seed + 99)
+    items = []
+    while len(items) < n:
+        system, user, reply, _ = corpus.judge_sample(rng)
+        output = user.split("\n\nOutput:\n", 1)[1].rsplit("\n\nCriterion:\n", 1)[0]
+        items.append((system, user, reply, output))
+    return items
+
+
+def judge_accuracy(model, tok, items, max_tokens=72):
+    """Greedy gradings: how many replies the judge scorer would accept, and how many of those give
+    the rule's verdict."""
+    valid = agree = 0
+    for system, user, reply, output in items:
+        p = tok.encode(corpus.chatml(system, user, "").rsplit("<|im_end|>", 1)[0])
+        out, _ = greedy(model, tok, p, max_tokens)
+        text = tok.decode([i for i in out if i not in tok.special_ids.values()])
+        v = check_judge_reply(text, output)
+        valid += v is not None
+        agree += v is not None and v == json.loads(reply)["verdict"]
+    return valid, agree, len(items)
+
+
 def routing_shares(model, tok, seed, n_per_domain=100):
     """Share of top-k slots per expert in the last layer over whole ChatML samples, per domain (in %):
     the routing structure the demo's routing report is expected to show. Samples come from a corpus
@@ -282,13 +347,41 @@ def write_expectations(model, tok, path, gguf_name):
         json.dump(exp, f, indent=1)
 
 
+# Gradings the judge model's fixture pins: the judge-demo suite's questions (held out of training),
+# right and wrong answers, both rubric texts of the worked example.
+JUDGE_CASES = [
+    ("pass-add", "What is 23 + 45?", "Answer: 68", "The answer is correct."),
+    ("wrong-sub", "Compute 81 - 37.", "Answer: 45", "The answer is correct."),
+    ("pass-mul", "Calculate 7 * 8.", "Answer: 56", "The answer is correct and written as Answer: N."),
+    ("two-lines", "What is 58 + 27?", "Answer: 85\nAnswer: 86", "The answer is correct and written as Answer: N."),
+]
+
+
+def write_judge_expectations(model, tok, path, gguf_name, steps=72):
+    """Greedy judge replies from torch for JUDGE_CASES, rendered exactly as the judge scorer asks
+    (ChatML system + user, then the assistant header), with the verdict Wobble reads from each
+    (None = a fault)."""
+    exp = {"model": gguf_name, "steps": steps, "prompt_version": "judge-v1", "cases": []}
+    for name, task, output, rubric in JUDGE_CASES:
+        text = corpus.chatml(corpus.JUDGE_SYSTEM, corpus.judge_user(task, output, rubric), "").rsplit("<|im_end|>", 1)[0]
+        p = tok.encode(text)
+        out, _ = greedy(model, tok, p, min(steps, model.c.ctx - len(p)))  # the engine stops at its context
+        reply = tok.decode([i for i in out if i not in tok.special_ids.values()])
+        exp["cases"].append({"name": name, "task": task, "output": output, "rubric": rubric, "prompt": text,
+                             "prompt_ids": p, "greedy_ids": out, "reply": reply,
+                             "verdict": check_judge_reply(reply, output)})
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(exp, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="engine/models/wobble-demo-moe.gguf")
     ap.add_argument("--expectations", default="tests/fixtures/demo/expectations.json")
-    ap.add_argument("--samples", type=int, default=60000)
+    ap.add_argument("--samples", type=int, default=150000)
     ap.add_argument("--merges", type=int, default=800, help="at most; the corpus runs out of pairs first")
-    ap.add_argument("--steps", type=int, default=1300)
+    ap.add_argument("--steps", type=int, default=4500)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -298,14 +391,28 @@ def main():
     ap.add_argument("--stop-after-minutes", type=float, default=0,
                     help="end training early once this much wall time has passed (0 = never); the schedule "
                          "stays the one for --steps, and the card records the step reached")
-    ap.add_argument("--stop-step", type=int, default=0,
-                    help="end training after this many steps of a --steps schedule (reproduces a time-stopped run)")
-    ap.add_argument("--answer-weight", type=float, default=3.0,
+    ap.add_argument("--stop-step", type=int, default=4036,
+                    help="end training after this many steps of a --steps schedule (reproduces a time-stopped run; "
+                         "the shipped model stopped at 4036 of 4500 on a 65-minute budget; 0 = run the whole schedule)")
+    ap.add_argument("--answer-weight", type=float, default=5.0,
                     help="loss weight of the digits of arithmetic answers (every other token weighs 1)")
     ap.add_argument("--checkpoint", default="", help="also save the trained F32 state_dict here (torch.save)")
     ap.add_argument("--heldout", type=int, default=400, help="held-out two-digit additions and subtractions")
     ap.add_argument("--eval-every", type=int, default=100,
                     help="print held-out accuracy on the first 50 questions every N steps (0 = never)")
+    ap.add_argument("--judge-share", type=float, default=0.0,
+                    help="share of judge-v1 gradings in the corpus (issue 13's worked example); the other "
+                         "domains keep their proportions in the rest")
+    ap.add_argument("--prompt-weight", type=float, default=0.25,
+                    help="loss weight of a judge sample's prompt tokens (its reply weighs 1)")
+    ap.add_argument("--init-from", default="",
+                    help="start from this GGUF's weights and tokenizer (fine-tuning; the vocabulary stays fixed)")
+    ap.add_argument("--name", default="",
+                    help="model name in the GGUF and the card (default: the --out file's stem)")
+    ap.add_argument("--judge-eval", type=int, default=0,
+                    help="held-out judge gradings to check at the end (and 20 at every --eval-every)")
+    ap.add_argument("--judge-expectations", default="",
+                    help="write greedy judge replies for the judge model's test fixture here")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--tiny", action="store_true", help="a seconds-long smoke run of the whole pipeline")
@@ -317,8 +424,12 @@ def main():
         worst = verify_export(args.out)
         print(f"export verified: max |logit diff| numpy(GGUF) vs torch(GGUF) {worst[0]:.2e}", flush=True)
         model, tok, _ = load_from_gguf(args.out)
-        write_expectations(model, tok, args.expectations, os.path.basename(args.out))
-        print("expectations written to", args.expectations)
+        if args.expectations:
+            write_expectations(model, tok, args.expectations, os.path.basename(args.out))
+            print("expectations written to", args.expectations)
+        if args.judge_expectations:
+            write_judge_expectations(model, tok, args.judge_expectations, os.path.basename(args.out))
+            print("judge expectations written to", args.judge_expectations)
         card_path = os.path.splitext(args.out)[0] + ".card.json"
         if os.path.exists(card_path):
             with open(card_path) as f:
@@ -337,16 +448,24 @@ def main():
     t0 = time.time()
 
     rest = (1.0 - args.math_share) / 2
-    texts, domains, heldout = corpus.build(args.seed, args.samples, args.heldout,
-                                           {"math": args.math_share, "code": rest, "prose": rest})
-    merges = bpe.train(texts[:8000], args.merges)
-    tok = bpe.Tokenizer(merges)
+    weights = {"math": args.math_share, "code": rest, "prose": rest}
+    if args.judge_share > 0:
+        weights = {d: w * (1 - args.judge_share) for d, w in weights.items()}
+        weights["judge"] = args.judge_share
+    texts, domains, heldout = corpus.build(args.seed, args.samples, args.heldout, weights)
+    if args.init_from:
+        model, tok, c = load_from_gguf(args.init_from)
+        model.train()
+    else:
+        merges = bpe.train(texts[:8000], args.merges)
+        tok = bpe.Tokenizer(merges)
     for t in texts[:200]:
         assert tok.decode(tok.encode(t)) == t
-    stream, sample_starts, weights = [], [], []
+    stream, sample_starts, loss_w = [], [], []
     digit_ids = {tok.id[ch] for ch in "0123456789"}
     im_end = tok.special_ids["<|im_end|>"]
-    per_domain = {"math": 0, "code": 0, "prose": 0}
+    per_domain = {d: 0 for d in weights}
+    im_start = tok.special_ids["<|im_start|>"]
     eot = tok.special_ids["<|endoftext|>"]
     for t, d in zip(texts, domains):
         ids = tok.encode(t) + [eot]
@@ -360,12 +479,19 @@ def main():
             while j >= 0 and ids[j] in digit_ids:
                 w[j] = args.answer_weight
                 j -= 1
-        weights.extend(w)
+        if d == "judge":
+            # The system prompt and most of the user message are fixed text; the grading is the reply.
+            a = len(ids) - 1 - ids[::-1].index(im_start)
+            w[:a] = [args.prompt_weight] * a
+        loss_w.extend(w)
         stream.extend(ids)
     data = torch.tensor(stream, dtype=torch.long)
-    wdata = torch.tensor(weights, dtype=torch.float32)
-    c = Config(n_vocab=len(tok.tokens))
-    model = Model(c)
+    wdata = torch.tensor(loss_w, dtype=torch.float32)
+    if not args.init_from:
+        c = Config(n_vocab=len(tok.tokens))
+        model = Model(c)
+    assert args.seq <= c.ctx, "--seq beyond the model's context"
+    judge_eval = judge_items(args.seed, max(args.judge_eval, 20)) if args.judge_share > 0 else []
     n_params = sum(p.numel() for p in model.parameters())
     expert_params = sum(p.numel() for b in model.blocks for p in (b.moe.gate, b.moe.up, b.moe.down))
     n_active = n_params - expert_params + expert_params * c.k // c.n_expert
@@ -407,6 +533,9 @@ def main():
             model.eval()
             k, n = arith_accuracy(model, tok, heldout[:50])
             print(f"step {step} held-out arithmetic {k}/{n} t {time.time() - t0:.0f}s", flush=True)
+            if judge_eval:
+                v, a, n = judge_accuracy(model, tok, judge_eval[:20])
+                print(f"step {step} held-out judge gradings valid {v}/{n}, rule's verdict {a}/{n} t {time.time() - t0:.0f}s", flush=True)
             model.train()
     train_seconds = time.time() - t0
     model.eval()
@@ -418,7 +547,8 @@ def main():
     acc = correct / n_eval
     print(f"held-out arithmetic accuracy (trained F32 weights) {acc:.3f} ({correct}/{n_eval})", flush=True)
 
-    gguf_export.write(args.out, model, tok, c)
+    name = args.name or os.path.splitext(os.path.basename(args.out))[0]
+    gguf_export.write(args.out, model, tok, c, name)
     worst = verify_export(args.out, model)
     print(f"export verified: max |logit diff| numpy(GGUF) vs torch(GGUF) {worst[0]:.2e}, "
           f"torch(F16 GGUF) vs torch(F32 trained) {worst[1]:.2e}", flush=True)
@@ -426,8 +556,19 @@ def main():
     stored_correct, _ = arith_accuracy(stored, tok, heldout[:n_eval])
     print(f"held-out arithmetic accuracy (exported F16 weights) {stored_correct / n_eval:.3f} "
           f"({stored_correct}/{n_eval})", flush=True)
-    write_expectations(stored, tok, args.expectations, os.path.basename(args.out))
-    card = {"name": "wobble-demo-moe", "architecture": "llama (Mixtral-style MoE)", "params_total": n_params,
+    if args.expectations:
+        write_expectations(stored, tok, args.expectations, os.path.basename(args.out))
+    if args.judge_expectations:
+        write_judge_expectations(stored, tok, args.judge_expectations, os.path.basename(args.out))
+    judge_card = {}
+    if args.judge_share > 0:
+        n_j = max(args.judge_eval, 20)
+        v, a, n = judge_accuracy(stored, tok, judge_eval[:n_j])
+        print(f"held-out judge gradings (exported F16 weights, greedy): valid {v}/{n}, rule's verdict {a}/{n}", flush=True)
+        judge_card = {"judge_share": args.judge_share, "prompt_weight": args.prompt_weight,
+                      "judge_prompt": "judge-v1", "heldout_judge_valid_t0": v / n,
+                      "heldout_judge_rule_verdict_t0": a / n, "heldout_judge_n": n}
+    card = {"name": name, "architecture": "llama (Mixtral-style MoE)", "params_total": n_params,
             "params_active": n_active, "layers": c.n_layer, "d_model": c.d, "heads": c.n_head, "kv_heads": c.n_kv,
             "experts": c.n_expert, "experts_per_token": c.k, "expert_ffn": c.ff, "vocab": c.n_vocab, "context": c.ctx,
             "training_tokens": len(stream), "tokens_per_domain": per_domain, "steps": steps_done, "schedule_steps": args.steps,
@@ -438,6 +579,9 @@ def main():
             "train_seconds": train_seconds, "total_seconds": time.time() - t0, "seed": args.seed,
             "torch": torch.__version__, "threads": args.threads,
             "routing_share_last_layer_pct": routing_shares(stored, tok, args.seed)}
+    if args.init_from:
+        card["init_from"] = os.path.basename(args.init_from)
+    card.update(judge_card)
     with open(os.path.splitext(args.out)[0] + ".card.json", "w") as f:
         json.dump(card, f, indent=1)
     print(json.dumps(card, indent=1))
