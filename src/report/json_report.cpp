@@ -78,6 +78,9 @@ class ReportSink {
   virtual void begin_array(const std::string& key) = 0;
   virtual void element(const nlohmann::json& v) = 0;
   virtual void end_array() = 0;
+  // Object `key`: head's members, then `array_key` (which sorts after all of them, as nlohmann::json
+  // orders keys) holding the element()s up to end_array().
+  virtual void begin_array_in(const std::string& key, const nlohmann::json& head, const std::string& array_key) = 0;
 };
 
 class TreeSink : public ReportSink {
@@ -88,12 +91,20 @@ class TreeSink : public ReportSink {
     key_ = key;
     j_[key] = nlohmann::json::array();
   }
-  void element(const nlohmann::json& v) override { j_[key_].push_back(v); }
-  void end_array() override {}
+  void element(const nlohmann::json& v) override { (in_ ? j_[key_][in_key_] : j_[key_]).push_back(v); }
+  void end_array() override { in_ = false; }
+  void begin_array_in(const std::string& key, const nlohmann::json& head, const std::string& array_key) override {
+    key_ = key;
+    in_key_ = array_key;
+    in_ = true;
+    j_[key] = head;
+    j_[key][array_key] = nlohmann::json::array();
+  }
 
  private:
   nlohmann::json& j_;
-  std::string key_;
+  std::string key_, in_key_;
+  bool in_ = false;
 };
 
 // `text` with every line after the first indented by `pad` (JSON strings hold no raw newline, so
@@ -115,12 +126,27 @@ class TextSink : public ReportSink {
   void begin_array(const std::string& key) override {
     write_key(key);
     elements_ = 0;
+    pad_ = "    ";
   }
   void element(const nlohmann::json& v) override {
-    os_ << (elements_++ ? ",\n    " : "[\n    ");
-    write_indented(os_, dump_json(v, 2), "    ");
+    os_ << (elements_++ ? "," : "[") << "\n" << pad_;
+    write_indented(os_, dump_json(v, 2), pad_.c_str());
   }
-  void end_array() override { os_ << (elements_ ? "\n  ]" : "[]"); }
+  void end_array() override {
+    if (elements_) os_ << "\n" << pad_.substr(2) << "]";
+    else os_ << "[]";
+    if (pad_.size() > 4) os_ << "\n  }";  // the object begin_array_in opened
+  }
+  void begin_array_in(const std::string& key, const nlohmann::json& head, const std::string& array_key) override {
+    write_key(key);
+    // head's text without its closing "\n}", then the array as its last member.
+    std::string text = head.empty() ? std::string("{") : dump_json(head, 2);
+    if (!head.empty()) text.resize(text.size() - 2);
+    write_indented(os_, text, "  ");
+    os_ << (head.empty() ? "" : ",") << "\n    " << dump_json(nlohmann::json(array_key)) << ": ";
+    elements_ = 0;
+    pad_ = "      ";
+  }
   void finish() { os_ << "\n}"; }
 
  private:
@@ -131,6 +157,7 @@ class TextSink : public ReportSink {
   std::ostream& os_;
   bool first_ = true;
   size_t elements_ = 0;
+  std::string pad_;  // indentation of the current array's elements
 };
 
 // The report, key by key in kKeyOrder and then the keys it does not name in alphabetical order
@@ -148,11 +175,11 @@ void build_report(const RunAnalysis& a, const RoutingAnalysis* routing, const Re
     v["counts"] = {{"unstable", a.unstable}, {"stable_fail", a.stable_fail}, {"stable_pass", a.stable_pass},
                    {"unscored", a.unscored_criteria}, {"criteria", a.criteria.size()},
                    {"provider_failures", a.failed_samples}, {"samples", a.total_samples}};
-    v["unstable"] = nlohmann::json::array();
-    for (size_t i : by_instability)
-      if (a.criteria[i].verdict == Verdict::kUnstable) v["unstable"].push_back(criterion_json(a.criteria[i]));
     v["only_unstable"] = opts.only_unstable;
-    out.value("verdict", v);
+    out.begin_array_in("verdict", v, "unstable");  // sorts after counts, gate and only_unstable
+    for (size_t i : by_instability)
+      if (a.criteria[i].verdict == Verdict::kUnstable) out.element(criterion_json(a.criteria[i]));
+    out.end_array();
   }
   out.value("alerts", a.alerts);
   {
