@@ -129,7 +129,8 @@ constexpr std::array kMetrics = {
     MetricDefinition{"routing_noise", "Noise floor / p", MetricGroup::kRouting,
                      "Permutation test of whether routing moved beyond repeat-to-repeat noise: the repeats of both "
                      "sides are pooled and split again into groups of the same sizes, and the mean JSD is recomputed "
-                     "for each split. Every split is enumerated when there are at most 5000; otherwise 2000 random "
+                     "for each split (the smaller group's token-weighted expert counts are summed in repeat order; "
+                     "the other group's are the sum over all repeats minus them, floored at 0). Every split is enumerated when there are at most 5000; otherwise 2000 random "
                      "splits from a 64-bit Mersenne Twister (mt19937_64, draws by rejection) seeded with 20261130 XOR "
                      "the 64-bit FNV-1a hash of the compared ids (case, variant A, variant B; or case, variant, "
                      "\"baseline\"). Noise floor: the median mean JSD over the S splits other than the observed one; "

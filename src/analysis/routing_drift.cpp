@@ -4,6 +4,7 @@
 #include "analysis/stability.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <limits>
@@ -19,6 +20,17 @@ struct Decoded {
 };
 
 bool same_set(std::span<const uint16_t> a, std::span<const uint16_t> b) {
+  if (a.size() != b.size()) return false;
+  // Called per token and layer: the usual top-k fits on the stack, without two allocations a call.
+  constexpr size_t kSmall = 32;
+  if (a.size() <= kSmall) {
+    std::array<uint16_t, kSmall> x, y;
+    std::copy(a.begin(), a.end(), x.begin());
+    std::copy(b.begin(), b.end(), y.begin());
+    std::sort(x.begin(), x.begin() + a.size());
+    std::sort(y.begin(), y.begin() + b.size());
+    return std::equal(x.begin(), x.begin() + a.size(), y.begin());
+  }
   std::vector<uint16_t> x(a.begin(), a.end()), y(b.begin(), b.end());
   std::sort(x.begin(), x.end());
   std::sort(y.begin(), y.end());
@@ -125,20 +137,27 @@ std::vector<double> weighted_counts(const RepeatRouting& r) {
 }
 
 // Mean over layers of the JSD between the pooled usage of the repeats in `in_a` and the others.
-// `counts` holds every repeat's weighted_counts() one after the other (repeat r at r * width):
-// one contiguous array, so the sums below stream through memory; each element is summed in repeat
-// order, as before, so the result is the same to the last bit.
-double split_jsd(const std::vector<double>& counts, const std::vector<char>& in_a, size_t n_layers,
-                 size_t n_expert, std::vector<double>& pa, std::vector<double>& pb, std::vector<double>& p,
-                 std::vector<double>& q) {
-  std::fill(pa.begin(), pa.end(), 0.0);
-  std::fill(pb.begin(), pb.end(), 0.0);
+// `counts` holds every repeat's weighted_counts() one after the other (repeat r at r * width) and
+// `total` their sum over all repeats. Only the smaller side is summed (in repeat order); the other
+// side is `total` minus it, clamped at 0 against rounding: half the work of summing both sides, at
+// the cost of last-digit rounding differences from a direct sum (documented in routing_noise).
+double split_jsd(const std::vector<double>& counts, const std::vector<double>& total, const std::vector<char>& in_a,
+                 size_t n_layers, size_t n_expert, std::vector<double>& pa, std::vector<double>& pb,
+                 std::vector<double>& p, std::vector<double>& q) {
   const size_t width = pa.size();
+  size_t n_a = 0;
+  for (char x : in_a) n_a += x ? 1 : 0;
+  const bool sum_a = 2 * n_a <= in_a.size();
+  std::vector<double>& summed = sum_a ? pa : pb;
+  std::vector<double>& rest = sum_a ? pb : pa;
+  std::fill(summed.begin(), summed.end(), 0.0);
   for (size_t r = 0; r < in_a.size(); ++r) {
-    double* __restrict dst = in_a[r] ? pa.data() : pb.data();
+    if ((in_a[r] != 0) != sum_a) continue;
+    double* __restrict dst = summed.data();
     const double* __restrict src = counts.data() + r * width;
     for (size_t i = 0; i < width; ++i) dst[i] += src[i];
   }
+  for (size_t i = 0; i < width; ++i) rest[i] = std::max(0.0, total[i] - summed[i]);
   double sum = 0;
   p.resize(n_expert);
   q.resize(n_expert);
@@ -205,11 +224,14 @@ RoutingNoise routing_permutation_test(const std::vector<RepeatRouting>& a, const
       counts.insert(counts.end(), w.begin(), w.end());
     }
   const size_t n = a.size() + b.size(), na = a.size();
+  std::vector<double> all(n_layers * n_expert, 0.0);  // every repeat's counts, summed in repeat order
+  for (size_t r = 0; r < n; ++r)
+    for (size_t i = 0; i < all.size(); ++i) all[i] += counts[r * all.size() + i];
   std::vector<double> pa(n_layers * n_expert), pb(n_layers * n_expert), p, q;  // scratch of split_jsd
   std::vector<char> in_a(n, 0);
   for (size_t i = 0; i < na; ++i) in_a[i] = 1;
   out.tested = true;
-  out.observed = split_jsd(counts, in_a, n_layers, n_expert, pa, pb, p, q);
+  out.observed = split_jsd(counts, all, in_a, n_layers, n_expert, pa, pb, p, q);
   // A split counts as "at least as large" within a rounding tolerance, so the observed split and its
   // mirror image (equal JSD by symmetry) always count.
   const double at_least = out.observed - 1e-12;
@@ -225,7 +247,7 @@ RoutingNoise routing_permutation_test(const std::vector<RepeatRouting>& a, const
       std::fill(in_a.begin(), in_a.end(), 0);
       for (size_t i : pick) in_a[i] = 1;
       if (!first) {
-        double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb, p, q);
+        double x = split_jsd(counts, all, in_a, n_layers, n_expert, pa, pb, p, q);
         others.push_back(x);
         if (x >= at_least) ++as_large;
       }
@@ -245,7 +267,7 @@ RoutingNoise routing_permutation_test(const std::vector<RepeatRouting>& a, const
       for (size_t i = 0; i < na; ++i) std::swap(idx[i], idx[i + size_t(uniform_below(rng, n - i))]);
       std::fill(in_a.begin(), in_a.end(), 0);
       for (size_t i = 0; i < na; ++i) in_a[idx[i]] = 1;
-      double x = split_jsd(counts, in_a, n_layers, n_expert, pa, pb, p, q);
+      double x = split_jsd(counts, all, in_a, n_layers, n_expert, pa, pb, p, q);
       others.push_back(x);
       if (x >= at_least) ++as_large;
     }

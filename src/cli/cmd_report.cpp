@@ -59,7 +59,10 @@ int report_command(const std::vector<std::string>& args) {
   ro.detail = vm.count("detail") > 0;
   ro.only_unstable = vm.count("only-unstable") > 0;
   write_output(out, [&](std::ostream& os) {
-    if (format == "json") os << report_json_text(report_json(a, &routing, ro)) << "\n";
+    if (format == "json") {
+      write_report_json(os, a, &routing, ro);
+      os << "\n";
+    }
     else if (format == "html") render_html(a, os, &routing, ro);
     else if (format == "junit") render_junit(a, os, ro);
     else if (format == "summary") render_summary(a, os, ro);

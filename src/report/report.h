@@ -36,6 +36,11 @@ std::string report_json_text(const nlohmann::json& report);
 // `routing` adds the routing section when the run has traces (nullptr: none).
 nlohmann::json report_json(const RunAnalysis& a, const RoutingAnalysis* routing = nullptr,
                            const ReportOptions& opts = {});
+// The same document as report_json_text(report_json(a, routing, opts)), written to `out` as it is
+// made: one top-level section or one element of a large array at a time, so memory follows the
+// largest element, not the document.
+void write_report_json(std::ostream& out, const RunAnalysis& a, const RoutingAnalysis* routing = nullptr,
+                       const ReportOptions& opts = {});
 void render_markdown(const RunAnalysis& a, std::ostream& out, const RoutingAnalysis* routing = nullptr,
                      const ReportOptions& opts = {});
 nlohmann::json routing_json(const RoutingAnalysis& r);

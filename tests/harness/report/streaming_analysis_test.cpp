@@ -24,6 +24,14 @@ using namespace wobble;
 
 namespace {
 
+// `wobble report --format json` writes the document as it makes it (write_report_json); it must be
+// the same text as the whole document re-indented.
+std::string streamed_json(const RunAnalysis& a, const RoutingAnalysis* r = nullptr, const ReportOptions& o = {}) {
+  std::ostringstream os;
+  write_report_json(os, a, r, o);
+  return os.str();
+}
+
 std::vector<uint8_t> trace_of(int seed, int tokens) {
   moe::RoutingTrace t(2, 4, 2);
   for (int i = 0; i < tokens; ++i)
@@ -486,6 +494,12 @@ TEST(StreamingAnalysis, TwoProvidersEqualTheInMemoryAnalysis) {
   ASSERT_GT(r.absent_samples, 0);
   expect_same_routing(r, rl);
   EXPECT_EQ(report_json(streamed, &r).dump(2), report_json(loaded, &rl).dump(2));
+  // Streamed JSON text, with providers, routing and absent traces, whole and --only-unstable.
+  for (bool only_unstable : {false, true}) {
+    ReportOptions o;
+    o.only_unstable = only_unstable;
+    EXPECT_EQ(streamed_json(streamed, &r, o), report_json_text(report_json(streamed, &r, o))) << only_unstable;
+  }
 }
 
 // A run with judge gradings is streamed too: judge noise per group from the gradings read with it
@@ -530,6 +544,7 @@ TEST(StreamingAnalysis, JudgeGradingsEqualTheInMemoryJudgeNoise) {
     ASSERT_FALSE(streamed.judge.empty()) << providers;
     EXPECT_EQ(report_json(streamed).dump(2), report_json(loaded).dump(2)) << providers;
     EXPECT_EQ(markdown(streamed, nullptr), markdown(loaded, nullptr)) << providers;
+    EXPECT_EQ(streamed_json(streamed), report_json_text(report_json(streamed))) << providers;  // judge section
     for (const auto& s : streamed.samples) EXPECT_TRUE(s.judge_gradings.empty());
   }
 }

@@ -130,6 +130,23 @@ TEST(VerdictFirst, JsonTextStartsWithTheVerdictAndEndsWithTheSamples) {
   EXPECT_EQ(nlohmann::json::parse(text), report_json(ordered_run()));
 }
 
+// The text `wobble report --format json` writes section by section is the whole document's text,
+// with empty arrays and with --only-unstable.
+TEST(VerdictFirst, StreamedJsonIsTheWholeDocumentsText) {
+  const RunAnalysis a = ordered_run();
+  for (bool only_unstable : {false, true}) {
+    ReportOptions o;
+    o.only_unstable = only_unstable;
+    std::ostringstream os;
+    write_report_json(os, a, nullptr, o);
+    EXPECT_EQ(os.str(), report_json_text(report_json(a, nullptr, o))) << only_unstable;
+  }
+  RunAnalysis empty;
+  std::ostringstream os;
+  write_report_json(os, empty);
+  EXPECT_EQ(os.str(), report_json_text(report_json(empty)));
+}
+
 TEST(VerdictFirst, DisagreementQuotesTheLowestPassingAndFailingRepeats) {
   RunAnalysis a = ordered_run();
   for (const auto& c : a.criteria) {
