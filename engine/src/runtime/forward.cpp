@@ -210,6 +210,7 @@ void ffn_rows(const Model::Impl& m, ThreadPool* tp, Workspace& ws, std::span<con
       const int64_t b = ws.expert_begin[size_t(e)];
       const int64_t Te = std::min(ws.expert_count[size_t(e)], capacity);
       if (Te == 0) continue;
+      ++ws.expert_runs;
       const int64_t* erows = &ws.assign_row[size_t(b)];
       const float* ew = &ws.assign_w[size_t(b)];
       for (int64_t i = 0; i < Te; ++i) std::memcpy(&ws.xe[size_t(i * d)], &h[erows[i] * d], size_t(d) * 4);
@@ -278,6 +279,7 @@ void forward_rows(const Model::Impl& m, ThreadPool* tp, Workspace& ws, std::span
   const int64_t R = int64_t(rows.size()), d = hp.n_embd;
   if (R == 0) return;
   ws.reserve_rows(m, R);
+  ++ws.forward_calls;
   bool several_seqs = false;
   for (const Row& r : rows) several_seqs = several_seqs || r.kv != rows[0].kv;
   const bool variant = flags.batch_variant && several_seqs;

@@ -97,6 +97,9 @@ struct Workspace {
   std::vector<float> xe, ye;                      // (R, d) rows of one expert
   std::vector<float> shexp;                       // (R, d)
   std::vector<float> last;                        // (R, d) final-norm rows that want logits
+  // Counters for benchmarks (weights read per token, expert union): forward calls and routed
+  // expert runs (one per expert, MoE layer and call that routed any row to it).
+  uint64_t forward_calls = 0, expert_runs = 0;
 };
 
 // Runs rows through the model. KV of every row is written before any row attends, so rows of one
