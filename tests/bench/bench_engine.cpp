@@ -109,6 +109,11 @@ std::string build(GgmlType t) {
   w.set_u32(a + ".expert_used_count", kTopK);
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", 1e-6f);
   w.set_f32(a + ".rope.freq_base", 10000.f);
+  // granite-3.x-1b-a400m's multipliers (llama.cpp requires the keys for granitemoe).
+  w.set_f32(a + ".embedding_scale", 12.f);
+  w.set_f32(a + ".residual_scale", 0.22f);
+  w.set_f32(a + ".attention.scale", 0.015625f);
+  w.set_f32(a + ".logit_scale", 6.f);
   const uint32_t hd = kD / kHeads;
   auto ones = [&](const std::string& n) { (void)w.add_tensor_f32(n, {kD}, GgmlType::F32, std::vector<float>(kD, 1.f)); };
   (void)w.add_tensor_raw("token_embd.weight", {kD, kVocab}, t, random_tensor(t, kD, kVocab, rng));
@@ -152,6 +157,29 @@ double read_bandwidth() {
   return 2.0 * double(buf.size() * 8) / secs / 1e9;
 }
 
+// WOBBLE_BENCH_N=1,8 picks the repeat counts (default 1,4,8,16); WOBBLE_BENCH_REPS the runs per
+// figure (default 3): on a loaded machine one pass of N = 16 can take minutes.
+std::vector<int> repeat_counts() {
+  std::vector<int> out;
+  if (const char* e = std::getenv("WOBBLE_BENCH_N"); e && *e) {
+    std::string s = e;
+    for (size_t at = 0; at <= s.size();) {
+      size_t comma = s.find(',', at);
+      if (comma == std::string::npos) comma = s.size();
+      int n = std::atoi(s.substr(at, comma - at).c_str());
+      if (n >= 1 && n <= 256) out.push_back(n);
+      at = comma + 1;
+    }
+  }
+  return out.empty() ? std::vector<int>{1, 4, 8, 16} : out;
+}
+
+int bench_reps() {
+  const char* e = std::getenv("WOBBLE_BENCH_REPS");
+  int r = e ? std::atoi(e) : 3;
+  return r >= 1 && r <= 100 ? r : 3;
+}
+
 // N repeats of one prompt decoded as one batch: aggregate t/s, bytes of weights read per generated
 // token and the expert union.
 void bench_repeats(const std::shared_ptr<const Model>& m, GgmlType t) {
@@ -172,10 +200,10 @@ void bench_repeats(const std::shared_ptr<const Model>& m, GgmlType t) {
   (void)(*base)->prefill(prompt);
   const Workspace& bws = SessionAccess::of(**base).ws;
   const uint64_t prefill_runs = bws.expert_runs, prefill_calls = bws.forward_calls;
-  for (int n : {1, 4, 8, 16}) {
+  for (int n : repeat_counts()) {
     std::vector<double> rates;
     double mb_per_tok = 0, union_per_layer = 0, prefill_s = 0;
-    for (int rep = 0; rep < 3; ++rep) {
+    for (int rep = 0; rep < bench_reps(); ++rep) {
       std::vector<GenerateOptions> opts(static_cast<size_t>(n));
       for (int i = 0; i < n; ++i) {
         opts[size_t(i)].max_tokens = 64;
@@ -203,9 +231,9 @@ void bench_repeats(const std::shared_ptr<const Model>& m, GgmlType t) {
       union_per_layer = double(runs) / double(steps) / double(m->info().n_moe_layers);
     }
     std::sort(rates.begin(), rates.end());
-    std::printf("%-6s %-4d %-22s %-14.1f %-16.1f %-10.2f\n", ggml_type_name(t), n,
-                (std::to_string(rates[1]).substr(0, 6) + " (" + std::to_string(int(rates[0])) + "-" +
-                 std::to_string(int(rates[2])) + ")").c_str(),
+    char rate[64];
+    std::snprintf(rate, sizeof rate, "%.2f (%.2f-%.2f)", rates[rates.size() / 2], rates.front(), rates.back());
+    std::printf("%-6s %-4d %-22s %-14.1f %-16.1f %-10.2f\n", ggml_type_name(t), n, rate,
                 mb_per_tok, union_per_layer, prefill_s);
     std::fflush(stdout);
   }
@@ -230,7 +258,7 @@ int main(int argc, char** argv) {
   }
   if (types.empty()) types = {GgmlType::Q8_0, GgmlType::Q4_K};
   if (repeats) {
-    std::printf("repeats of one 128-token prompt, 64 new tokens each, 2 threads, one batch; median of 3 (range)\n");
+    std::printf("repeats of one 128-token prompt, 64 new tokens each, 2 threads, one batch; median (range)\n");
     std::printf("%-6s %-4s %-22s %-14s %-16s %-10s\n", "type", "N", "aggregate decode t/s", "MB read/tok",
                 "experts/layer/step", "prefill s");
     for (GgmlType t : types) {
