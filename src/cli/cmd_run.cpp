@@ -36,7 +36,7 @@ std::string absolute_dir_of(const std::string& path) {
 
 // The command-line settings that retarget a suite, as stored in the run plan's overrides (keys are
 // the flag names) and applied again from there when a resume cross-checks the suite file.
-constexpr const char* kRetargetKeys[] = {"provider", "model", "base-url", "model-path", "temperature"};
+constexpr const char* kRetargetKeys[] = {"provider", "model", "base-url", "model-path", "temperature", "batch-variant"};
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
@@ -99,6 +99,12 @@ void apply_retarget(Suite& suite, const std::map<std::string, std::string>& ov) 
       p.base_url = url;
     }
     if (auto it = ov.find("model-path"); it != ov.end()) p.model_path = it->second;
+  }
+  if (ov.count("batch-variant")) {
+    bool any_local = false;
+    for (auto& p : specs)
+      if (p.kind == "local") p.batch_variance = any_local = true;
+    if (!any_local) throw Error(kExitUsage, "--batch-variant applies to local providers, and this run has none");
   }
   if (suite.providers.empty()) {
     suite.provider = specs.front();
@@ -213,6 +219,8 @@ int run_command(const std::vector<std::string>& args) {
       ("resume", po::value(&resume_ref), "continue run RUN_ID (or 'latest') from its stored plan: execute only its missing samples "
                                      "(a suite file, if given, must match the plan)")
       ("shard", po::value(&shard), "run shard i/N of the work (deterministic split)")
+      ("batch-variant", "decode repeats like a batching server (batch-dependent expert capacity and summation "
+                        "order; local providers; recorded with the run)")
       ("no-preflight", "skip the check that the endpoint answers, accepts the key and knows the model")
       ("json", "print the outcome as JSON")
       ("quiet,q", "no progress output");
@@ -238,9 +246,11 @@ int run_command(const std::vector<std::string>& args) {
 
   if (vm.count("resume")) {
     if (!case_ids.empty() || !tags.empty() || vm.count("repeats") || !shard.empty() || !provider_ids.empty() ||
-        vm.count("model") || vm.count("base-url") || vm.count("model-path") || vm.count("temperature"))
+        vm.count("model") || vm.count("base-url") || vm.count("model-path") || vm.count("temperature") ||
+        vm.count("batch-variant"))
       throw Error(kExitUsage, "--resume continues a run as it was planned; --case, --tag, --repeats, --shard, "
-                              "--provider, --model, --base-url, --model-path and --temperature cannot be combined "
+                              "--provider, --model, --base-url, --model-path, --temperature and --batch-variant cannot be "
+                              "combined "
                               "with it");
     RunPlan plan;
     {
@@ -301,6 +311,7 @@ int run_command(const std::vector<std::string>& args) {
   if (vm.count("base-url")) retarget["base-url"] = base_url;
   if (vm.count("model-path")) retarget["model-path"] = model_path;
   if (vm.count("temperature")) retarget["temperature"] = temperature;
+  if (vm.count("batch-variant")) retarget["batch-variant"] = "true";
   apply_retarget(plan.suite, retarget);
   for (const auto& [k, v] : retarget)
     plan.overrides[k] = k == "base-url" ? url_without_userinfo(v) : v;

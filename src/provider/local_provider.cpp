@@ -1,6 +1,9 @@
-// The bundled engine as a Provider. The model is loaded once and shared (immutable); each
-// completion gets its own Session, so concurrent repeats are safe. Engine errors become failed
-// completions (data), never exceptions out of complete().
+// The bundled engine as a Provider. The model is loaded once and shared (immutable). Sessions
+// (each with its KV cache and thread pool) are kept for the provider's lifetime and lent to one
+// request or group at a time, so concurrent requests are safe and no completion starts threads.
+// A group of repeats (complete_group) is prefilled once and decoded as one batch
+// (moe::generate_repeats), bit-identical to one at a time. Engine errors become failed completions
+// (data), never exceptions out of complete().
 #include "provider/local_provider.h"
 
 #include <unistd.h>
@@ -9,9 +12,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "moe/chat_template.h"
 #include "moe/model.h"
+#include "moe/repeats.h"
 #include "moe/session.h"
 #include "moe/tokenizer.h"
 #include "moe/prompt.h"
@@ -107,16 +112,111 @@ class LocalProvider : public Provider {
       out.attempts.push_back(a);
       return out;
     };
-    std::vector<moe::ChatMessage> msgs;
-    if (!req.prompt.prompt)
-      for (const auto& m : req.prompt.messages) msgs.push_back({m.role, m.content});
-    auto ids = moe::encode_prompt(model_->tokenizer(), family_, req.prompt.prompt, msgs, chat_options_);
+    auto ids = encode(req);
     if (!ids.ok()) return fail(ids.status().ToString());
+    auto session = acquire();
+    if (!session.ok()) return fail(session.status().ToString());
+    auto res = moe::generate(**session, *ids, generate_options(req));
+    Lent lent{this, std::move(*session)};
+    if (!res.ok() && res.status().code() == moe::Status::Code::kCancelled) {
+      out.cancelled = true;
+      return out;
+    }
+    if (!res.ok()) return fail(res.status().ToString());
+    a.outcome = "ok";
+    a.latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fill(out, req, a, *ids, *res, spec_.trace_routing ? lent.session->trace().serialize() : std::vector<uint8_t>{});
+    return out;
+  }
+
+  int group_size() const override { return spec_.batch; }
+
+  std::vector<Completion> complete_group(const std::vector<CompletionRequest>& reqs) override {
+    if (reqs.size() <= 1) return Provider::complete_group(reqs);
+    auto t0 = std::chrono::steady_clock::now();
+    // One prompt for the whole group, or no batch: the runner groups by (case, variant), so
+    // this holds unless a prompt renders differently per repeat.
+    std::vector<std::vector<int32_t>> ids;
+    for (const auto& r : reqs) {
+      auto e = encode(r);
+      if (!e.ok() || (!ids.empty() && *e != ids.front())) return Provider::complete_group(reqs);
+      ids.push_back(std::move(*e));
+    }
+    std::vector<Completion> out(reqs.size());
+    auto fail_all = [&](const std::string& msg) {
+      for (auto& c : out) {
+        Attempt a;
+        a.index = 1;
+        a.outcome = "engine_error";
+        a.error = msg;
+        a.latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        c.ok = false;
+        c.error = msg;
+        c.attempts.push_back(a);
+      }
+      return out;
+    };
+    std::vector<moe::GenerateOptions> opts;
+    for (const auto& r : reqs) opts.push_back(generate_options(r));
+    auto session = acquire();
+    if (!session.ok()) return fail_all(session.status().ToString());
+    Lent lent{this, std::move(*session)};
+    moe::RepeatsOptions ro;
+    ro.max_batch = uint32_t(std::max(1, spec_.batch));
+    ro.batch_variant = spec_.batch_variance;
+    auto res = moe::generate_repeats(*lent.session, ids.front(), opts, ro);
+    if (!res.ok() && res.status().code() == moe::Status::Code::kCancelled) {
+      for (auto& c : out) c.cancelled = true;
+      return out;
+    }
+    if (!res.ok()) return fail_all(res.status().ToString());
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      moe::RepeatResult& rr = (*res)[i];
+      Attempt a;
+      a.index = 1;
+      a.outcome = "ok";
+      // A repeat's latency: the shared prefill plus the batched steps until it finished.
+      a.latency_s = rr.result.prefill_seconds + rr.result.decode_seconds;
+      fill(out[i], reqs[i], a, ids.front(), rr.result, spec_.trace_routing ? rr.trace.serialize() : std::vector<uint8_t>{});
+    }
+    return out;
+  }
+
+ private:
+  // A session lent out of the provider's idle list; returned (reset) when it goes out of scope.
+  struct Lent {
+    LocalProvider* owner;
+    std::unique_ptr<moe::Session> session;
+    ~Lent() {
+      session->reset();
+      std::lock_guard<std::mutex> lock(owner->mu_);
+      owner->idle_.push_back(std::move(session));
+    }
+  };
+
+  moe::Result<std::unique_ptr<moe::Session>> acquire() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        auto s = std::move(idle_.back());
+        idle_.pop_back();
+        return s;
+      }
+    }
     moe::SessionOptions so;
     so.n_threads = spec_.threads;
     so.trace_routing = spec_.trace_routing;
-    auto session = moe::Session::create(model_, so);
-    if (!session.ok()) return fail(session.status().ToString());
+    return moe::Session::create(model_, so);
+  }
+
+  moe::Result<std::vector<int32_t>> encode(const CompletionRequest& req) const {
+    std::vector<moe::ChatMessage> msgs;
+    if (!req.prompt.prompt)
+      for (const auto& m : req.prompt.messages) msgs.push_back({m.role, m.content});
+    return moe::encode_prompt(model_->tokenizer(), family_, req.prompt.prompt, msgs, chat_options_);
+  }
+
+  static moe::GenerateOptions generate_options(const CompletionRequest& req) {
     moe::GenerateOptions go;
     go.max_tokens = req.sampling.max_tokens;
     go.sampling.temperature = float(req.sampling.temperature);
@@ -126,45 +226,42 @@ class LocalProvider : public Provider {
     go.sampling.seed = req.sampling.seed;
     go.stop = req.sampling.stop;
     go.cancel = req.cancel;
-    auto res = moe::generate(**session, *ids, go);
-    if (!res.ok() && res.status().code() == moe::Status::Code::kCancelled) {
-      out.cancelled = true;
-      return out;
-    }
-    if (!res.ok()) return fail(res.status().ToString());
-    a.outcome = "ok";
-    a.latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return go;
+  }
+
+  void fill(Completion& out, const CompletionRequest& req, const Attempt& a, const std::vector<int32_t>& ids,
+            const moe::GenerateResult& res, std::vector<uint8_t> trace) const {
     out.ok = true;
     // The continuation of the prompt, decoded as an OpenAI-compatible server returns it (one policy
     // for every caller: moe::DecodeOptions::generated_text()), so local and remote runs of the same
     // GGUF store the same bytes; the SPM word-boundary space of the first token is kept.
-    out.text = res->text;
+    out.text = res.text;
     if (moe::chat_output_needs_specials(family_) && !req.prompt.prompt) {
       // Harmony's channel markers are control tokens the generated-text policy hides; the answer
       // cannot be told from the thinking without them, so this family's output keeps them.
-      out.text = model_->tokenizer().decode(res->tokens, moe::output_decode_options(family_));
+      out.text = model_->tokenizer().decode(res.tokens, moe::output_decode_options(family_));
       for (const auto& s : req.sampling.stop)
         if (size_t at = out.text.find(s); !s.empty() && at != std::string::npos) out.text.resize(at);
     }
-    out.finish_reason = res->finish_reason;
-    out.prompt_tokens = int64_t(ids->size());
+    out.finish_reason = res.finish_reason;
+    out.prompt_tokens = int64_t(ids.size());
     // Counted like llama.cpp's and vLLM's usage: every sampled token, the end-of-turn one included.
-    out.completion_tokens = int64_t(res->tokens.size()) + (res->eog_token >= 0 ? 1 : 0);
+    out.completion_tokens = int64_t(res.tokens.size()) + (res.eog_token >= 0 ? 1 : 0);
     out.latency_s = a.latency_s;
     out.model_reported = id_;
-    out.prompt_token_ids = *ids;
-    out.token_ids = res->tokens;
-    if (spec_.trace_routing) out.routing_trace = (*session)->trace().serialize();
+    out.prompt_token_ids = ids;
+    out.token_ids = res.tokens;
+    out.routing_trace = std::move(trace);
     out.attempts.push_back(a);
-    return out;
   }
 
- private:
   ProviderSpec spec_;
   std::string path_, id_;
   std::shared_ptr<const moe::Model> model_;
   moe::ChatFamily family_ = moe::ChatFamily::kRaw;
   moe::ChatOptions chat_options_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<moe::Session>> idle_;  // sessions not lent out
 };
 
 }  // namespace

@@ -84,6 +84,16 @@ class Provider {
  public:
   virtual ~Provider() = default;
   virtual Completion complete(const CompletionRequest& req) = 0;
+  // How many repeats of one (case, variant) the runner hands over at once (1 = one at a time).
+  virtual int group_size() const { return 1; }
+  // Requests for repeats of one (case, variant): the same prompt and sampling but the seed. One
+  // Completion per request, in order, each exactly what complete() would give. Same thread-safety
+  // and failure contract as complete(). The default calls complete() for each.
+  virtual std::vector<Completion> complete_group(const std::vector<CompletionRequest>& reqs) {
+    std::vector<Completion> out;
+    for (const auto& r : reqs) out.push_back(complete(r));
+    return out;
+  }
   // Identifies the model for the run record (e.g. "openai:gpt-4o-mini@http://..." or the GGUF
   // file's name and sha256).
   virtual std::string model_id() const = 0;

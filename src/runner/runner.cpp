@@ -201,7 +201,8 @@ struct Lane {
   const ProviderSpec* spec = nullptr;
   Provider* provider = nullptr;
   std::vector<const WorkItem*> todo;
-  std::atomic<size_t> next{0};
+  std::vector<std::pair<size_t, size_t>> groups;  // [begin, end) ranges of todo run together
+  std::atomic<size_t> next{0};  // next group
   std::unique_ptr<CircuitBreaker> breaker;
 };
 
@@ -269,95 +270,135 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<W
     }
   });
 
+  // Stores one finished request; false when the worker must stop (a cancelled request).
+  auto record = [&](Lane& lane, const CompletionRequest& req, Completion comp) -> bool {
+    const std::string& provider_id = lane.spec->id;
+    const std::string& case_id = req.case_id;
+    const std::string& variant_id = req.variant_id;
+    const Case& c = *cases.at(case_id);
+    // A cancelled request is neither a result nor a provider failure: nothing is stored and
+    // --resume runs it again.
+    if (comp.cancelled) return false;
+    SampleRecord r;
+    r.run_id = run_id;
+    r.provider_id = provider_id;
+    r.case_id = case_id;
+    r.variant_id = variant_id;
+    r.repeat = req.repeat;
+    r.prompt = req.prompt.as_text();
+    r.ok = comp.ok;
+    r.finish_reason = comp.finish_reason;
+    r.prompt_tokens = comp.prompt_tokens;
+    r.completion_tokens = comp.completion_tokens;
+    r.latency_s = comp.latency_s;
+    r.error = comp.error;
+    r.seed = req.sampling.seed;
+    r.model_reported = comp.model_reported;
+    r.attempts = comp.attempts;
+    if (comp.ok) {
+      r.output_original_bytes = cap_output(comp.text, size_t(lane.spec->max_output_bytes), r.finish_reason);
+      // A server's separate thinking field is held to the same cap; the sample is then marked cut.
+      std::string reasoning_finish = r.finish_reason;
+      if (cap_output(comp.reasoning, size_t(lane.spec->max_output_bytes), reasoning_finish) >= 0)
+        r.finish_reason = reasoning_finish;
+      r.output = std::move(comp.text);
+      r.set_parts(split_output(r.output, comp.reasoning, r.finish_reason));
+      r.extracted_answer = extract_answer(c, r.answer_text());
+      r.scores = score_output(c, r.output, r.parts());
+      r.prompt_token_ids = std::move(comp.prompt_token_ids);
+      r.token_ids = std::move(comp.token_ids);
+      r.routing_trace = std::move(comp.routing_trace);
+      r.routing_error = std::move(comp.routing_error);
+      r.logprobs = std::move(comp.logprobs);
+      lane.breaker->succeeded();
+      if (judges && judges->case_needs_judge(c)) {
+        judges->submit(std::move(r), c, req.prompt, [&](SampleRecord graded) {
+          writer.push(std::move(graded));
+          progress.update(done.fetch_add(1) + 1, failed.load());
+        });
+        return true;
+      }
+    } else {
+      failed.fetch_add(1);
+      if (lane.breaker->failed(case_id, variant_id, comp.error) && !tripped.exchange(true)) {
+        {
+          std::lock_guard<std::mutex> lock(reason_mu);
+          trip_reason = (specs.size() > 1 ? "provider '" + provider_id + "': " : std::string()) +
+                        lane.breaker->reason();
+        }
+        stop_run.store(true);
+      }
+    }
+    writer.push(std::move(r));
+    progress.update(done.fetch_add(1) + 1, failed.load());
+    return true;
+  };
+
+  // Workers take whole groups: up to provider.group_size() consecutive repeats of one (case,
+  // variant) (the work list is in case, variant, repeat order, resumed or sharded alike), which a
+  // batching provider runs as one batch; every repeat keeps its own seed and its own record.
   auto work = [&](Lane& lane) {
     for (;;) {
       if (cancel.load() || g_stop.load() || stop_run.load()) return;
-      size_t i = lane.next.fetch_add(1);
-      if (i >= lane.todo.size()) return;
-      const auto& [provider_id, case_id, variant_id, repeat] = *lane.todo[i];
-      const Case& c = *cases.at(case_id);
-      const Variant& v = *variants.at(variant_id);
-      CompletionRequest req;
-      req.case_id = case_id;
-      req.variant_id = variant_id;
-      req.repeat = repeat;
-      req.prompt = render_prompt(v, c);
-      req.sampling = suite.sampling_for(c, *lane.spec);
-      // The seed does not depend on the provider: repeat r of every provider is asked the same
-      // way, which is what pairs them in `compare --providers`.
-      req.sampling.seed = derive_seed(req.sampling.seed, case_id, variant_id, repeat);
-      req.cancel = &cancel;
-      req.retry_observer = &progress;
-      Completion comp;
-      g_in_flight.fetch_add(1);
+      size_t gi = lane.next.fetch_add(1);
+      if (gi >= lane.groups.size()) return;
+      const auto [begin, end] = lane.groups[gi];
+      std::vector<CompletionRequest> reqs;
+      for (size_t i = begin; i < end; ++i) {
+        const auto& [provider_id, case_id, variant_id, repeat] = *lane.todo[i];
+        const Case& c = *cases.at(case_id);
+        const Variant& v = *variants.at(variant_id);
+        CompletionRequest req;
+        req.case_id = case_id;
+        req.variant_id = variant_id;
+        req.repeat = repeat;
+        req.prompt = render_prompt(v, c);
+        req.sampling = suite.sampling_for(c, *lane.spec);
+        // The seed does not depend on the provider: repeat r of every provider is asked the same
+        // way, which is what pairs them in `compare --providers`.
+        req.sampling.seed = derive_seed(req.sampling.seed, case_id, variant_id, repeat);
+        req.cancel = &cancel;
+        req.retry_observer = &progress;
+        reqs.push_back(std::move(req));
+      }
+      std::vector<Completion> comps;
+      g_in_flight.fetch_add(int(reqs.size()));
       try {
-        comp = lane.provider->complete(req);
+        if (reqs.size() == 1) comps.push_back(lane.provider->complete(reqs[0]));
+        else comps = lane.provider->complete_group(reqs);
       } catch (const std::exception& e) {  // a provider bug must not take the run down
-        comp.ok = false;
-        comp.error = std::string("provider raised: ") + e.what();
-      }
-      g_in_flight.fetch_sub(1);
-      // A cancelled request is neither a result nor a provider failure: nothing is stored and
-      // --resume runs it again.
-      if (comp.cancelled) return;
-      SampleRecord r;
-      r.run_id = run_id;
-      r.provider_id = provider_id;
-      r.case_id = case_id;
-      r.variant_id = variant_id;
-      r.repeat = repeat;
-      r.prompt = req.prompt.as_text();
-      r.ok = comp.ok;
-      r.finish_reason = comp.finish_reason;
-      r.prompt_tokens = comp.prompt_tokens;
-      r.completion_tokens = comp.completion_tokens;
-      r.latency_s = comp.latency_s;
-      r.error = comp.error;
-      r.seed = req.sampling.seed;
-      r.model_reported = comp.model_reported;
-      r.attempts = comp.attempts;
-      if (comp.ok) {
-        r.output_original_bytes = cap_output(comp.text, size_t(lane.spec->max_output_bytes), r.finish_reason);
-        // A server's separate thinking field is held to the same cap; the sample is then marked cut.
-        std::string reasoning_finish = r.finish_reason;
-        if (cap_output(comp.reasoning, size_t(lane.spec->max_output_bytes), reasoning_finish) >= 0)
-          r.finish_reason = reasoning_finish;
-        r.output = std::move(comp.text);
-        r.set_parts(split_output(r.output, comp.reasoning, r.finish_reason));
-        r.extracted_answer = extract_answer(c, r.answer_text());
-        r.scores = score_output(c, r.output, r.parts());
-        r.prompt_token_ids = std::move(comp.prompt_token_ids);
-        r.token_ids = std::move(comp.token_ids);
-        r.routing_trace = std::move(comp.routing_trace);
-        r.routing_error = std::move(comp.routing_error);
-        r.logprobs = std::move(comp.logprobs);
-        lane.breaker->succeeded();
-        if (judges && judges->case_needs_judge(c)) {
-          judges->submit(std::move(r), c, req.prompt, [&](SampleRecord graded) {
-            writer.push(std::move(graded));
-            progress.update(done.fetch_add(1) + 1, failed.load());
-          });
-          continue;
-        }
-      } else {
-        failed.fetch_add(1);
-        if (lane.breaker->failed(case_id, variant_id, comp.error) && !tripped.exchange(true)) {
-          {
-            std::lock_guard<std::mutex> lock(reason_mu);
-            trip_reason = (specs.size() > 1 ? "provider '" + provider_id + "': " : std::string()) +
-                          lane.breaker->reason();
-          }
-          stop_run.store(true);
+        comps.clear();
+        for (size_t i = 0; i < reqs.size(); ++i) {
+          comps.emplace_back();
+          comps.back().ok = false;
+          comps.back().error = std::string("provider raised: ") + e.what();
         }
       }
-      writer.push(std::move(r));
-      progress.update(done.fetch_add(1) + 1, failed.load());
+      g_in_flight.fetch_sub(int(reqs.size()));
+      if (comps.size() != reqs.size()) {  // a provider bug again: every request fails, as data
+        comps.assign(reqs.size(), Completion{});
+        for (auto& c : comps) c.error = "provider returned a wrong number of completions for a group";
+      }
+      bool go_on = true;
+      for (size_t i = 0; i < reqs.size(); ++i) go_on = record(lane, reqs[i], std::move(comps[i])) && go_on;
+      if (!go_on) return;
     }
   };
+  for (auto& lane : lanes) {
+    const size_t g = size_t(std::max(1, lane->provider->group_size()));
+    for (size_t i = 0; i < lane->todo.size();) {
+      size_t j = i + 1;
+      while (j < lane->todo.size() && j - i < g && std::get<1>(*lane->todo[j]) == std::get<1>(*lane->todo[i]) &&
+             std::get<2>(*lane->todo[j]) == std::get<2>(*lane->todo[i]))
+        ++j;
+      lane->groups.emplace_back(i, j);
+      i = j;
+    }
+  }
   std::vector<std::thread> pool;
   for (auto& lane : lanes) {
     int workers = opts.concurrency > 0 ? opts.concurrency : lane->spec->max_concurrency;
-    workers = std::max(0, std::min<int>(workers, int(std::min<size_t>(lane->todo.size(), 1 << 20))));
+    workers = std::max(0, std::min<int>(workers, int(std::min<size_t>(lane->groups.size(), 1 << 20))));
     for (int w = 0; w < workers; ++w) pool.emplace_back(work, std::ref(*lane));
   }
   for (auto& t : pool) t.join();

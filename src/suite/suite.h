@@ -77,6 +77,12 @@ struct ProviderSpec {
   std::string reasoning_effort, chat_date;
   int threads = 0;
   bool trace_routing = true;
+  // Repeats of one (case, variant) decoded together as one batch (moe/repeats.h), prompt prefilled
+  // once; results are bit-identical to running them one at a time, so this is not recorded.
+  int batch = 8;
+  // Reproduces a batching server's batch-dependent numerics (engine/README.md "Batched decoding");
+  // it changes results, so it is recorded with the run.
+  bool batch_variance = false;
   // Sampling for this provider's samples, over the suite's and each case's (the provider is the
   // condition being compared, so a case cannot silently undo it). Leave `seed` unset to keep
   // repeats paired across providers.

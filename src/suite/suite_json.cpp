@@ -169,6 +169,7 @@ ProviderSpec ProviderSpec::from_json(const json& j) {
   p.chat_date = field<std::string>(j, "chat_date", w).value_or("");
   p.threads = field<int>(j, "threads", w).value_or(0);
   p.trace_routing = field<bool>(j, "trace_routing", w).value_or(p.trace_routing);
+  p.batch_variance = field<bool>(j, "batch_variance", w).value_or(false);
   p.sampling = SamplingSpec::from_json(object_at(j, "sampling", w));
   return p;
 }

@@ -132,6 +132,9 @@ nlohmann::json ProviderSpec::to_json() const {
     j["threads"] = threads;
     j["max_concurrency"] = max_concurrency;
     j["trace_routing"] = trace_routing;
+    // Only when on, so snapshots of suites without it are unchanged; `batch` does not change
+    // results and is not recorded.
+    if (batch_variance) j["batch_variance"] = true;
   }
   j["circuit_breaker"] = circuit_breaker;
   j["max_output_bytes"] = max_output_bytes;

@@ -47,6 +47,7 @@ class Session {
   struct Impl;
 
  private:
+  friend struct SessionAccess;  // engine-internal (generate_repeats)
   Session();
   std::unique_ptr<Impl> impl_;
 };

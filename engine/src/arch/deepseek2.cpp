@@ -467,7 +467,8 @@ void deepseek2_layer(const Model::Impl& m, uint32_t il, float* x, const MlaRows&
       Ds2Route r = deepseek2_route(p, &rl[t * E], A.probs_bias, uint32_t(E), uint32_t(K), hp.renorm_topk,
                                    hp.expert_weights_scale);
       for (int64_t j = 0; j < K; ++j) assigned[r.experts[j]].emplace_back(t, r.weights[j]);
-      if (trace) trace->append(moe_layer, r.experts.data(), r.weights.data(), r.entropy, r.margin);
+      RoutingTrace* tr = rows.traces.empty() ? trace : rows.traces[size_t(t)];
+      if (tr) tr->append(moe_layer, r.experts.data(), r.weights.data(), r.entropy, r.margin);
     }
     std::vector<float> xe, ye;
     for (int64_t e = 0; e < E; ++e) {

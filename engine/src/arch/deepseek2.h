@@ -78,6 +78,9 @@ Status load_deepseek2(const GgufFile& f, const std::string& arch, Model::Impl& m
 struct MlaRows {
   std::vector<uint32_t> pos;
   std::vector<float*> cache;
+  // Per-row routing traces (null entries: not traced) for rows of different sequences (a batched
+  // decode step); when empty, every row's record goes to deepseek2_layer()'s trace argument.
+  std::vector<RoutingTrace*> traces;
   static MlaRows one_sequence(int64_t n, uint32_t first_pos, float* layer_cache);
 };
 
