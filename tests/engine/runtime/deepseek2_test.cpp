@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "golden_rows.h"
 #include "arch/deepseek2.h"
 #include "engine/runtime/tiny_deepseek2.h"
 #include "kernels/matmul.h"
@@ -55,19 +56,6 @@ std::vector<std::vector<float>> stepwise_logits(const std::shared_ptr<const Mode
   return out;
 }
 
-std::vector<std::vector<double>> read_golden(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<double>> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::vector<double> r;
-    double v;
-    while (ls >> v) r.push_back(v);
-    if (!r.empty()) rows.push_back(std::move(r));
-  }
-  return rows;
-}
 
 struct GoldenCase {
   std::string name;  // fixture tests/fixtures/engine/golden_deepseek2_<name>.txt
@@ -106,7 +94,7 @@ TEST_P(Deepseek2Golden, MatchesTheNumpyReferenceAtEveryPosition) {
   const GoldenCase& c = GetParam();
   auto model = load_spec(c.spec, c.name);
   ASSERT_TRUE(model);
-  auto golden = read_golden(std::string(WOBBLE_SOURCE_DIR) + "/tests/fixtures/engine/golden_deepseek2_" + c.name + ".txt");
+  auto golden = moe::testing::read_golden_rows(std::string(WOBBLE_SOURCE_DIR) + "/tests/fixtures/engine/golden_deepseek2_" + c.name + ".txt");
   ASSERT_EQ(golden.size(), kPrompt.size()) << "fixture missing or malformed for " << c.name;
   set_kernel_path(c.path);
   auto logits = stepwise_logits(model, kPrompt);

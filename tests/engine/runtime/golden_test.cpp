@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "golden_rows.h"
 #include "engine/runtime/tiny_model.h"
 #include "moe/model.h"
 #include "moe/session.h"
@@ -29,20 +30,6 @@ moe::testing::TinySpec golden_spec(const std::string& arch) {
   return s;
 }
 
-// One row of n_vocab floats per prompt position.
-std::vector<std::vector<double>> read_golden(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<double>> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::vector<double> r;
-    double v;
-    while (ls >> v) r.push_back(v);
-    if (!r.empty()) rows.push_back(std::move(r));
-  }
-  return rows;
-}
 
 }  // namespace
 
@@ -64,7 +51,7 @@ TEST_P(GoldenLogits, MatchTheNumpyReferenceAtEveryPosition) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   if (!std::getenv("WOBBLE_DUMP_GOLDEN_MODELS")) std::filesystem::remove(path);
 
-  auto golden = read_golden(std::string(WOBBLE_SOURCE_DIR) + "/tests/fixtures/engine/golden_" + arch + ".txt");
+  auto golden = moe::testing::read_golden_rows(std::string(WOBBLE_SOURCE_DIR) + "/tests/fixtures/engine/golden_" + arch + ".txt");
   ASSERT_EQ(golden.size(), kGoldenPrompt.size()) << "fixture missing or malformed for " << arch;
 
   SessionOptions so;

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "golden_rows.h"
 #include "engine/runtime/tiny_gptoss.h"
 #include "kernels/matmul.h"
 #include "moe/model.h"
@@ -26,19 +27,6 @@ namespace {
 
 const std::vector<int32_t> kPrompt = {1, 5, 9, 13, 2, 7, 11, 3};
 
-std::vector<std::vector<double>> read_rows(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<double>> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::vector<double> r;
-    double v;
-    while (ls >> v) r.push_back(v);
-    if (!r.empty()) rows.push_back(std::move(r));
-  }
-  return rows;
-}
 
 // Writes the model where the golden workflow expects it (or to a temporary file) and loads it.
 std::shared_ptr<const Model> write_and_load(const moe::testing::TinyGptOssSpec& spec, const std::string& tag) {
@@ -93,7 +81,7 @@ TEST(GptOssGolden, F32MatchesTheNumpyReferenceAtEveryPosition) {
   auto model = write_and_load({}, "gpt-oss");
   ASSERT_TRUE(model);
   EXPECT_EQ(model->info().architecture, "gpt-oss");
-  auto golden = read_rows(fixture("gpt-oss"));
+  auto golden = moe::testing::read_golden_rows(fixture("gpt-oss"));
   ASSERT_EQ(golden.size(), kPrompt.size());
   auto errs = step_errors(model, golden);
   for (size_t pos = 0; pos < errs.size(); ++pos) {
@@ -114,7 +102,7 @@ TEST(GptOssGolden, Mxfp4ExpertsMatchTheNumpyReference) {
   auto model = write_and_load(spec, "gpt-oss-mxfp4");
   ASSERT_TRUE(model);
   EXPECT_EQ(model->info().tensor_types.at("MXFP4"), 3u * spec.layers);
-  auto golden = read_rows(fixture("gpt-oss-mxfp4"));
+  auto golden = moe::testing::read_golden_rows(fixture("gpt-oss-mxfp4"));
   ASSERT_EQ(golden.size(), kPrompt.size());
   set_kernel_path(KernelPath::kScalar);
   auto scalar = step_errors(model, golden);
@@ -135,7 +123,7 @@ TEST(GptOssGolden, Mxfp4ExpertsMatchTheNumpyReference) {
 TEST(GptOss, PrefillEqualsTheLastStep) {
   auto model = write_and_load({}, "prefill");
   ASSERT_TRUE(model);
-  auto golden = read_rows(fixture("gpt-oss"));
+  auto golden = moe::testing::read_golden_rows(fixture("gpt-oss"));
   ASSERT_EQ(golden.size(), kPrompt.size());
   SessionOptions so;
   so.n_threads = 3;
