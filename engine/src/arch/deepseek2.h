@@ -3,8 +3,9 @@
 // bias, group-limited top-k, shared experts, leading dense layers).
 //
 // The loader fills the common LayerWeights (norms, router, experts, dense and shared FFNs) and a
-// Deepseek2Model with what only this architecture has; the session calls deepseek2_layer() for each
-// layer instead of its own attention and routing. Every GGUF key and tensor read here is listed with
+// Deepseek2Model with what only this architecture has; forward_rows() (runtime/forward.cpp), which
+// runs both prefill and batched decode, calls deepseek2_layer() for each layer instead of the
+// generic attention and routing. Every GGUF key and tensor read here is listed with
 // its meaning in engine/README.md ("DeepSeek-V2/V3").
 //
 // Latent cache: per token and layer, kv_lora_rank normalised latent values followed by the n_rope

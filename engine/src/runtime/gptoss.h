@@ -1,6 +1,7 @@
 // gpt-oss (general.architecture = "gpt-oss"): loading and one transformer layer over a set of
-// token rows. Internal to the runtime; the session calls gptoss_layer() in place of its generic
-// layer when Model::Impl::gptoss is set.
+// token rows. Internal to the runtime; forward_rows() (runtime/forward.cpp), which runs both prefill
+// and batched decode, calls gptoss_layer() in place of the generic layer when Model::Impl::gptoss
+// is set.
 //
 // What differs from the generic layer (engine/README.md "gpt-oss" lists every key and tensor):
 //   attention: biases on q/k/v/o; NeoX RoPE with YaRN-scaled frequencies and cos/sin scaled by
