@@ -19,18 +19,13 @@
 #include "gguf/gguf_file.h"
 #include "moe/routing.h"
 #include "runtime/model_impl.h"
+#include "runtime/tensor_lookup.h"
 #include "util/thread_pool.h"
 
 namespace moe {
 namespace {
 
-std::string shape_str(const std::vector<uint64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-  return s + "]";
-}
-
-// Tensor lookups with the same checks and messages as the common loader.
+// Tensor lookups with the same checks and messages as the common loader (runtime/tensor_lookup.h).
 class Tensors {
  public:
   explicit Tensors(const GgufFile& f) : f_(f) {}
@@ -38,35 +33,10 @@ class Tensors {
 
   // dims as GGUF stores them (ne[0] first); the returned view is the first 2-D slice.
   Result<WeightView> weight(const std::string& name, std::vector<uint64_t> want, uint64_t* slice_bytes = nullptr) {
-    const GgufTensorInfo* t = f_.find_tensor(name);
-    if (!t) return Status::NotFound("tensor '" + name + "' is missing");
-    auto tr = ggml_type_traits(uint32_t(t->type));
-    if (!tr->supported)
-      return Status::NotSupported("tensor '" + name + "' has type " + tr->name + ", which this engine cannot run");
-    if (t->dims != want)
-      return Status::Corruption("tensor '" + name + "' has shape " + shape_str(t->dims) + ", expected " + shape_str(want));
-    WeightView w;
-    w.data = t->data;
-    w.type = t->type;
-    w.n_in = int64_t(want[0]);
-    w.n_out = int64_t(want[1]);
-    MOE_ASSIGN_OR_RETURN(w.row_bytes, ggml_row_bytes(t->type, want[0]));
-    if (slice_bytes) *slice_bytes = w.row_bytes * want[1];
-    return w;
+    return lookup_weight(f_, name, want, slice_bytes);
   }
   Result<std::vector<float>> vec(const std::string& name, uint64_t n, bool optional = false) {
-    const GgufTensorInfo* t = f_.find_tensor(name);
-    if (!t) {
-      if (optional) return std::vector<float>();
-      return Status::NotFound("tensor '" + name + "' is missing");
-    }
-    if (t->dims.size() != 1 || t->dims[0] != n)
-      return Status::Corruption("tensor '" + name + "' has shape " + shape_str(t->dims) + ", expected [" + std::to_string(n) + "]");
-    if (!ggml_type_traits(uint32_t(t->type))->supported)
-      return Status::NotSupported("tensor '" + name + "' has an unsupported type");
-    std::vector<float> v(n);
-    dequantize_row(t->type, t->data, v.data(), int64_t(n));
-    return v;
+    return lookup_vector(f_, name, n, optional);
   }
 
  private:

@@ -10,6 +10,7 @@
 
 #include "kernels/matmul.h"
 #include "runtime/model_impl.h"
+#include "runtime/tensor_lookup.h"
 #include "util/thread_pool.h"
 
 namespace moe {
@@ -18,12 +19,6 @@ namespace {
 constexpr const char* kArch = "gpt-oss";
 
 std::string key(const char* k) { return std::string(kArch) + "." + k; }
-
-std::string shape_str(const std::vector<uint64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-  return s + "]";
-}
 
 // The tensor `name` with exactly `dims`, in a type this engine runs, whose bytes (checked against
 // overflow) lie inside what the file reader already bounded to the file.
@@ -35,7 +30,7 @@ Result<const GgufTensorInfo*> tensor(const GgufFile& f, const std::string& name,
     return Status::NotSupported("tensor '" + name + "' has type " + (tr ? tr->name : "?") +
                                 ", which this engine cannot run");
   if (t->dims != dims)
-    return Status::Corruption("tensor '" + name + "' has shape " + shape_str(t->dims) + ", expected " + shape_str(dims));
+    return Status::Corruption("tensor '" + name + "' has shape " + tensor_shape_str(t->dims) + ", expected " + tensor_shape_str(dims));
   MOE_ASSIGN_OR_RETURN(uint64_t row_bytes, ggml_row_bytes(t->type, dims[0]));
   uint64_t bytes = row_bytes;
   for (size_t i = 1; i < dims.size(); ++i)

@@ -5,6 +5,7 @@
 #include "arch/deepseek2.h"
 #include "runtime/gptoss.h"
 #include "runtime/model_impl.h"
+#include "runtime/tensor_lookup.h"
 
 namespace moe {
 namespace {
@@ -32,45 +33,14 @@ class Loader {
   // A 2-D weight (n_in, n_out) or one expert slice of a 3-D (n_in, n_out, n_expert) tensor.
   Result<WeightView> weight(const std::string& name, uint64_t n_in, uint64_t n_out, uint64_t n_expert = 0,
                             uint64_t* stride = nullptr) {
-    const GgufTensorInfo* t = f_.find_tensor(name);
-    if (!t) return Status::NotFound("tensor '" + name + "' is missing");
-    auto tr = ggml_type_traits(uint32_t(t->type));
-    if (!tr->supported)
-      return Status::NotSupported("tensor '" + name + "' has type " + tr->name + ", which this engine cannot run");
     std::vector<uint64_t> want = {n_in, n_out};
     if (n_expert) want.push_back(n_expert);
-    if (t->dims != want) return Status::Corruption("tensor '" + name + "' has shape " + shape(t->dims) +
-                                                   ", expected " + shape(want));
-    WeightView w;
-    w.data = t->data;
-    w.type = t->type;
-    w.n_in = int64_t(n_in);
-    w.n_out = int64_t(n_out);
-    MOE_ASSIGN_OR_RETURN(w.row_bytes, ggml_row_bytes(t->type, n_in));
-    if (stride) *stride = w.row_bytes * n_out;
-    return w;
+    return lookup_weight(f_, name, want, stride);
   }
 
   // A 1-D tensor (norm weights, biases) dequantised to f32; empty when optional and absent.
   Result<std::vector<float>> vec(const std::string& name, uint64_t n, bool optional = false) {
-    const GgufTensorInfo* t = f_.find_tensor(name);
-    if (!t) {
-      if (optional) return std::vector<float>();
-      return Status::NotFound("tensor '" + name + "' is missing");
-    }
-    if (t->dims.size() != 1 || t->dims[0] != n)
-      return Status::Corruption("tensor '" + name + "' has shape " + shape(t->dims) + ", expected [" + std::to_string(n) + "]");
-    if (!ggml_type_traits(uint32_t(t->type))->supported)
-      return Status::NotSupported("tensor '" + name + "' has an unsupported type");
-    std::vector<float> v(n);
-    dequantize_row(t->type, t->data, v.data(), int64_t(n));
-    return v;
-  }
-
-  static std::string shape(const std::vector<uint64_t>& d) {
-    std::string s = "[";
-    for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-    return s + "]";
+    return lookup_vector(f_, name, n, optional);
   }
 
  private:
@@ -121,7 +91,7 @@ Status load_into(Model::Impl& m, const LoadOptions& opts) {
   const GgufTensorInfo* emb = f.find_tensor("token_embd.weight");
   if (!emb) return Status::NotFound("tensor 'token_embd.weight' is missing");
   if (emb->dims.size() != 2 || emb->dims[0] != hp.n_embd)
-    return Status::Corruption("tensor 'token_embd.weight' has shape " + Loader::shape(emb->dims));
+    return Status::Corruption("tensor 'token_embd.weight' has shape " + tensor_shape_str(emb->dims));
   hp.n_vocab = uint32_t(emb->dims[1]);
 
   // Tokenizer (optional: token-id generation works without it). "none" / "no_vocab" declare a
