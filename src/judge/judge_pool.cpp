@@ -1,5 +1,6 @@
 #include "judge/judge_pool.h"
 
+#include "judge/judge_reply_grammar.h"
 #include "runner/seeds.h"
 #include "scorer/scorer_args.h"
 #include "util/error.h"
@@ -60,6 +61,8 @@ JudgePool::JudgePool(const Suite& suite, const std::string& suite_dir) {
         j->spec = eff;
         j->provider = make_provider(eff.provider, suite_dir);
         j->identity = j->provider->model_id() + '\x1f' + dump_json(Sampling::resolve(eff.sampling).to_json());
+        // A structured judge answers differently from a free one: its gradings are not interchangeable.
+        if (eff.structured_decoding()) j->identity += "\x1fstructured-v1";
         it = by_spec.emplace(spec_key, j.get()).first;
         judges_.push_back(std::move(j));
       }
@@ -207,6 +210,7 @@ void JudgePool::run_task(const Task& t) {
   req.repeat = r.repeat;
   req.prompt.messages = {{"system", jp.system}, {"user", jp.user}};
   req.cancel = &cancel_;
+  if (judge.spec.structured_decoding()) req.grammar = std::make_shared<JudgeReplyGrammar>(cj.crit, cj.text);
   const int max_calls = 1 + std::max(0, judge.spec.max_malformed_retries);
   if (cancel_.load()) {
     g.fault = JudgeFault::kCancelled;

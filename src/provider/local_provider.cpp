@@ -12,7 +12,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
+#include <optional>
 
 #include "moe/chat_template.h"
 #include "moe/model.h"
@@ -116,7 +118,10 @@ class LocalProvider : public Provider {
     if (!ids.ok()) return fail(ids.status().ToString());
     auto session = acquire();
     if (!session.ok()) return fail(session.status().ToString());
-    auto res = moe::generate(**session, *ids, generate_options(req));
+    moe::GenerateOptions go = generate_options(req);
+    std::optional<GrammarMask> mask;
+    if (req.grammar) mask.emplace(*this, *req.grammar, go);
+    auto res = moe::generate(**session, *ids, go);
     Lent lent{this, std::move(*session)};
     if (!res.ok() && res.status().code() == moe::Status::Code::kCancelled) {
       out.cancelled = true;
@@ -133,6 +138,8 @@ class LocalProvider : public Provider {
 
   std::vector<Completion> complete_group(const std::vector<CompletionRequest>& reqs) override {
     if (reqs.size() <= 1) return Provider::complete_group(reqs);
+    for (const auto& r : reqs)
+      if (r.grammar) return Provider::complete_group(reqs);  // constrained: one at a time
     auto t0 = std::chrono::steady_clock::now();
     // One prompt for the whole group, or no batch: the runner groups by (case, variant), so
     // this holds unless a prompt renders differently per repeat.
@@ -216,6 +223,63 @@ class LocalProvider : public Provider {
     return moe::encode_prompt(model_->tokenizer(), family_, req.prompt.prompt, msgs, chat_options_);
   }
 
+  // The bytes each token adds to the output, and which tokens end it: built once, for grammars.
+  struct TokenTable {
+    std::vector<std::string> bytes;
+    std::vector<uint8_t> eog;
+  };
+  const TokenTable& token_table() const {
+    std::call_once(token_table_once_, [&] {
+      const moe::Tokenizer& tok = model_->tokenizer();
+      token_table_.bytes.resize(size_t(tok.n_vocab()));
+      token_table_.eog.resize(size_t(tok.n_vocab()));
+      for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+        token_table_.bytes[size_t(id)] = tok.token_bytes(id);
+        token_table_.eog[size_t(id)] = tok.is_eog(id) ? 1 : 0;
+      }
+    });
+    return token_table_;
+  }
+
+  // Constrained decoding for one generation: before each token, every token the grammar does not
+  // accept from its state is masked out (end-of-generation only once it is complete); the sampled
+  // token advances the state. Should the grammar accept no token at all (a vocabulary that cannot
+  // spell what it needs), the logits are left alone from then on and the output is checked as any
+  // other would be.
+  struct GrammarMask {
+    GrammarMask(const LocalProvider& p, const OutputGrammar& g, moe::GenerateOptions& go)
+        : table(p.token_table()), state(g.start(go.max_tokens)) {
+      go.constrain = [this](std::span<float> logits) { mask(logits); };
+      go.on_token = [this](int32_t id, std::span<const float>) {
+        const std::string& b = table.bytes[size_t(id)];
+        if (!broken && state->accepts(b)) state->advance(b);
+        else broken = true;
+      };
+    }
+    void mask(std::span<float> logits) {
+      if (broken) return;
+      const size_t n = std::min(logits.size(), table.bytes.size());
+      allowed.assign(n, 0);
+      const bool done = state->complete();
+      bool any = false;
+      for (size_t id = 0; id < n; ++id) {
+        bool ok = table.eog[id] ? done : (!done && state->accepts(table.bytes[id]));
+        allowed[id] = ok;
+        any = any || ok;
+      }
+      if (!any) {
+        broken = true;
+        return;
+      }
+      for (size_t id = 0; id < logits.size(); ++id)
+        if (id >= n || !allowed[id]) logits[id] = -std::numeric_limits<float>::infinity();
+    }
+    const TokenTable& table;
+    std::unique_ptr<GrammarState> state;
+    std::vector<uint8_t> allowed;
+    bool broken = false;
+  };
+
   static moe::GenerateOptions generate_options(const CompletionRequest& req) {
     moe::GenerateOptions go;
     go.max_tokens = req.sampling.max_tokens;
@@ -261,6 +325,8 @@ class LocalProvider : public Provider {
   moe::ChatFamily family_ = moe::ChatFamily::kRaw;
   moe::ChatOptions chat_options_;
   std::mutex mu_;
+  mutable std::once_flag token_table_once_;
+  mutable TokenTable token_table_;
   std::vector<std::unique_ptr<moe::Session>> idle_;  // sessions not lent out
 };
 

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "provider/output_grammar.h"
 #include "suite/suite.h"
 
 namespace wobble {
@@ -40,6 +41,9 @@ struct CompletionRequest {
   // between decode steps) and returns a Completion with cancelled = true.
   const std::atomic<bool>* cancel = nullptr;
   RetryObserver* retry_observer = nullptr;  // optional
+  // Constrained decoding: the bundled engine generates only what the grammar accepts (masking
+  // tokens before sampling). OpenAI-compatible providers ignore it. Optional.
+  std::shared_ptr<const OutputGrammar> grammar;
 };
 
 struct Attempt {

@@ -176,6 +176,11 @@ struct JudgeSpec {
   int repeats = 3;
   int max_concurrency = 4;
   int max_malformed_retries = 2;  // extra calls after a reply that is not the JSON asked for
+  // Structured decoding (judge/judge_reply_grammar.h): the judge can only reply judge-v1's JSON
+  // shape, quoting the output. Unset: on for the bundled engine, off otherwise (an
+  // OpenAI-compatible server cannot be constrained this way; `true` there is a config error).
+  std::optional<bool> structured;
+  bool structured_decoding() const { return structured.value_or(provider.kind == "local"); }
 
   nlohmann::json to_json() const;
   static JudgeSpec from_json(const nlohmann::json& j);  // inverse of to_json

@@ -175,8 +175,11 @@ ProviderSpec ProviderSpec::from_json(const json& j) {
 }
 
 json JudgeSpec::to_json() const {
-  return {{"provider", provider.to_json()}, {"sampling", sampling.to_json()}, {"repeats", repeats},
-          {"max_concurrency", max_concurrency}, {"max_malformed_retries", max_malformed_retries}};
+  json j = {{"provider", provider.to_json()}, {"sampling", sampling.to_json()}, {"repeats", repeats},
+            {"max_concurrency", max_concurrency}, {"max_malformed_retries", max_malformed_retries}};
+  // Only when the suite says so: a judge block without the key keeps the hash it always had.
+  if (structured) j["structured"] = *structured;
+  return j;
 }
 
 JudgeSpec JudgeSpec::from_json(const json& j) {
@@ -188,6 +191,7 @@ JudgeSpec JudgeSpec::from_json(const json& j) {
   s.repeats = field<int>(j, "repeats", w).value_or(s.repeats);
   s.max_concurrency = field<int>(j, "max_concurrency", w).value_or(s.max_concurrency);
   s.max_malformed_retries = field<int>(j, "max_malformed_retries", w).value_or(s.max_malformed_retries);
+  s.structured = field<bool>(j, "structured", w);
   if (s.repeats < 1 || s.repeats > 25 || s.max_concurrency < 1)
     throw std::runtime_error("judge.repeats or judge.max_concurrency is out of range");
   return s;

@@ -164,7 +164,7 @@ ProviderSpec parse_provider(const YamlNode& n) {
 }
 
 JudgeSpec parse_judge(const YamlNode& n) {
-  n.expect_keys({"provider", "sampling", "repeats", "max_concurrency", "max_malformed_retries"});
+  n.expect_keys({"provider", "sampling", "repeats", "max_concurrency", "max_malformed_retries", "structured"});
   JudgeSpec j;
   j.provider = parse_provider(n.required("provider"));
   if (auto sm = n.child("sampling")) j.sampling = parse_sampling(*sm);
@@ -172,6 +172,11 @@ JudgeSpec parse_judge(const YamlNode& n) {
   j.repeats = int(n.opt_int("repeats", 1, 25).value_or(j.repeats));
   j.max_concurrency = int(n.opt_int("max_concurrency", 1, 256).value_or(j.max_concurrency));
   j.max_malformed_retries = int(n.opt_int("max_malformed_retries", 0, 10).value_or(j.max_malformed_retries));
+  j.structured = n.opt_bool("structured");
+  if (j.structured.value_or(false) && j.provider.kind != "local")
+    n.required("structured").fail(
+        "structured decoding needs the bundled engine (provider kind local); an OpenAI-compatible judge is "
+        "asked for the JSON in its prompt");
   return j;
 }
 

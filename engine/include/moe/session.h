@@ -63,6 +63,11 @@ struct GenerateOptions {
   // ignore_eos), so generation runs to max_tokens, a stop string or the context limit: fixed-length
   // outputs for benchmarks and for tests that need a request to stay busy.
   bool ignore_eos = false;
+  // Optional: constrained decoding (a grammar, a JSON shape). Called before each token is sampled
+  // with that step's logits (n_vocab,), after ignore_eos, to edit in place: -infinity forbids a
+  // token, and the sampler draws from what is left (with the same seed and the same masks, the same
+  // tokens). It must leave at least one finite entry. on_token still receives the unmasked logits.
+  std::function<void(std::span<float> logits)> constrain;
   // Optional: called for every generated token (the end-of-generation one excluded) with the
   // unmasked logits (n_vocab,) it was sampled from, before the token is fed back. For log-probabilities.
   std::function<void(int32_t token, std::span<const float> logits)> on_token;

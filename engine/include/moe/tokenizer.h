@@ -73,6 +73,10 @@ class Tokenizer {
   std::string decode(std::span<const int32_t> ids, const DecodeOptions& = {}) const;
   // The raw piece text of one token as stored in the vocabulary (for display).
   std::string piece(int32_t id) const;
+  // The bytes one token adds to generated text (DecodeOptions::generated_text(): a continuation,
+  // control tokens hidden), before the U+FFFD repair: a byte token gives its byte, so a grammar over
+  // output bytes can test tokens one by one. Empty for control, unknown and unused tokens.
+  std::string token_bytes(int32_t id) const;
 
   int32_t n_vocab() const;
   int32_t bos() const;  // -1 when the vocabulary has none

@@ -30,12 +30,13 @@ bool Decoder::advance(std::span<const float> logits, uint32_t n_past, uint32_t n
   if (!wants_token()) return false;
   GenerateResult& r = *r_;
   int32_t id;
-  if (eog_ids_.empty()) {
+  if (eog_ids_.empty() && !opts_->constrain) {
     id = sampler_.sample(logits);
   } else {
     masked_.assign(logits.begin(), logits.end());
     for (int32_t e : eog_ids_)
       if (size_t(e) < masked_.size()) masked_[size_t(e)] = -std::numeric_limits<float>::infinity();
+    if (opts_->constrain) opts_->constrain(masked_);
     id = sampler_.sample(masked_);
   }
   if (tok_ && tok_->is_eog(id)) {

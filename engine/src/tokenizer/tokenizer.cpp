@@ -116,6 +116,13 @@ bool Tokenizer::Impl::strips_prefix_space(const DecodeOptions& opts) const {
   return opts.context == DecodeContext::kStartOfText && model == "llama" && add_space_prefix;
 }
 
+std::string Tokenizer::token_bytes(int32_t id) const {
+  std::string out;
+  if (id < 0 || id >= n_vocab()) return out;
+  impl_->append_piece(id, DecodeOptions::generated_text(), out);
+  return out;
+}
+
 std::string Tokenizer::decode(std::span<const int32_t> ids, const DecodeOptions& opts) const {
   std::string out;
   for (int32_t id : ids) impl_->append_piece(id, opts, out);
