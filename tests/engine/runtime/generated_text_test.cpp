@@ -7,7 +7,9 @@
 // ../shared/fixtures/vocab to DIR (used by tests/dev/compare_llama_server.sh).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <filesystem>
 
 #include "engine/runtime/tiny_model.h"
@@ -207,4 +209,59 @@ TEST(VocabModels, EveryLoadableReferenceVocabularyGivesAModel) {
                 !r.result.text.empty() && r.result.text[0] == ' ' ? "yes" : "no");
   }
   EXPECT_GT(written, 0);
+}
+
+// Constrained decoding (GenerateOptions::constrain): the sampler draws only from what the hook left
+// finite, on_token still sees the unmasked logits, and token_bytes() spells each generated token
+// exactly as the generated text does.
+TEST(ConstrainedDecoding, TheSamplerDrawsOnlyFromWhatTheHookAllows) {
+  for (bool spm : {false, true}) {
+    std::vector<std::string> pieces;
+    auto m = tiny_with_vocab(spm, spm ? "constrain-spm" : "constrain-bpe", &pieces);
+    ASSERT_TRUE(m);
+    auto s = Session::create(m, {.n_ctx = 64, .n_threads = 1});
+    ASSERT_TRUE(s.ok());
+    std::vector<int32_t> prompt = {5, 9, 12};
+    for (float temp : {0.f, 1.5f}) {
+      GenerateOptions go;
+      go.max_tokens = 12;
+      go.ignore_eos = true;
+      go.sampling = {.temperature = temp, .seed = 7};
+      // Only tokens with an odd id, and never the one the unconstrained model would pick first.
+      int32_t free_first = -1;
+      {
+        GenerateOptions plain = go;
+        (*s)->reset();
+        auto r = generate(**s, prompt, plain);
+        ASSERT_TRUE(r.ok());
+        free_first = r->tokens.at(0);
+      }
+      int steps = 0;
+      bool unmasked_seen = true;
+      go.constrain = [&](std::span<float> logits) {
+        for (size_t id = 0; id < logits.size(); ++id)
+          if (id % 2 == 0 || int32_t(id) == free_first) logits[id] = -std::numeric_limits<float>::infinity();
+        ++steps;
+      };
+      go.on_token = [&](int32_t, std::span<const float> logits) {
+        unmasked_seen = unmasked_seen && std::isfinite(logits[0]);
+      };
+      (*s)->reset();
+      auto r = generate(**s, prompt, go);
+      ASSERT_TRUE(r.ok());
+      ASSERT_EQ(r->tokens.size(), 12u);
+      EXPECT_EQ(steps, 12);
+      EXPECT_TRUE(unmasked_seen) << "on_token must receive the logits before masking";
+      std::string spelled;
+      for (int32_t id : r->tokens) {
+        EXPECT_EQ(id % 2, 1) << "token " << id << " was masked out";
+        EXPECT_NE(id, free_first);
+        spelled += m->tokenizer().token_bytes(id);
+      }
+      EXPECT_EQ(spelled, r->text);
+    }
+    EXPECT_EQ(m->tokenizer().token_bytes(0), "");   // a control token adds nothing
+    EXPECT_EQ(m->tokenizer().token_bytes(-1), "");  // out of range: nothing, no crash
+    EXPECT_EQ(m->tokenizer().token_bytes(kVocab), "");
+  }
 }
