@@ -100,6 +100,30 @@ __attribute__((target("avx2,fma,f16c"))) float dot_f16_avx2(const uint16_t* a, c
   return s;
 }
 
+// dot_f16_avx2 for C tokens at once: each 16 weights are converted once and used for every token.
+// A token's operations are exactly dot_f16_avx2's (two accumulators, the same order, the same
+// tail), so out[c] == dot_f16_avx2(a, x[c], n) bit for bit whatever C is.
+template <int C>
+__attribute__((target("avx2,fma,f16c"))) void dot_f16_tile_avx2(const uint16_t* a, const float* const* x, int64_t n,
+                                                                float* out) {
+  __m256 acc0[C], acc1[C];
+  for (int c = 0; c < C; ++c) acc0[c] = acc1[c] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+    __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i + 8)));
+    for (int c = 0; c < C; ++c) {
+      acc0[c] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[c] + i), acc0[c]);
+      acc1[c] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[c] + i + 8), acc1[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) {
+    float s = hsum256(_mm256_add_ps(acc0[c], acc1[c]));
+    for (int64_t j = i; j < n; ++j) s += fp16_to_fp32(a[j]) * x[c][j];
+    out[c] = s;
+  }
+}
+
 __attribute__((target("avx2,fma"))) float dot_bf16_avx2(const uint16_t* a, const float* b, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
@@ -332,6 +356,16 @@ void matmul_rows(const WeightView& w, const PreparedActs& p, const float* x, int
         const float* xt = x + t * w.n_in;
         y[t * w.n_out + r] = p.vec ? dot_f32_avx2(scratch.data(), xt, w.n_in) : dot_f32_scalar(scratch.data(), xt, w.n_in);
       }
+      continue;
+    }
+    if (p.vec && w.type == GgmlType::F16 && n_tok > 1) {
+      const auto* row16 = reinterpret_cast<const uint16_t*>(row);
+      for_token_tiles(n_tok, y, w.n_out, r, [&](int64_t t, auto width, float* out) {
+        constexpr int C = decltype(width)::value;
+        const float* xs[C];
+        for (int c = 0; c < C; ++c) xs[c] = x + (t + c) * w.n_in;
+        dot_f16_tile_avx2<C>(row16, xs, w.n_in, out);
+      });
       continue;
     }
     for (int64_t t = 0; t < n_tok; ++t) {
