@@ -154,8 +154,11 @@ int inspect_command(const std::vector<std::string>& args) {
   std::printf("file:          %s\narchitecture:  %s\nname:          %s\n", path.c_str(), i.architecture.c_str(), i.name.c_str());
   std::printf("layers:        %u (%u MoE)\nembedding:     %u\nheads:         %u (kv %u, head dim %u)\n", i.n_layer,
               i.n_moe_layers, i.n_embd, i.n_head, i.n_head_kv, i.head_dim);
-  std::printf("experts:       %u, %u per token, expert FFN %u, dense FFN %u\n", i.n_expert, i.n_expert_used,
-              i.n_ff_expert, i.n_ff);
+  // A dense FFN width only where some layer has one (deepseek2's leading layers, dense llama);
+  // gpt-oss and Mixtral-style files carry feed_forward_length for their experts alone.
+  std::printf("experts:       %u, %u per token, expert FFN %u", i.n_expert, i.n_expert_used, i.n_ff_expert);
+  if (i.n_moe_layers < i.n_layer && i.n_ff > 0) std::printf(", dense FFN %u (%u layers)", i.n_ff, i.n_layer - i.n_moe_layers);
+  std::printf("\n");
   std::printf("vocab:         %u\ncontext:       %u\n", i.n_vocab, i.n_ctx_train);
   if (i.mla_kv_lora_rank)
     std::printf("KV cache:      %llu bytes per token (MLA latent: %u layers x (kv_lora_rank %u + rope %u) x f32)\n",

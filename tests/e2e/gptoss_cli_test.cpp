@@ -30,6 +30,7 @@ TEST(GptOssCli, InspectReportsMxfp4Sizes) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("architecture:  gpt-oss"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("layers:        2 (2 MoE)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("dense FFN"), std::string::npos) << "every gpt-oss layer is MoE:\n" << r.out;
   EXPECT_NE(r.out.find("MXFP4         52224 bytes (0.05 MiB), 98304 values, 4.25 bits each"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("F32 "), std::string::npos) << r.out;
 

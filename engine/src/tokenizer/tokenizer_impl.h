@@ -45,6 +45,10 @@ struct Tokenizer::Impl {
   std::vector<int32_t> specials;                         // control + user-defined, longest first
   std::vector<int32_t> specials_by_byte[256];            // the same, bucketed by first byte
   int32_t bos = -1, eos = -1, eot = -1, unk = -1, pad = -1;
+  // Harmony (gpt-oss): <|end|> closes a message, not the turn (the final channel follows the
+  // analysis one), so it never ends a generation, whatever the GGUF's eot id says; <|return|> and
+  // <|call|> do. -1 when the vocabulary is not harmony's.
+  int32_t harmony_end = -1, harmony_return = -1, harmony_call = -1;
   bool add_bos = false, add_eos = false, add_space_prefix = true;
   bool ignore_merges = false;  // BPE: from the pre-tokenizer family (BpeFamilyTraits)
   bool family_nfc = false;

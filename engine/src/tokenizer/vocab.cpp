@@ -112,6 +112,15 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& f) {
     auto it = im->id_of.find(buf);
     im->byte_tokens[b] = it == im->id_of.end() ? -1 : it->second;
   }
+  auto special_id = [&](const char* text) {
+    auto it = im->id_of.find(text);
+    return it == im->id_of.end() ? -1 : int32_t(it->second);
+  };
+  if (special_id("<|channel|>") >= 0 && special_id("<|return|>") >= 0) {
+    im->harmony_end = special_id("<|end|>");
+    im->harmony_return = special_id("<|return|>");
+    im->harmony_call = special_id("<|call|>");
+  }
   for (size_t i = 0; i < n; ++i)
     if ((im->types[i] == kTokControl || im->types[i] == kTokUserDefined) && !im->tokens[i].empty())
       im->specials.push_back(int32_t(i));
@@ -131,6 +140,8 @@ int32_t Tokenizer::n_vocab() const { return int32_t(impl_->tokens.size()); }
 int32_t Tokenizer::bos() const { return impl_->bos; }
 int32_t Tokenizer::eos() const { return impl_->eos; }
 bool Tokenizer::is_eog(int32_t id) const {
+  if (id >= 0 && id == impl_->harmony_end) return false;
+  if (id >= 0 && (id == impl_->harmony_return || id == impl_->harmony_call)) return true;
   return id >= 0 && (id == impl_->eos || id == impl_->eot ||
                      (size_t(id) < impl_->tokens.size() &&
                       (impl_->tokens[size_t(id)] == "<|im_end|>" || impl_->tokens[size_t(id)] == "<|endoftext|>" ||

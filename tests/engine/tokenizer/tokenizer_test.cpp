@@ -104,7 +104,52 @@ std::string tiny_bpe(const std::string& tag) {
   return path;
 }
 
+// A harmony-style vocabulary (gpt-oss) whose GGUF marks <|end|> as end-of-turn, as some do.
+std::string tiny_harmony(const std::string& tag, bool with_return) {
+  GgufWriter w;
+  std::vector<std::string> toks;
+  for (char c = 'a'; c <= 'z'; ++c) toks.push_back(std::string(1, c));
+  std::vector<std::string> specials = {"<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|call|>", "<|endoftext|>"};
+  if (with_return) specials.push_back("<|return|>");
+  size_t first_special = toks.size();
+  toks.insert(toks.end(), specials.begin(), specials.end());
+  std::vector<int32_t> types(toks.size(), 1);
+  for (size_t i = first_special; i < toks.size(); ++i) types[i] = 3;
+  w.set_string("tokenizer.ggml.model", "gpt2");
+  w.set_string("tokenizer.ggml.pre", "gpt2");
+  w.set_array_string("tokenizer.ggml.tokens", toks);
+  w.set_array_i32("tokenizer.ggml.token_type", types);
+  w.set_array_string("tokenizer.ggml.merges", {});
+  w.set_u32("tokenizer.ggml.eos_token_id", uint32_t(first_special + 5));  // <|endoftext|>
+  w.set_u32("tokenizer.ggml.eot_token_id", uint32_t(first_special + 3));  // <|end|>
+  std::string path = testsupport::scratch_path("tok-harmony-" + tag + ".gguf");
+  EXPECT_TRUE(w.write(path).ok());
+  return path;
+}
+
 }  // namespace
+
+TEST(Tokenizer, HarmonyEndClosesAMessageNotTheGeneration) {
+  auto tok = Tokenizer::load(tiny_harmony("a", true));
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto id = [&](const char* s) {
+    auto ids = (*tok)->encode(s, EncodeOptions{false, true});
+    EXPECT_TRUE(ids.ok() && ids->size() == 1u) << s;
+    return ids.ok() && !ids->empty() ? ids->front() : -1;
+  };
+  // After the analysis channel's <|end|> the model goes on to the final channel: not an end.
+  EXPECT_FALSE((*tok)->is_eog(id("<|end|>")));
+  EXPECT_TRUE((*tok)->is_eog(id("<|return|>")));
+  EXPECT_TRUE((*tok)->is_eog(id("<|call|>")));
+  EXPECT_TRUE((*tok)->is_eog(id("<|endoftext|>")));
+  EXPECT_FALSE((*tok)->is_eog(id("<|channel|>")));
+  // Without the harmony tokens the GGUF's own end-of-turn id stands.
+  auto plain = Tokenizer::load(tiny_harmony("b", false));
+  ASSERT_TRUE(plain.ok());
+  auto end = (*plain)->encode("<|end|>", EncodeOptions{false, true});
+  ASSERT_TRUE(end.ok());
+  EXPECT_TRUE((*plain)->is_eog(end->front()));
+}
 
 class VocabConformance : public ::testing::TestWithParam<std::string> {};
 
