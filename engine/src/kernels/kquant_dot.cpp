@@ -317,6 +317,14 @@ __attribute__((target("avx2"))) void quantize_block256_avx2(const float* x, int8
 
 }  // namespace
 
+QuantActsK quantize_acts_k_into(const float* x, int64_t n_tok, int64_t n_in, int8_t* q, float* d, int16_t* bsums) {
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t b = 0; b < n_in / 256; ++b)
+      quantize_block256_avx2(x + t * n_in + b * 256, &q[size_t(t * n_in + b * 256)],
+                             &bsums[size_t(t * (n_in / 16) + b * 16)], &d[size_t(t * (n_in / 256) + b)]);
+  return {q, d, bsums, n_in};
+}
+
 QuantActsK quantize_acts_k(const float* x, int64_t n_tok, int64_t n_in) {
   thread_local std::vector<int8_t> q;
   thread_local std::vector<float> d;
@@ -324,11 +332,7 @@ QuantActsK quantize_acts_k(const float* x, int64_t n_tok, int64_t n_in) {
   q.resize(size_t(n_tok * n_in));
   d.resize(size_t(n_tok * (n_in / 256)));
   bsums.resize(size_t(n_tok * (n_in / 16)));
-  for (int64_t t = 0; t < n_tok; ++t)
-    for (int64_t b = 0; b < n_in / 256; ++b)
-      quantize_block256_avx2(x + t * n_in + b * 256, &q[size_t(t * n_in + b * 256)],
-                             &bsums[size_t(t * (n_in / 16) + b * 16)], &d[size_t(t * (n_in / 256) + b)]);
-  return {q.data(), d.data(), bsums.data(), n_in};
+  return quantize_acts_k_into(x, n_tok, n_in, q.data(), d.data(), bsums.data());
 }
 
 bool has_kquant_dot(GgmlType t) { return t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K; }

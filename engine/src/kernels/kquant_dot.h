@@ -27,6 +27,8 @@ struct QuantActsK {
 // n_in must be a multiple of 256 and the CPU must have AVX2 (only the vector paths quantise
 // activations). The buffers belong to the calling thread and stay valid until its next call.
 QuantActsK quantize_acts_k(const float* x, int64_t n_tok, int64_t n_in);
+// The same into caller-owned buffers: q (n_tok * n_in), d (n_tok * n_in / 256), bsums (n_tok * n_in / 16).
+QuantActsK quantize_acts_k_into(const float* x, int64_t n_tok, int64_t n_in, int8_t* q, float* d, int16_t* bsums);
 
 bool has_kquant_dot(GgmlType t);  // Q4_K, Q5_K, Q6_K
 

@@ -172,17 +172,21 @@ __attribute__((target("avx2,fma"))) void quantize_block32_avx2(const float* x, i
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), pack_i32_to_i8_avx2(i32));
 }
 
-// Reused per calling thread: matmul is called a few hundred times per token. Only the vector
-// paths quantise activations, so the AVX2 block routine is always available here.
+// Only the vector paths quantise activations, so the AVX2 block routine is always available here.
+QuantActs quantize_acts_into(const float* x, int64_t n_tok, int64_t n_in, int8_t* q, float* d) {
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t b = 0; b < n_in / 32; ++b)
+      quantize_block32_avx2(x + t * n_in + b * 32, &q[size_t(t * n_in + b * 32)], &d[size_t(t * (n_in / 32) + b)]);
+  return {q, d, n_in};
+}
+
+// Into buffers reused per calling thread: matmul is called a few hundred times per token.
 QuantActs quantize_acts(const float* x, int64_t n_tok, int64_t n_in) {
   thread_local std::vector<int8_t> q;
   thread_local std::vector<float> d;
   q.resize(size_t(n_tok * n_in));
   d.resize(size_t(n_tok * (n_in / 32)));
-  for (int64_t t = 0; t < n_tok; ++t)
-    for (int64_t b = 0; b < n_in / 32; ++b)
-      quantize_block32_avx2(x + t * n_in + b * 32, &q[size_t(t * n_in + b * 32)], &d[size_t(t * (n_in / 32) + b)]);
-  return {q.data(), d.data(), n_in};
+  return quantize_acts_into(x, n_tok, n_in, q.data(), d.data());
 }
 
 // 32 products of int8 pairs summed into 8 int32 lanes, via the sign trick: |w| (unsigned) times
@@ -394,6 +398,71 @@ void matmul_pair(const WeightView& a, const WeightView& b, const float* x, int64
   run_rows(a.n_out + b.n_out, pool, [&](int64_t begin, int64_t end, int) {
     if (begin < a.n_out) matmul_rows(a, p, x, n_tok, ya, begin, std::min(end, a.n_out));
     if (end > a.n_out) matmul_rows(b, p, x, n_tok, yb, std::max(begin, a.n_out) - a.n_out, end - a.n_out);
+  });
+}
+
+void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool* pool) {
+  if (jobs.empty()) return;
+  // Activations are quantised for every job before any row runs, into one arena per calling
+  // thread; consecutive jobs over the same x with the same quantisation share it (an expert's gate
+  // and up projections).
+  thread_local std::vector<int8_t> q8;
+  thread_local std::vector<float> d8;
+  thread_local std::vector<int16_t> bs8;
+  thread_local std::vector<PreparedActs> prepared;
+  thread_local std::vector<int64_t> first_row;
+  const KernelPath path = active_kernel_path();
+  const bool vec = path == KernelPath::kAvx2 || path == KernelPath::kAvx512;
+  size_t nq = 0, nd = 0, nb = 0;
+  for (const auto& j : jobs) {
+    const bool quant = vec && uses_quantized_x(j.w.type) && j.w.n_in % 32 == 0;
+    const bool kquant = vec && has_kquant_dot(j.w.type) && j.w.n_in % 256 == 0;
+    if (quant || kquant) nq += size_t(j.n_tok * j.w.n_in);
+    if (quant) nd += size_t(j.n_tok * (j.w.n_in / 32));
+    if (kquant) nd += size_t(j.n_tok * (j.w.n_in / 256)), nb += size_t(j.n_tok * (j.w.n_in / 16));
+  }
+  if (q8.size() < nq) q8.resize(nq);
+  if (d8.size() < nd) d8.resize(nd);
+  if (bs8.size() < nb) bs8.resize(nb);
+  prepared.resize(jobs.size());
+  first_row.resize(jobs.size() + 1);
+  size_t oq = 0, od = 0, ob = 0;
+  first_row[0] = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const MatmulJob& j = jobs[i];
+    PreparedActs p;
+    p.vec = vec;
+    p.vnni = path == KernelPath::kAvx512;
+    p.quant = vec && uses_quantized_x(j.w.type) && j.w.n_in % 32 == 0;
+    p.kquant = vec && has_kquant_dot(j.w.type) && j.w.n_in % 256 == 0;
+    p.via_scratch = j.w.type != GgmlType::F32 && !p.quant && !p.kquant &&
+                    !(vec && (j.w.type == GgmlType::F16 || j.w.type == GgmlType::BF16));
+    const MatmulJob* prev = i > 0 ? &jobs[i - 1] : nullptr;
+    const bool same_x = prev && prev->x == j.x && prev->n_tok == j.n_tok && prev->w.n_in == j.w.n_in;
+    if (p.quant) {
+      if (same_x && prepared[i - 1].quant) p.qx = prepared[i - 1].qx;
+      else p.qx = quantize_acts_into(j.x, j.n_tok, j.w.n_in, &q8[oq], &d8[od]), oq += size_t(j.n_tok * j.w.n_in),
+      od += size_t(j.n_tok * (j.w.n_in / 32));
+    }
+    if (p.kquant) {
+      if (same_x && prepared[i - 1].kquant) p.qk = prepared[i - 1].qk;
+      else p.qk = quantize_acts_k_into(j.x, j.n_tok, j.w.n_in, &q8[oq], &d8[od], &bs8[ob]),
+      oq += size_t(j.n_tok * j.w.n_in), od += size_t(j.n_tok * (j.w.n_in / 256)), ob += size_t(j.n_tok * (j.w.n_in / 16));
+    }
+    prepared[i] = p;
+    first_row[i + 1] = first_row[i] + j.w.n_out;
+  }
+  // One dispatch over the rows of every job; a thread's range may span several jobs.
+  const PreparedActs* prep = prepared.data();
+  const int64_t* starts = first_row.data();
+  const size_t n_jobs = jobs.size();
+  run_rows(starts[n_jobs], pool, [&](int64_t begin, int64_t end, int) {
+    size_t i = size_t(std::upper_bound(starts, starts + n_jobs + 1, begin) - starts) - 1;
+    for (; i < n_jobs && starts[i] < end; ++i) {
+      const MatmulJob& j = jobs[i];
+      const int64_t b = std::max(begin, starts[i]) - starts[i], e = std::min(end, starts[i + 1]) - starts[i];
+      if (b < e) matmul_rows(j.w, prep[i], j.x, j.n_tok, j.y, b, e);
+    }
   });
 }
 

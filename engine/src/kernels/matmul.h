@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "tensor/ggml_type.h"
 
@@ -36,6 +37,19 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
 // Ya = A @ X^T, Yb = B @ X^T, each exactly what matmul() gives.
 void matmul_pair(const WeightView& a, const WeightView& b, const float* x, int64_t n_tok, float* ya, float* yb,
                  ThreadPool* pool);
+
+// One product of a batch: Y (n_tok, n_out) = W @ X^T.
+struct MatmulJob {
+  WeightView w;
+  const float* x = nullptr;  // (n_tok, w.n_in)
+  int64_t n_tok = 0;
+  float* y = nullptr;        // (n_tok, w.n_out)
+};
+// Several products in one dispatch over all their rows (e.g. every routed expert's gate and up
+// projections in one decode step), each y exactly what matmul() gives for that job. Saves one
+// thread-pool round trip per job; consecutive jobs over the same x share its quantisation.
+// Not reentrant on one thread (it keeps its buffers in thread-local storage).
+void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool* pool);
 
 // The activation quantisation of the Q8_0/Q4_0 int8 paths, exposed so tests can hold the vector
 // code to the scalar formula: per block of 32, d = max|x| / 127 rounded to fp16 precision and

@@ -97,6 +97,10 @@ struct Workspace {
   std::vector<float> assign_w;                    // (R*k,)
   std::vector<int64_t> expert_order;              // (E,) order experts are applied in
   std::vector<float> xe, ye;                      // (R, d) rows of one expert
+  // The fused expert path (small batches): every routed expert's input, gate, up and output rows
+  // side by side, (Σ Te, d) (Σ Te, ff) (Σ Te, ff) (Σ Te, d), and the two dispatches' jobs.
+  std::vector<float> fused;
+  std::vector<MatmulJob> jobs_gate_up, jobs_down;
   std::vector<float> shexp;                       // (R, d)
   std::vector<float> last;                        // (R, d) final-norm rows that want logits
   // Counters for benchmarks (weights read per token, expert union): forward calls and routed
