@@ -68,9 +68,9 @@ void attention_rows(const Model::Impl& m, ThreadPool* tp, Workspace& ws, std::sp
 
   // h (R, d) = norm(x); q (R, H*hd), k, v (R, Hkv*hd).
   for (int64_t t = 0; t < R; ++t) rmsnorm(&h[t * d], &x[t * d], L.attn_norm.data(), d, hp.rms_eps);
-  matmul(L.wq, h, R, q, tp);
-  matmul(L.wk, h, R, k, tp);
-  matmul(L.wv, h, R, v, tp);
+  // One dispatch and one quantisation of h for the three projections.
+  const MatmulJob qkv[3] = {{L.wq, h, R, q}, {L.wk, h, R, k}, {L.wv, h, R, v}};
+  matmul_batch(qkv, tp);
   for (int64_t t = 0; t < R; ++t) {
     float* qt = &q[t * nq];
     float* kt = &k[t * nkv];
