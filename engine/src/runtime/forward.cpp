@@ -36,7 +36,13 @@ void rope(float* v, uint32_t n_rot, uint32_t pos, float base, RopeKind kind) {
   }
 }
 
-inline float silu(float x) { return x / (1.f + std::exp(-x)); }
+// Below -89, exp(-x) overflows to +inf and x / inf is -0: returned directly, without libm's slow
+// overflow path (the same bits).
+inline float silu(float x) { return x < -89.f ? -0.f : x / (1.f + std::exp(-x)); }
+
+// exp(z) for z <= 0 (a softmax term). Below -104 the correctly rounded float result is +0: returned
+// directly, without libm's slow underflow path (the same bits).
+inline float softmax_exp(float z) { return z < -104.f ? 0.f : std::exp(z); }
 
 // SwiGLU FFN over R rows: X (R, d) -> Y (R, d) with gate/up (d -> ff) and down (ff -> d).
 // g, u: scratch of at least R * ff floats.
@@ -109,7 +115,7 @@ void attention_rows(const Model::Impl& m, ThreadPool* tp, Workspace& ws, std::sp
         mx = std::max(mx, score[j]);
       }
       float sum = 0;
-      for (uint32_t j = 0; j <= upto; ++j) sum += (score[j] = std::exp(score[j] - mx));
+      for (uint32_t j = 0; j <= upto; ++j) sum += (score[j] = softmax_exp(score[j] - mx));
       float* out = &att[t * nq + hh * hd];
       std::fill(out, out + hd, 0.f);
       for (uint32_t j = 0; j <= upto; ++j) {
