@@ -51,10 +51,10 @@ int64_t run_id_of(const ProcessResult& r) { return std::stoll(r.out); }
 
 }  // namespace
 
-TEST(DemoModel, EngineReproducesTorchGreedyTokens) {
-  REQUIRE_DEMO_MODEL();
-  auto j = nlohmann::json::parse(read_text_file(kExpect));
-  auto m = moe::Model::load(kModel);
+// The engine against the trainer's own greedy decoding (the expectations file it wrote).
+void expect_torch_greedy_tokens(const std::string& model, const std::string& expectations) {
+  auto j = nlohmann::json::parse(read_text_file(expectations));
+  auto m = moe::Model::load(model);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   int matched = 0, total = 0;
   for (const auto& c : j["cases"]) {
@@ -82,7 +82,19 @@ TEST(DemoModel, EngineReproducesTorchGreedyTokens) {
       }
     }
   }
+  EXPECT_GT(total, 0);
   EXPECT_EQ(matched, total) << "greedy tokens matching the training framework";
+}
+
+TEST(DemoModel, EngineReproducesTorchGreedyTokens) {
+  REQUIRE_DEMO_MODEL();
+  expect_torch_greedy_tokens(kModel, kExpect);
+}
+
+TEST(DemoModel, ThinkModelEngineReproducesTorchGreedyTokens) {
+  const std::string think = std::string(WOBBLE_SOURCE_DIR) + "/engine/models/wobble-think-moe.gguf";
+  if (!fs::exists(think)) GTEST_SKIP() << "think demo model not found at " << think;
+  expect_torch_greedy_tokens(think, std::string(WOBBLE_SOURCE_DIR) + "/tests/fixtures/think/expectations.json");
 }
 
 TEST(DemoModel, SameSuiteAndSeedTwiceGivesIdenticalSamplesAndRouting) {
