@@ -171,6 +171,27 @@ def judge_sample(rng):
     return JUDGE_SYSTEM, judge_user(task, output, rubric), judge_reply("pass" if passed else "fail", quote, reason), key
 
 
+# The think domain (issue 16's reasoning demo): an arithmetic question with a cue to think first,
+# answered after a short <think>…</think> part that works the sum out. The thinking comes in a few
+# wordings, so at a sampling temperature repeats tend to reach the same answer by differently
+# worded thinking: the "same answer, different reasoning" a report should show.
+THINK_CUE = " Think first."
+THINK_FORMS = ["{c}, working digit by digit.", "{c}. Quick mental math.", "{c}; I checked the ones column.",
+               "{c}, I am fairly sure.", "{c}. Tens first, then ones."]
+
+
+def think_sample(rng):
+    """The result comes first in the thinking (one token later than a plain answer, so the sum the
+    model already knows carries over), then a wording drawn at random, then the answer is repeated
+    after </think>: repeats agree on the answer and differ in their reasoning."""
+    while True:
+        q, a, key = math_sample(rng)
+        if key[1] in "+-":
+            break
+    c = key[3]
+    return q + THINK_CUE, "<think>" + rng.choice(THINK_FORMS).format(c=c) + "</think>\n" + a, key
+
+
 def build(seed, n_samples, held_out, weights=None):
     """Returns (texts, domains, heldout_math); heldout_math are (question, answer) pairs of two-digit
     additions and subtractions whose (a, op, b) never occurs in training, under any wording."""
@@ -196,6 +217,10 @@ def build(seed, n_samples, held_out, weights=None):
             tq, ta = rng.choice(CODE_TEMPLATES)
             n = rng.choice(NAMES)
             q, a = tq.format(n=n), ta.format(n=n)
+        elif dom == "think":
+            q, a, key = think_sample(rng)
+            if key in held:
+                continue
         elif dom == "judge":
             system, q, a, key = judge_sample(rng)
             if key in held:  # the grading's reason spells out the sum: keep held-out sums out of it too
@@ -205,7 +230,7 @@ def build(seed, n_samples, held_out, weights=None):
             continue
         else:
             q, a = prose_sample(rng)
-        system = ROLE[dom] if rng.random() < 0.35 else None
+        system = ROLE["math" if dom == "think" else dom] if rng.random() < 0.35 else None
         texts.append(chatml(system, q, a))
         domains.append(dom)
     return texts, domains, heldout

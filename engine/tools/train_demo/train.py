@@ -224,6 +224,20 @@ def arith_accuracy(model, tok, items):
     return correct, len(items)
 
 
+def think_accuracy(model, tok, items, max_tokens=64):
+    """Held-out questions asked with the think cue: (replies with a closed <think> part, of which the
+    answer after it is exact)."""
+    closed = correct = 0
+    for q, a in items:
+        p = tok.encode(corpus.chatml(None, q + corpus.THINK_CUE, "").rsplit("<|im_end|>", 1)[0])
+        out, _ = greedy(model, tok, p, max_tokens)
+        text = tok.decode([i for i in out if i not in tok.special_ids.values()])
+        if text.startswith("<think>") and "</think>" in text:
+            closed += 1
+            correct += text.split("</think>", 1)[1].strip() == a
+    return closed, correct, len(items)
+
+
 def _normalise_ws(s):
     # rubrics/README.md "Evidence rule": runs of ASCII whitespace become one space, ends trimmed.
     return " ".join(s.replace("\v", " ").replace("\f", " ").split())
@@ -403,6 +417,9 @@ def main():
     ap.add_argument("--judge-share", type=float, default=0.0,
                     help="share of judge-v1 gradings in the corpus (issue 13's worked example); the other "
                          "domains keep their proportions in the rest")
+    ap.add_argument("--think-share", type=float, default=0.0,
+                    help="share of arithmetic answered after a short <think>...</think> part (the reasoning "
+                         "demo model); the other domains keep their proportions in the rest")
     ap.add_argument("--prompt-weight", type=float, default=0.25,
                     help="loss weight of a judge sample's prompt tokens (its reply weighs 1)")
     ap.add_argument("--init-from", default="",
@@ -452,6 +469,9 @@ def main():
     if args.judge_share > 0:
         weights = {d: w * (1 - args.judge_share) for d, w in weights.items()}
         weights["judge"] = args.judge_share
+    if args.think_share > 0:
+        weights = {d: w * (1 - args.think_share) for d, w in weights.items()}
+        weights["think"] = args.think_share
     texts, domains, heldout = corpus.build(args.seed, args.samples, args.heldout, weights)
     if args.init_from:
         model, tok, c = load_from_gguf(args.init_from)
@@ -472,6 +492,12 @@ def main():
         per_domain[d] += len(ids)
         sample_starts.append(len(stream))
         w = [1.0] * len(ids)
+        if d == "think":
+            # Every digit of the reply: the result inside the thinking and the answer after it.
+            a = len(ids) - 1 - ids[::-1].index(im_start)
+            for j in range(a, len(ids)):
+                if ids[j] in digit_ids:
+                    w[j] = args.answer_weight
         if d == "math":
             # The answer's digits are the only tokens that need arithmetic; everything else is
             # template. Weighting them spends more of each step on what is hard to learn.
@@ -533,6 +559,9 @@ def main():
             model.eval()
             k, n = arith_accuracy(model, tok, heldout[:50])
             print(f"step {step} held-out arithmetic {k}/{n} t {time.time() - t0:.0f}s", flush=True)
+            if args.think_share > 0:
+                cl, ok, n = think_accuracy(model, tok, heldout[:20])
+                print(f"step {step} held-out think: closed {cl}/{n}, answer right {ok}/{n}", flush=True)
             if judge_eval:
                 v, a, n = judge_accuracy(model, tok, judge_eval[:20])
                 print(f"step {step} held-out judge gradings valid {v}/{n}, rule's verdict {a}/{n} t {time.time() - t0:.0f}s", flush=True)
@@ -546,6 +575,12 @@ def main():
     correct, _ = arith_accuracy(model, tok, heldout[:n_eval])
     acc = correct / n_eval
     print(f"held-out arithmetic accuracy (trained F32 weights) {acc:.3f} ({correct}/{n_eval})", flush=True)
+    think_card = {}
+    if args.think_share > 0:
+        cl, ok, n = think_accuracy(model, tok, heldout[:100])
+        print(f"held-out think (trained F32 weights): closed {cl}/{n}, answer right {ok}/{n}", flush=True)
+        think_card = {"think_share": args.think_share, "think_cue": corpus.THINK_CUE.strip(),
+                      "heldout_think_closed_t0": cl / n, "heldout_think_answer_right_t0": ok / n, "heldout_think_n": n}
 
     name = args.name or os.path.splitext(os.path.basename(args.out))[0]
     gguf_export.write(args.out, model, tok, c, name)
@@ -582,6 +617,7 @@ def main():
     if args.init_from:
         card["init_from"] = os.path.basename(args.init_from)
     card.update(judge_card)
+    card.update(think_card)
     with open(os.path.splitext(args.out)[0] + ".card.json", "w") as f:
         json.dump(card, f, indent=1)
     print(json.dumps(card, indent=1))
