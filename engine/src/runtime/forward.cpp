@@ -23,11 +23,20 @@ void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
-// Rotates the first n_rot dims of one head vector v (hd,) for position pos.
-void rope(float* v, uint32_t n_rot, uint32_t pos, float base, RopeKind kind) {
+// The rotation of position pos: cs (n_rot,) = cos, sin of each pair's angle. Computed once per row
+// and shared by all of its heads.
+void rope_angles(float* cs, uint32_t n_rot, uint32_t pos, float base) {
   for (uint32_t i = 0; i < n_rot / 2; ++i) {
     float theta = float(pos) * std::pow(base, -2.f * float(i) / float(n_rot));
-    float c = std::cos(theta), s = std::sin(theta);
+    cs[2 * i] = std::cos(theta);
+    cs[2 * i + 1] = std::sin(theta);
+  }
+}
+
+// Rotates the first n_rot dims of one head vector v (hd,) by the angles cs (rope_angles).
+void rope(float* v, uint32_t n_rot, const float* cs, RopeKind kind) {
+  for (uint32_t i = 0; i < n_rot / 2; ++i) {
+    const float c = cs[2 * i], s = cs[2 * i + 1];
     uint32_t a = kind == RopeKind::kNormal ? 2 * i : i;
     uint32_t b = kind == RopeKind::kNormal ? 2 * i + 1 : i + n_rot / 2;
     float x0 = v[a], x1 = v[b];
@@ -91,8 +100,11 @@ void attention_rows(const Model::Impl& m, ThreadPool* tp, Workspace& ws, std::sp
       for (int64_t hh = 0; hh < Hkv; ++hh) rmsnorm(kt + hh * hd, kt + hh * hd, L.k_norm.data(), hd, hp.rms_eps);
     }
     const uint32_t pos = rows[t].pos;
-    for (int64_t hh = 0; hh < H; ++hh) rope(qt + hh * hd, hp.n_rot, pos, hp.rope_base, tr.rope);
-    for (int64_t hh = 0; hh < Hkv; ++hh) rope(kt + hh * hd, hp.n_rot, pos, hp.rope_base, tr.rope);
+    if (ws.rope_cs.size() < hp.n_rot + 1) ws.rope_cs.resize(hp.n_rot + 1);
+    float* cs = ws.rope_cs.data();
+    rope_angles(cs, hp.n_rot, pos, hp.rope_base);
+    for (int64_t hh = 0; hh < H; ++hh) rope(qt + hh * hd, hp.n_rot, cs, tr.rope);
+    for (int64_t hh = 0; hh < Hkv; ++hh) rope(kt + hh * hd, hp.n_rot, cs, tr.rope);
     std::memcpy(rows[t].kv->k_write(il, pos), kt, size_t(nkv) * 4);
     std::memcpy(rows[t].kv->v_write(il, pos), &v[t * nkv], size_t(nkv) * 4);
   }

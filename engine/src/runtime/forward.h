@@ -102,6 +102,7 @@ struct Workspace {
   std::vector<float> fused;
   std::vector<MatmulJob> jobs_gate_up, jobs_down;
   std::vector<float> shexp;                       // (R, d)
+  std::vector<float> rope_cs;                     // (n_rot,) cos, sin of one position's angles
   std::vector<float> last;                        // (R, d) final-norm rows that want logits
   // Counters for benchmarks (weights read per token, expert union): forward calls and routed
   // expert runs (one per expert, MoE layer and call that routed any row to it).
