@@ -104,7 +104,7 @@ __attribute__((target("avx2,fma,f16c"))) float dot_f16_avx2(const uint16_t* a, c
 // A token's operations are exactly dot_f16_avx2's (two accumulators, the same order, the same
 // tail), so out[c] == dot_f16_avx2(a, x[c], n) bit for bit whatever C is.
 template <int C>
-__attribute__((target("avx2,fma,f16c"))) void dot_f16_tile_avx2(const uint16_t* a, const float* const* x, int64_t n,
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void dot_f16_tile_avx2(const uint16_t* a, const float* const* x, int64_t n,
                                                                 float* out) {
   __m256 acc0[C], acc1[C];
   for (int c = 0; c < C; ++c) acc0[c] = acc1[c] = _mm256_setzero_ps();
@@ -121,6 +121,30 @@ __attribute__((target("avx2,fma,f16c"))) void dot_f16_tile_avx2(const uint16_t* 
     float s = hsum256(_mm256_add_ps(acc0[c], acc1[c]));
     for (int64_t j = i; j < n; ++j) s += fp16_to_fp32(a[j]) * x[c][j];
     out[c] = s;
+  }
+}
+
+// Rows [begin, end) of an F16 matrix times n_tok tokens into y (n_tok, n_out), the row loop inside
+// the vector code so that a short row (a small model's 128 weights) does not pay a call per tile.
+// Tiles of four tokens, then one tile of the rest; each (row, token) is dot_f16_avx2's arithmetic.
+__attribute__((target("avx2,fma,f16c"))) void f16_rows_avx2(const uint16_t* w, int64_t row_len, const float* x,
+                                                            int64_t n_tok, float* y, int64_t n_out, int64_t begin,
+                                                            int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const uint16_t* row = w + r * row_len;
+    float out[4];
+    int64_t t = 0;
+    for (; t + 4 <= n_tok; t += 4) {
+      const float* xs[4] = {x + t * row_len, x + (t + 1) * row_len, x + (t + 2) * row_len, x + (t + 3) * row_len};
+      dot_f16_tile_avx2<4>(row, xs, row_len, out);
+      for (int c = 0; c < 4; ++c) y[(t + c) * n_out + r] = out[c];
+    }
+    const int64_t rest = n_tok - t;
+    const float* xs[3] = {x + t * row_len, x + (t + 1) * row_len, x + (t + 2) * row_len};
+    if (rest == 3) dot_f16_tile_avx2<3>(row, xs, row_len, out);
+    else if (rest == 2) dot_f16_tile_avx2<2>(row, xs, row_len, out);
+    else if (rest == 1) dot_f16_tile_avx2<1>(row, xs, row_len, out);
+    for (int64_t c = 0; c < rest; ++c) y[(t + c) * n_out + r] = out[c];
   }
 }
 
@@ -362,15 +386,10 @@ void matmul_rows(const WeightView& w, const PreparedActs& p, const float* x, int
       }
       continue;
     }
-    if (p.vec && w.type == GgmlType::F16 && n_tok > 1) {
-      const auto* row16 = reinterpret_cast<const uint16_t*>(row);
-      for_token_tiles(n_tok, y, w.n_out, r, [&](int64_t t, auto width, float* out) {
-        constexpr int C = decltype(width)::value;
-        const float* xs[C];
-        for (int c = 0; c < C; ++c) xs[c] = x + (t + c) * w.n_in;
-        dot_f16_tile_avx2<C>(row16, xs, w.n_in, out);
-      });
-      continue;
+    if (p.vec && w.type == GgmlType::F16 && w.row_bytes == uint64_t(w.n_in) * 2) {
+      // The rest of the range in one call (see f16_rows_avx2).
+      f16_rows_avx2(static_cast<const uint16_t*>(w.data), w.n_in, x, n_tok, y, w.n_out, r, end);
+      return;
     }
     for (int64_t t = 0; t < n_tok; ++t) {
       const float* xt = x + t * w.n_in;
