@@ -271,7 +271,9 @@ Variant parse_variant(const YamlNode& n) {
   return v;
 }
 
-Rubric resolve_rubric(const YamlNode& n, const std::string& suite_dir, std::set<std::string>& rubric_files) {
+// rubric_files: the rubric files read so far, by normalised path; a file named by many cases is
+// read and parsed once.
+Rubric resolve_rubric(const YamlNode& n, const std::string& suite_dir, std::map<std::string, Rubric>& rubric_files) {
   if (n.is_scalar()) {
     std::string ref = n.as_string();
     std::vector<fs::path> candidates = {fs::path(suite_dir) / ref, fs::path(ref)};
@@ -279,8 +281,9 @@ Rubric resolve_rubric(const YamlNode& n, const std::string& suite_dir, std::set<
       std::error_code ec;
       if (fs::is_regular_file(c, ec)) {
         std::string p = c.lexically_normal().string();
-        rubric_files.insert(p);
-        return load_rubric_file(p);
+        auto it = rubric_files.find(p);
+        if (it == rubric_files.end()) it = rubric_files.emplace(p, load_rubric_file(p)).first;
+        return it->second;
       }
     }
     n.fail("rubric file '" + ref + "' not found (looked in " + suite_dir + " and the current directory)");
@@ -289,7 +292,7 @@ Rubric resolve_rubric(const YamlNode& n, const std::string& suite_dir, std::set<
 }
 
 Case parse_case(const YamlNode& n, const std::string& suite_dir, const std::optional<Rubric>& default_rubric,
-                std::set<std::string>& rubric_files) {
+                std::map<std::string, Rubric>& rubric_files) {
   n.expect_keys({"id", "description", "vars", "rubric", "repeats", "sampling", "tags", "answer_extractor"});
   Case c;
   c.id = n.required("id").as_string();
@@ -394,7 +397,7 @@ static Suite load_suite_unchecked(const std::string& path) {
   if (auto g = root.child("gate")) s.gate = parse_gate(*g);
   if (auto j = root.child("judge")) s.judge = parse_judge(*j);
 
-  std::set<std::string> rubric_files;
+  std::map<std::string, Rubric> rubric_files;
   std::optional<Rubric> default_rubric;
   if (auto r = root.child("rubric")) default_rubric = resolve_rubric(*r, suite_dir, rubric_files);
 
