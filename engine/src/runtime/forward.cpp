@@ -4,6 +4,8 @@
 // H = n_head, Hkv = n_head_kv, E = n_expert, k = n_expert_used.
 #include "runtime/forward.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -22,6 +24,65 @@ void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
   float scale = 1.f / std::sqrt(float(ss / double(n)) + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
+
+// q . k for 8 positions at once: out[p] = Σ_i q[i] * k[p][i] (hd,), one position per lane. Each lane
+// sums in i order with a separate multiply and add (this file is built without contraction and the
+// function without FMA), so every score has exactly the bits of the scalar loop. 8 × 8 blocks of K
+// are transposed so that a lane reads its own position.
+__attribute__((target("avx2"))) void qk_dot8(const float* q, const float* const* k, int64_t hd, float* out) {
+  __m256 s = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= hd; i += 8) {
+    __m256 r[8];
+    for (int p = 0; p < 8; ++p) r[p] = _mm256_loadu_ps(k[p] + i);
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    // c[m] holds dimension i + m of the 8 positions.
+    const __m256 c[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                         _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                         _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                         _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+    for (int m = 0; m < 8; ++m) s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(q[i + m]), c[m]));
+  }
+  for (; i < hd; ++i)
+    s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(q[i]), _mm256_setr_ps(k[0][i], k[1][i], k[2][i], k[3][i], k[4][i],
+                                                                          k[5][i], k[6][i], k[7][i])));
+  _mm256_storeu_ps(out, s);
+}
+
+// out (hd,) = Σ_j w[j] * v[j] (hd,), j in order, each element a separate multiply and add as in the
+// scalar loop; up to 64 elements of out stay in registers while j runs.
+__attribute__((target("avx2"))) void weighted_sum_avx2(const float* const* v, const float* w, uint32_t n, int64_t hd,
+                                                       float* out) {
+  int64_t i0 = 0;
+  for (; i0 + 64 <= hd; i0 += 64) {
+    __m256 acc[8];
+    for (int c = 0; c < 8; ++c) acc[c] = _mm256_setzero_ps();
+    for (uint32_t j = 0; j < n; ++j) {
+      const __m256 p = _mm256_set1_ps(w[j]);
+      for (int c = 0; c < 8; ++c) acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(p, _mm256_loadu_ps(v[j] + i0 + 8 * c)));
+    }
+    for (int c = 0; c < 8; ++c) _mm256_storeu_ps(out + i0 + 8 * c, acc[c]);
+  }
+  for (; i0 + 8 <= hd; i0 += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (uint32_t j = 0; j < n; ++j) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(v[j] + i0)));
+    _mm256_storeu_ps(out + i0, acc);
+  }
+  for (; i0 < hd; ++i0) {
+    float acc = 0.f;
+    for (uint32_t j = 0; j < n; ++j) acc += w[j] * v[j][i0];
+    out[i0] = acc;
+  }
+}
+
+const bool kAttentionAvx2 = __builtin_cpu_supports("avx2");
 
 // The rotation of position pos: cs (n_rot,) = cos, sin of each pair's angle. Computed once per row
 // and shared by all of its heads.
@@ -118,17 +179,36 @@ void attention_rows(const Model::Impl& m, ThreadPool* tp, Workspace& ws, std::sp
       const uint32_t upto = rows[t].pos;  // inclusive
       if (score.size() < size_t(upto) + 1) score.resize(size_t(upto) + 1);
       const float* qh = &q[t * nq + hh * hd];
-      float mx = -INFINITY;
-      for (uint32_t j = 0; j <= upto; ++j) {
+      uint32_t j = 0;
+      if (kAttentionAvx2) {
+        for (; j + 8 <= upto + 1; j += 8) {
+          const float* ks[8];
+          for (uint32_t p = 0; p < 8; ++p) ks[p] = kv.k_at(il, j + p) + kvh * hd;
+          qk_dot8(qh, ks, hd, &score[j]);
+          for (uint32_t p = 0; p < 8; ++p) score[j + p] *= attn_scale;
+        }
+      }
+      for (; j <= upto; ++j) {
         const float* kj = kv.k_at(il, j) + kvh * hd;
         float s = 0;
         for (int64_t i = 0; i < hd; ++i) s += qh[i] * kj[i];
         score[j] = s * attn_scale;
-        mx = std::max(mx, score[j]);
       }
+      float mx = -INFINITY;
+      for (j = 0; j <= upto; ++j) mx = std::max(mx, score[j]);
       float sum = 0;
       for (uint32_t j = 0; j <= upto; ++j) sum += (score[j] = softmax_exp(score[j] - mx));
       float* out = &att[t * nq + hh * hd];
+      if (kAttentionAvx2) {
+        thread_local std::vector<const float*> vrows;
+        vrows.resize(size_t(upto) + 1);
+        for (uint32_t j = 0; j <= upto; ++j) {
+          vrows[j] = kv.v_at(il, j) + kvh * hd;
+          score[j] = score[j] / sum;
+        }
+        weighted_sum_avx2(vrows.data(), score.data(), upto + 1, hd, out);
+        continue;
+      }
       std::fill(out, out + hd, 0.f);
       for (uint32_t j = 0; j <= upto; ++j) {
         const float* vj = kv.v_at(il, j) + kvh * hd;
