@@ -190,8 +190,11 @@ __attribute__((target("avx2"))) inline void hsum2_i32(__m256i a, __m256i b, int3
     const __m256i low4 = _mm256_set1_epi8(0x0F);                                                            \
     for (int64_t sb = 0; sb < nsb; ++sb) {                                                                  \
       const uint8_t* b = row + sb * block_bytes(kType);                                                     \
-      __m256i isum[C], corr[C];                                                                             \
-      for (int c = 0; c < C; ++c) isum[c] = _mm256_setzero_si256();                                         \
+      /* Two integer accumulators per token (odd and even sub-blocks of Q4_K/Q5_K) halve the     */    \
+      /* dependency chain of a one-token tile; integer sums are exact, so merging them changes    */    \
+      /* nothing.                                                                                  */    \
+      __m256i isum[C], isum2[C], corr[C];                                                                   \
+      for (int c = 0; c < C; ++c) isum[c] = isum2[c] = _mm256_setzero_si256();                              \
       float d, dmin = 0;                                                                                    \
       if constexpr (kType == GgmlType::Q6_K) {                                                              \
         d = _cvtsh_ss(rd16(b + 208));                                                                       \
@@ -222,7 +225,8 @@ __attribute__((target("avx2"))) inline void hsum2_i32(__m256i a, __m256i b, int3
             for (int c = 0; c < C; ++c) {                                                                   \
               __m256i xv = _mm256_loadu_si256(                                                              \
                   reinterpret_cast<const __m256i*>(x.q_tok(t0 + c) + sb * 256 + 128 * h + 32 * k));         \
-              isum[c] = SCALED_DOT(isum[c], q[k], xv, scale);                                               \
+              if (k & 1) isum2[c] = SCALED_DOT(isum2[c], q[k], xv, scale);                                  \
+              else isum[c] = SCALED_DOT(isum[c], q[k], xv, scale);                                          \
             }                                                                                               \
           }                                                                                                 \
         }                                                                                                   \
@@ -251,11 +255,12 @@ __attribute__((target("avx2"))) inline void hsum2_i32(__m256i a, __m256i b, int3
           for (int c = 0; c < C; ++c) {                                                                     \
             const int8_t* xq = x.q_tok(t0 + c) + sb * 256 + 64 * ch;                                       \
             isum[c] = SCALED_DOT(isum[c], q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)), s1); \
-            isum[c] = SCALED_DOT(isum[c], q2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32)), s2); \
+            isum2[c] = SCALED_DOT(isum2[c], q2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32)), s2); \
           }                                                                                                 \
         }                                                                                                   \
       }                                                                                                     \
       for (int c = 0; c < C; ++c) {                                                                         \
+        isum[c] = _mm256_add_epi32(isum[c], isum2[c]);                                                      \
         int32_t sumi, ci;                                                                                   \
         hsum2_i32(isum[c], corr[c], &sumi, &ci);                                                            \
         const float dx = x.d_tok(t0 + c)[sb];                                                               \
