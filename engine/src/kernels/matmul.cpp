@@ -86,23 +86,9 @@ __attribute__((target("avx2,fma"))) float dot_f32_avx2(const float* a, const flo
   return s;
 }
 
-__attribute__((target("avx2,fma,f16c"))) float dot_f16_avx2(const uint16_t* a, const float* b, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
-    __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i + 8)));
-    acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(b + i + 8), acc1);
-  }
-  float s = hsum256(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) s += fp16_to_fp32(a[i]) * b[i];
-  return s;
-}
-
-// dot_f16_avx2 for C tokens at once: each 16 weights are converted once and used for every token.
-// A token's operations are exactly dot_f16_avx2's (two accumulators, the same order, the same
-// tail), so out[c] == dot_f16_avx2(a, x[c], n) bit for bit whatever C is.
+// One F16 row times C tokens: each 16 weights are converted once and used for every token. A
+// token's operations (two accumulators over alternate groups of 8, their sum reduced, then the
+// tail in order) do not depend on C, so a token's result is the same in any tile.
 template <int C>
 __attribute__((target("avx2,fma,f16c"), always_inline)) inline void dot_f16_tile_avx2(const uint16_t* a, const float* const* x, int64_t n,
                                                                 float* out) {
@@ -126,7 +112,8 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) inline void dot_f16_tile
 
 // Rows [begin, end) of an F16 matrix times n_tok tokens into y (n_tok, n_out), the row loop inside
 // the vector code so that a short row (a small model's 128 weights) does not pay a call per tile.
-// Tiles of four tokens, then one tile of the rest; each (row, token) is dot_f16_avx2's arithmetic.
+// Tiles of four tokens, then one tile of the rest (written out rather than through for_token_tiles:
+// the tile is inlined only into code built for the same target).
 __attribute__((target("avx2,fma,f16c"))) void f16_rows_avx2(const uint16_t* w, int64_t row_len, const float* x,
                                                             int64_t n_tok, float* y, int64_t n_out, int64_t begin,
                                                             int64_t end) {
@@ -296,7 +283,6 @@ float row_dot_avx2(const WeightView& w, int64_t r, const float* x, float* scratc
   const uint8_t* row = static_cast<const uint8_t*>(w.data) + uint64_t(r) * w.row_bytes;
   switch (w.type) {
     case GgmlType::F32: return dot_f32_avx2(reinterpret_cast<const float*>(row), x, w.n_in);
-    case GgmlType::F16: return dot_f16_avx2(reinterpret_cast<const uint16_t*>(row), x, w.n_in);
     case GgmlType::BF16: return dot_bf16_avx2(reinterpret_cast<const uint16_t*>(row), x, w.n_in);
     default:
       dequantize_row(w.type, row, scratch, w.n_in);
@@ -344,19 +330,25 @@ struct PreparedActs {
   QuantActsK qk;
 };
 
-PreparedActs prepare_acts(const WeightView& w, const float* x, int64_t n_tok) {
+// The kernel choice for W, without the activations.
+PreparedActs plan_acts(const WeightView& w) {
   PreparedActs p;
   const KernelPath path = active_kernel_path();
   p.vec = path == KernelPath::kAvx2 || path == KernelPath::kAvx512;
   p.vnni = path == KernelPath::kAvx512;
   p.quant = p.vec && uses_quantized_x(w.type) && w.n_in % 32 == 0;
-  if (p.quant) p.qx = quantize_acts(x, n_tok, w.n_in);
   p.kquant = p.vec && has_kquant_dot(w.type) && w.n_in % 256 == 0;
-  if (p.kquant) p.qk = quantize_acts_k(x, n_tok, w.n_in);
   // Types without a direct dot kernel are dequantised once per row into scratch (n_in,) f32 and
   // that row is reused for every token; the floats are the same as dequantising per token.
   p.via_scratch = w.type != GgmlType::F32 && !p.quant && !p.kquant &&
                   !(p.vec && (w.type == GgmlType::F16 || w.type == GgmlType::BF16));
+  return p;
+}
+
+PreparedActs prepare_acts(const WeightView& w, const float* x, int64_t n_tok) {
+  PreparedActs p = plan_acts(w);
+  if (p.quant) p.qx = quantize_acts(x, n_tok, w.n_in);
+  if (p.kquant) p.qk = quantize_acts_k(x, n_tok, w.n_in);
   return p;
 }
 
@@ -386,7 +378,7 @@ void matmul_rows(const WeightView& w, const PreparedActs& p, const float* x, int
       }
       continue;
     }
-    if (p.vec && w.type == GgmlType::F16 && w.row_bytes == uint64_t(w.n_in) * 2) {
+    if (p.vec && w.type == GgmlType::F16) {
       // The rest of the range in one call (see f16_rows_avx2).
       f16_rows_avx2(static_cast<const uint16_t*>(w.data), w.n_in, x, n_tok, y, w.n_out, r, end);
       return;
@@ -407,17 +399,8 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
 
 void matmul_pair(const WeightView& a, const WeightView& b, const float* x, int64_t n_tok, float* ya, float* yb,
                  ThreadPool* pool) {
-  if (a.type != b.type || a.n_in != b.n_in) {
-    matmul(a, x, n_tok, ya, pool);
-    matmul(b, x, n_tok, yb, pool);
-    return;
-  }
-  // Same type and row length: one activation quantisation and one dispatch over the rows of both.
-  const PreparedActs p = prepare_acts(a, x, n_tok);
-  run_rows(a.n_out + b.n_out, pool, [&](int64_t begin, int64_t end, int) {
-    if (begin < a.n_out) matmul_rows(a, p, x, n_tok, ya, begin, std::min(end, a.n_out));
-    if (end > a.n_out) matmul_rows(b, p, x, n_tok, yb, std::max(begin, a.n_out) - a.n_out, end - a.n_out);
-  });
+  const MatmulJob jobs[2] = {{a, x, n_tok, ya}, {b, x, n_tok, yb}};
+  matmul_batch(jobs, pool);
 }
 
 void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool* pool) {
@@ -430,45 +413,41 @@ void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool* pool) {
   thread_local std::vector<int16_t> bs8;
   thread_local std::vector<PreparedActs> prepared;
   thread_local std::vector<int64_t> first_row;
-  const KernelPath path = active_kernel_path();
-  const bool vec = path == KernelPath::kAvx2 || path == KernelPath::kAvx512;
+  prepared.resize(jobs.size());
+  first_row.resize(jobs.size() + 1);
   size_t nq = 0, nd = 0, nb = 0;
-  for (const auto& j : jobs) {
-    const bool quant = vec && uses_quantized_x(j.w.type) && j.w.n_in % 32 == 0;
-    const bool kquant = vec && has_kquant_dot(j.w.type) && j.w.n_in % 256 == 0;
-    if (quant || kquant) nq += size_t(j.n_tok * j.w.n_in);
-    if (quant) nd += size_t(j.n_tok * (j.w.n_in / 32));
-    if (kquant) nd += size_t(j.n_tok * (j.w.n_in / 256)), nb += size_t(j.n_tok * (j.w.n_in / 16));
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const MatmulJob& j = jobs[i];
+    prepared[i] = plan_acts(j.w);
+    if (prepared[i].quant || prepared[i].kquant) nq += size_t(j.n_tok * j.w.n_in);
+    if (prepared[i].quant) nd += size_t(j.n_tok * (j.w.n_in / 32));
+    if (prepared[i].kquant) nd += size_t(j.n_tok * (j.w.n_in / 256)), nb += size_t(j.n_tok * (j.w.n_in / 16));
   }
   if (q8.size() < nq) q8.resize(nq);
   if (d8.size() < nd) d8.resize(nd);
   if (bs8.size() < nb) bs8.resize(nb);
-  prepared.resize(jobs.size());
-  first_row.resize(jobs.size() + 1);
   size_t oq = 0, od = 0, ob = 0;
   first_row[0] = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     const MatmulJob& j = jobs[i];
-    PreparedActs p;
-    p.vec = vec;
-    p.vnni = path == KernelPath::kAvx512;
-    p.quant = vec && uses_quantized_x(j.w.type) && j.w.n_in % 32 == 0;
-    p.kquant = vec && has_kquant_dot(j.w.type) && j.w.n_in % 256 == 0;
-    p.via_scratch = j.w.type != GgmlType::F32 && !p.quant && !p.kquant &&
-                    !(vec && (j.w.type == GgmlType::F16 || j.w.type == GgmlType::BF16));
-    const MatmulJob* prev = i > 0 ? &jobs[i - 1] : nullptr;
-    const bool same_x = prev && prev->x == j.x && prev->n_tok == j.n_tok && prev->w.n_in == j.w.n_in;
+    PreparedActs& p = prepared[i];
+    const bool same_x = i > 0 && jobs[i - 1].x == j.x && jobs[i - 1].n_tok == j.n_tok && jobs[i - 1].w.n_in == j.w.n_in;
     if (p.quant) {
-      if (same_x && prepared[i - 1].quant) p.qx = prepared[i - 1].qx;
-      else p.qx = quantize_acts_into(j.x, j.n_tok, j.w.n_in, &q8[oq], &d8[od]), oq += size_t(j.n_tok * j.w.n_in),
-      od += size_t(j.n_tok * (j.w.n_in / 32));
+      if (same_x && prepared[i - 1].quant) {
+        p.qx = prepared[i - 1].qx;
+      } else {
+        p.qx = quantize_acts_into(j.x, j.n_tok, j.w.n_in, &q8[oq], &d8[od]);
+        oq += size_t(j.n_tok * j.w.n_in), od += size_t(j.n_tok * (j.w.n_in / 32));
+      }
     }
     if (p.kquant) {
-      if (same_x && prepared[i - 1].kquant) p.qk = prepared[i - 1].qk;
-      else p.qk = quantize_acts_k_into(j.x, j.n_tok, j.w.n_in, &q8[oq], &d8[od], &bs8[ob]),
-      oq += size_t(j.n_tok * j.w.n_in), od += size_t(j.n_tok * (j.w.n_in / 256)), ob += size_t(j.n_tok * (j.w.n_in / 16));
+      if (same_x && prepared[i - 1].kquant) {
+        p.qk = prepared[i - 1].qk;
+      } else {
+        p.qk = quantize_acts_k_into(j.x, j.n_tok, j.w.n_in, &q8[oq], &d8[od], &bs8[ob]);
+        oq += size_t(j.n_tok * j.w.n_in), od += size_t(j.n_tok * (j.w.n_in / 256)), ob += size_t(j.n_tok * (j.w.n_in / 16));
+      }
     }
-    prepared[i] = p;
     first_row[i + 1] = first_row[i] + j.w.n_out;
   }
   // One dispatch over the rows of every job; a thread's range may span several jobs.

@@ -34,7 +34,7 @@ void matvec(const WeightView& w, const float* x, float* y, ThreadPool* pool);
 // W (n_out, n_in) @ X^T: X (n_tok, n_in) row-major -> Y (n_tok, n_out) row-major.
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
 // Two products of the same X in one dispatch (e.g. an FFN's gate and up projections):
-// Ya = A @ X^T, Yb = B @ X^T, each exactly what matmul() gives.
+// Ya = A @ X^T, Yb = B @ X^T, each exactly what matmul() gives. matmul_batch of two jobs.
 void matmul_pair(const WeightView& a, const WeightView& b, const float* x, int64_t n_tok, float* ya, float* yb,
                  ThreadPool* pool);
 

@@ -304,12 +304,29 @@ void ffn_rows(const Model::Impl& m, ThreadPool* tp, Workspace& ws, std::span<con
       std::stable_sort(eorder, eorder + E, [&](int64_t a, int64_t b) { return ws.expert_count[size_t(a)] > ws.expert_count[size_t(b)]; });
       capacity = std::max<int64_t>(1, (R * K * 5 + E * 4 - 1) / (E * 4));  // ceil(1.25 * R * k / E)
     }
+    // The experts that got rows, in the order they apply: fn(e, Te, rows routed to e, their weights).
+    auto for_each_routed = [&](auto&& fn) {
+      for (int64_t oi = 0; oi < E; ++oi) {
+        const int64_t e = eorder[oi];
+        const int64_t Te = std::min(ws.expert_count[size_t(e)], capacity);
+        if (Te == 0) continue;
+        const int64_t b = ws.expert_begin[size_t(e)];
+        fn(e, Te, &ws.assign_row[size_t(b)], &ws.assign_w[size_t(b)]);
+      }
+    };
+    auto gather = [&](int64_t Te, const int64_t* erows, float* xe) {  // Xe (Te, d)
+      for (int64_t i = 0; i < Te; ++i) std::memcpy(&xe[i * d], &h[erows[i] * d], size_t(d) * 4);
+    };
+    auto add_output = [&](int64_t Te, const int64_t* erows, const float* ew, const float* ye) {  // Ye (Te, d)
+      for (int64_t i = 0; i < Te; ++i)
+        for (int64_t j = 0; j < d; ++j) o[erows[i] * d + j] += ew[i] * ye[i * d + j];
+    };
     int64_t routed = 0;  // Σ Te
-    for (int64_t e = 0; e < E; ++e) routed += std::min(ws.expert_count[size_t(e)], capacity);
+    for_each_routed([&](int64_t, int64_t Te, const int64_t*, const float*) { routed += Te; });
     const int64_t ff = L.gate_exps.n_out;
     // Decode-sized batches: every routed expert in two thread-pool dispatches (all gates and ups,
     // then all downs) instead of two per expert. Each row's arithmetic and the order the experts'
-    // outputs are added in are those of the loop below, so the results are the same bits.
+    // outputs are added in are those of the per-expert path, so the results are the same bits.
     constexpr int64_t kFusedMaxFloats = int64_t(4) << 20;
     if (routed * (2 * d + 2 * ff) <= kFusedMaxFloats) {
       const size_t need = size_t(routed * (2 * d + 2 * ff));
@@ -321,50 +338,33 @@ void ffn_rows(const Model::Impl& m, ThreadPool* tp, Workspace& ws, std::span<con
       ws.jobs_gate_up.clear();
       ws.jobs_down.clear();
       int64_t at = 0;
-      for (int64_t oi = 0; oi < E; ++oi) {
-        const int64_t e = eorder[oi];
-        const int64_t Te = std::min(ws.expert_count[size_t(e)], capacity);
-        if (Te == 0) continue;
+      for_each_routed([&](int64_t e, int64_t Te, const int64_t* erows, const float*) {
         ++ws.expert_runs;
-        const int64_t* erows = &ws.assign_row[size_t(ws.expert_begin[size_t(e)])];
-        for (int64_t i = 0; i < Te; ++i) std::memcpy(&xe_all[(at + i) * d], &h[erows[i] * d], size_t(d) * 4);
+        gather(Te, erows, &xe_all[at * d]);
         ws.jobs_gate_up.push_back({Model::Impl::expert(L.gate_exps, L.gate_stride, uint32_t(e)), &xe_all[at * d], Te, &g_all[at * ff]});
         ws.jobs_gate_up.push_back({Model::Impl::expert(L.up_exps, L.up_stride, uint32_t(e)), &xe_all[at * d], Te, &u_all[at * ff]});
         ws.jobs_down.push_back({Model::Impl::expert(L.down_exps, L.down_stride, uint32_t(e)), &g_all[at * ff], Te, &ye_all[at * d]});
         at += Te;
-      }
+      });
       matmul_batch(ws.jobs_gate_up, tp);
       for (int64_t i = 0; i < routed * ff; ++i) g_all[i] = silu(g_all[i]) * u_all[i];
       matmul_batch(ws.jobs_down, tp);
       at = 0;
-      for (int64_t oi = 0; oi < E; ++oi) {
-        const int64_t e = eorder[oi];
-        const int64_t Te = std::min(ws.expert_count[size_t(e)], capacity);
-        if (Te == 0) continue;
-        const int64_t b = ws.expert_begin[size_t(e)];
-        const int64_t* erows = &ws.assign_row[size_t(b)];
-        const float* ew = &ws.assign_w[size_t(b)];
-        for (int64_t i = 0; i < Te; ++i)
-          for (int64_t j = 0; j < d; ++j) o[erows[i] * d + j] += ew[i] * ye_all[(at + i) * d + j];
+      for_each_routed([&](int64_t, int64_t Te, const int64_t* erows, const float* ew) {
+        add_output(Te, erows, ew, &ye_all[at * d]);
         at += Te;
-      }
-    }
-    // Each expert runs once over the rows routed to it: Xe (Te, d) -> Ye (Te, d).
-    for (int64_t oi = 0; oi < E && routed * (2 * d + 2 * ff) > kFusedMaxFloats; ++oi) {
-      const int64_t e = eorder[oi];
-      const int64_t b = ws.expert_begin[size_t(e)];
-      const int64_t Te = std::min(ws.expert_count[size_t(e)], capacity);
-      if (Te == 0) continue;
-      ++ws.expert_runs;
-      const int64_t* erows = &ws.assign_row[size_t(b)];
-      const float* ew = &ws.assign_w[size_t(b)];
-      for (int64_t i = 0; i < Te; ++i) std::memcpy(&ws.xe[size_t(i * d)], &h[erows[i] * d], size_t(d) * 4);
-      swiglu(Model::Impl::expert(L.gate_exps, L.gate_stride, uint32_t(e)),
-             Model::Impl::expert(L.up_exps, L.up_stride, uint32_t(e)),
-             Model::Impl::expert(L.down_exps, L.down_stride, uint32_t(e)), ws.xe.data(), Te, ws.ye.data(),
-             ws.ffn_g.data(), ws.ffn_u.data(), tp);
-      for (int64_t i = 0; i < Te; ++i)
-        for (int64_t j = 0; j < d; ++j) o[erows[i] * d + j] += ew[i] * ws.ye[size_t(i * d + j)];
+      });
+    } else {
+      // Each expert runs once over the rows routed to it: Xe (Te, d) -> Ye (Te, d).
+      for_each_routed([&](int64_t e, int64_t Te, const int64_t* erows, const float* ew) {
+        ++ws.expert_runs;
+        gather(Te, erows, ws.xe.data());
+        swiglu(Model::Impl::expert(L.gate_exps, L.gate_stride, uint32_t(e)),
+               Model::Impl::expert(L.up_exps, L.up_stride, uint32_t(e)),
+               Model::Impl::expert(L.down_exps, L.down_stride, uint32_t(e)), ws.xe.data(), Te, ws.ye.data(),
+               ws.ffn_g.data(), ws.ffn_u.data(), tp);
+        add_output(Te, erows, ew, ws.ye.data());
+      });
     }
     // qwen2moe's shared expert, gated by sigmoid(shexp_gate . h).
     if (L.has_shexp) {
