@@ -466,12 +466,10 @@ def main():
 
     rest = (1.0 - args.math_share) / 2
     weights = {"math": args.math_share, "code": rest, "prose": rest}
-    if args.judge_share > 0:
-        weights = {d: w * (1 - args.judge_share) for d, w in weights.items()}
-        weights["judge"] = args.judge_share
-    if args.think_share > 0:
-        weights = {d: w * (1 - args.think_share) for d, w in weights.items()}
-        weights["think"] = args.think_share
+    for domain, share in (("judge", args.judge_share), ("think", args.think_share)):
+        if share > 0:  # the domain takes this share; the others keep their proportions in the rest
+            weights = {d: w * (1 - share) for d, w in weights.items()}
+            weights[domain] = share
     texts, domains, heldout = corpus.build(args.seed, args.samples, args.heldout, weights)
     if args.init_from:
         model, tok, c = load_from_gguf(args.init_from)
