@@ -174,7 +174,7 @@ class ReplyState : public GrammarState {
 
   // Bytes the shortest way to a complete reply still needs (an upper bound where a quote is open).
   size_t min_finish() const {
-    auto from_evidence_open = [&] { return needs_quote_ ? kShortestQuote + kAfterEvidence : kAfterEvidence; };
+    // From the start of phase p (the state of the phases before it as it is now).
     auto from = [&](Phase p) -> size_t {
       switch (p) {
         case Phase::kVerdict: {
@@ -185,7 +185,7 @@ class ReplyState : public GrammarState {
                                         (v.needs_quote && g_->quotable() ? kShortestQuote + kAfterEvidence : kAfterEvidence));
           return best == SIZE_MAX ? 0 : best;
         }
-        case Phase::kEvidenceOpen: return from_evidence_open();
+        case Phase::kEvidenceOpen: return needs_quote_ ? kShortestQuote + kAfterEvidence : kAfterEvidence;
         case Phase::kQuote:
         case Phase::kQuoteEscape: return bytes_to_close() + kAfterEvidence;
         case Phase::kEvidenceAfter: return kAfterEvidence;
@@ -194,16 +194,10 @@ class ReplyState : public GrammarState {
       }
     };
     if (phase_ != Phase::kLiteral) return from(phase_);
-    size_t rest = literal_.size() - literal_pos_;
-    // A literal's tail then the phase after it, from that phase's start.
-    switch (after_literal_) {
-      case Phase::kVerdict: return rest + from(Phase::kVerdict);
-      case Phase::kEvidenceOpen: return rest + from_evidence_open();
-      case Phase::kQuote: return rest + kShortestQuote - 1 + kAfterEvidence;
-      case Phase::kReason: return rest + 1 + kClose.size();
-      case Phase::kDone: return rest;
-      default: return rest;
-    }
+    // A literal's tail, then the phase after it from its start. A quote that a literal opens (the
+    // literal ends with its opening mark) is a fresh one: the shortest quote less that mark.
+    const size_t rest = literal_.size() - literal_pos_;
+    return rest + (after_literal_ == Phase::kQuote ? kShortestQuote - 1 + kAfterEvidence : from(after_literal_));
   }
 
   // Bytes until the open quote can close, going on along its first occurrence in the output (a
