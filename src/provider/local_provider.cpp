@@ -250,9 +250,10 @@ class LocalProvider : public Provider {
     GrammarMask(const LocalProvider& p, const OutputGrammar& g, moe::GenerateOptions& go)
         : table(p.token_table()), state(g.start(go.max_tokens)) {
       go.constrain = [this](std::span<float> logits) { mask(logits); };
+      // The token was drawn from what mask() allowed this step; `allowed` says so without asking
+      // the grammar again.
       go.on_token = [this](int32_t id, std::span<const float>) {
-        const std::string& b = table.bytes[size_t(id)];
-        if (!broken && state->accepts(b)) state->advance(b);
+        if (!broken && size_t(id) < allowed.size() && allowed[size_t(id)]) state->advance(table.bytes[size_t(id)]);
         else broken = true;
       };
     }
