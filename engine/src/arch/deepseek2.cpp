@@ -18,6 +18,7 @@
 
 #include "gguf/gguf_file.h"
 #include "moe/routing.h"
+#include "runtime/elementwise.h"
 #include "runtime/model_impl.h"
 #include "runtime/tensor_lookup.h"
 #include "util/thread_pool.h"
@@ -49,13 +50,6 @@ WeightView offset_rows(WeightView w, int64_t first_row, int64_t n_rows) {
   return w;
 }
 
-void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
-  float scale = 1.f / std::sqrt(float(ss / double(n)) + eps);
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
-}
-
 // Rotates adjacent pairs (v[2i], v[2i+1]) of v (n,) for position pos, with YaRN when ext_factor > 0.
 // DeepSeek's two YaRN magnitude factors cancel on the rotation (mscale == mscale_all_dim), so the
 // rotation is not rescaled; the attention scale carries mscale^2 instead.
@@ -75,7 +69,6 @@ void rope_pairs(float* v, uint32_t n, uint32_t pos, const Deepseek2Params& p) {
   }
 }
 
-inline float silu(float x) { return x / (1.f + std::exp(-x)); }
 
 // X (T, d) -> Y (T, d) through gate/up (d -> ff) and down (ff -> d).
 void swiglu(const WeightView& gate, const WeightView& up, const WeightView& down, const float* x, int64_t T,

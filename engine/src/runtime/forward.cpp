@@ -11,19 +11,12 @@
 #include <cstring>
 
 #include "arch/deepseek2.h"
+#include "runtime/elementwise.h"
 #include "runtime/gptoss.h"
 #include "util/thread_pool.h"
 
 namespace moe {
 namespace {
-
-// out (n,) <- x / rms(x) * w
-void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
-  float scale = 1.f / std::sqrt(float(ss / double(n)) + eps);
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
-}
 
 // q . k for 8 positions at once: out[p] = Σ_i q[i] * k[p][i] (hd,), one position per lane. Each lane
 // sums in i order with a separate multiply and add (this file is built without contraction and the
@@ -105,10 +98,6 @@ void rope(float* v, uint32_t n_rot, const float* cs, RopeKind kind) {
     v[b] = x0 * s + x1 * c;
   }
 }
-
-// Below -89, exp(-x) overflows to +inf and x / inf is -0: returned directly, without libm's slow
-// overflow path (the same bits).
-inline float silu(float x) { return x < -89.f ? -0.f : x / (1.f + std::exp(-x)); }
 
 // exp(z) for z <= 0 (a softmax term). Below -104 the correctly rounded float result is +0: returned
 // directly, without libm's slow underflow path (the same bits).

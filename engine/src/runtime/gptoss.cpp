@@ -9,6 +9,7 @@
 #include <numbers>
 
 #include "kernels/matmul.h"
+#include "runtime/elementwise.h"
 #include "runtime/model_impl.h"
 #include "runtime/tensor_lookup.h"
 #include "util/thread_pool.h"
@@ -74,14 +75,6 @@ Result<float> get_f32(const GgufFile& f, const std::string& k, float dflt) {
   MOE_ASSIGN_OR_RETURN(double v, f.get_float_or(k, dflt));
   if (!std::isfinite(v)) return Status::Corruption("metadata key '" + k + "' is not finite");
   return float(v);
-}
-
-// x (n,) -> out (n,): x / rms(x) * w
-void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
-  const float scale = 1.f / std::sqrt(float(ss / double(n)) + eps);
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
 }  // namespace
