@@ -242,12 +242,6 @@ class ReplyState : public GrammarState {
 
 }  // namespace
 
-size_t JudgeReplyGrammar::max_reply_bytes() {
-  // Each quote byte may be escaped (two bytes).
-  return kOpen.size() + 6 + kEvidence.size() + kMaxQuotes * (kNextQuote.size() + 2 * kMaxQuoteBytes + 2) +
-         kAfterEvidence + kMaxReasonBytes;
-}
-
 JudgeReplyGrammar::JudgeReplyGrammar(const JudgeCriterion& c, std::string output) : output_(std::move(output)) {
   quotable_ = std::any_of(output_.begin(), output_.end(), [](char b) { return !is_blank(static_cast<unsigned char>(b)); });
   if (c.five_point) {

@@ -29,8 +29,6 @@ class JudgeReplyGrammar : public OutputGrammar {
   static constexpr size_t kMaxQuotes = 3;
   static constexpr size_t kMaxQuoteBytes = 160;
   static constexpr size_t kMaxReasonBytes = 160;
-  // Bytes of the longest reply the grammar allows (so a judge's max_tokens can be checked).
-  static size_t max_reply_bytes();
 
   JudgeReplyGrammar(const JudgeCriterion& c, std::string output);
   std::unique_ptr<GrammarState> start(int max_tokens) const override;
