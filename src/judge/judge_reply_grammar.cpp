@@ -16,7 +16,6 @@ constexpr size_t kShortestQuote = 6;
 constexpr size_t kAfterEvidence = 1 + kReason.size() + 1 + kClose.size();  // ] , "reason": " " }
 
 bool is_continuation(unsigned char b) { return (b & 0xC0) == 0x80; }
-bool is_blank(unsigned char b) { return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f'; }
 
 // Whether `s` (which starts on a character) ends on a whole UTF-8 character.
 bool ends_whole(const std::string& s) {
@@ -168,7 +167,7 @@ class ReplyState : public GrammarState {
     if (at == std::string::npos) return false;
     first_ = at;
     quote_ += char(d);
-    if (!is_blank(d)) visible_ = true;
+    if (!is_evidence_space(d)) visible_ = true;
     return true;
   }
 
@@ -209,7 +208,7 @@ class ReplyState : public GrammarState {
     bool vis = visible_;
     if (phase_ == Phase::kQuoteEscape) {
       if (pos >= out.size()) return kUnreachable;
-      vis = vis || !is_blank(static_cast<unsigned char>(out[pos]));
+      vis = vis || !is_evidence_space(static_cast<unsigned char>(out[pos]));
       ++pos, ++need;
     } else if (vis && ends_whole(quote_)) {
       return 1;
@@ -219,7 +218,7 @@ class ReplyState : public GrammarState {
       unsigned char d = static_cast<unsigned char>(out[pos++]);
       if (d < 0x20 && d != '\n' && d != '\t' && d != '\r') return kUnreachable;
       need += (d == '"' || d == '\\' || d < 0x20) ? 2 : 1;
-      vis = vis || !is_blank(d);
+      vis = vis || !is_evidence_space(d);
     }
     return need + 1;
   }
@@ -243,7 +242,7 @@ class ReplyState : public GrammarState {
 }  // namespace
 
 JudgeReplyGrammar::JudgeReplyGrammar(const JudgeCriterion& c, std::string output) : output_(std::move(output)) {
-  quotable_ = std::any_of(output_.begin(), output_.end(), [](char b) { return !is_blank(static_cast<unsigned char>(b)); });
+  quotable_ = std::any_of(output_.begin(), output_.end(), [](char b) { return !is_evidence_space(static_cast<unsigned char>(b)); });
   if (c.five_point) {
     for (int p = 1; p <= 5; ++p)
       verdicts_.push_back({std::to_string(p), p < c.threshold && !c.expect_missing});

@@ -16,7 +16,6 @@ namespace {
 constexpr size_t kMaxReplyBytes = 64 * 1024;  // a grading reply is a few hundred bytes; more is not JSON we asked for
 constexpr size_t kMaxQuotes = 32;
 
-bool is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 // The normalised text and, for each of its bytes, the offset of the original byte it came from
 // (a collapsed run maps to its first whitespace byte).
@@ -30,14 +29,14 @@ Normalised normalise(const std::string& s) {
   n.text.reserve(s.size());
   n.origin.reserve(s.size());
   size_t i = 0;
-  while (i < s.size() && is_ws(static_cast<unsigned char>(s[i]))) ++i;
+  while (i < s.size() && is_evidence_space(static_cast<unsigned char>(s[i]))) ++i;
   size_t end = s.size();
-  while (end > i && is_ws(static_cast<unsigned char>(s[end - 1]))) --end;
+  while (end > i && is_evidence_space(static_cast<unsigned char>(s[end - 1]))) --end;
   while (i < end) {
-    if (is_ws(static_cast<unsigned char>(s[i]))) {
+    if (is_evidence_space(static_cast<unsigned char>(s[i]))) {
       n.text.push_back(' ');
       n.origin.push_back(i);
-      while (i < end && is_ws(static_cast<unsigned char>(s[i]))) ++i;
+      while (i < end && is_evidence_space(static_cast<unsigned char>(s[i]))) ++i;
     } else {
       n.text.push_back(s[i]);
       n.origin.push_back(i);
@@ -54,8 +53,8 @@ std::string lower(std::string s) {
 
 std::string trimmed(const std::string& s) {
   size_t b = 0, e = s.size();
-  while (b < e && is_ws(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && is_ws(static_cast<unsigned char>(s[e - 1]))) --e;
+  while (b < e && is_evidence_space(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && is_evidence_space(static_cast<unsigned char>(s[e - 1]))) --e;
   return s.substr(b, e - b);
 }
 

@@ -82,6 +82,11 @@ struct JudgeGrading {
   }
 };
 
+// The whitespace the evidence rule normalises: space, tab, LF, CR, FF, VT.
+inline bool is_evidence_space(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
 // The first occurrence of `quote` in `output` under the whitespace normalisation above, as byte
 // offsets into `output`; nullopt when absent or when the quote is empty after normalisation.
 std::optional<Evidence> find_quote(const std::string& output, const std::string& quote);
