@@ -244,9 +244,13 @@ void bench_repeats(const std::shared_ptr<const Model>& m, GgmlType t) {
 int main(int argc, char** argv) {
   std::vector<GgmlType> types;
   bool repeats = false;
+  LoadOptions load;
   for (int i = 1; i < argc; ++i) {
     std::string n = argv[i];
     if (n == "--repeats") repeats = true;
+    else if (n == "--weights=mapped") load.weights = WeightMemory::kMapped;
+    else if (n == "--weights=copy") load.weights = WeightMemory::kHugePageCopy;
+    else if (n == "--weights=auto") load.weights = WeightMemory::kAuto;
     else if (n == "Q8_0") types.push_back(GgmlType::Q8_0);
     else if (n == "Q4_K") types.push_back(GgmlType::Q4_K);
     else if (n == "Q4_0") types.push_back(GgmlType::Q4_0);
@@ -263,11 +267,14 @@ int main(int argc, char** argv) {
                 "experts/layer/step", "prefill s");
     for (GgmlType t : types) {
       std::string path = build(t);
-      auto m = Model::load(path);
+      const auto t0 = std::chrono::steady_clock::now();
+      auto m = Model::load(path, load);
       if (!m.ok()) {
         std::fprintf(stderr, "%s\n", m.status().ToString().c_str());
         return 3;
       }
+      std::printf("# %s weights: %s, loaded in %.2f s\n", ggml_type_name(t), weight_memory_name((*m)->info().weights),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       bench_repeats(*m, t);
       if (!keep_models()) std::filesystem::remove(path);
     }
@@ -278,7 +285,7 @@ int main(int argc, char** argv) {
   std::printf("%-6s %-8s %-18s %-18s %-14s %-10s\n", "type", "threads", "pp128 t/s", "tg t/s", "active MB/tok", "bw frac");
   for (GgmlType t : types) {
     std::string path = build(t);
-    auto m = Model::load(path);
+    auto m = Model::load(path, load);
     if (!m.ok()) {
       std::fprintf(stderr, "%s\n", m.status().ToString().c_str());
       return 3;

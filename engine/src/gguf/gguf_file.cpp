@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace moe {
@@ -124,10 +127,49 @@ uint64_t GgufTensorInfo::n_elements() const {
 }
 
 GgufFile::~GgufFile() {
-  if (owns_mapping_ && base_) munmap(const_cast<uint8_t*>(base_), size_);
+  if (owns_mapping_ && mapping_) munmap(mapping_, mapping_size_);
 }
 
-Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path, const GgufLimits& limits) {
+namespace {
+
+constexpr size_t kHugePage = size_t(2) << 20;
+
+// size bytes of fd into anonymous memory aligned to 2 MiB and advised for huge pages, then made
+// read-only. Returns the mapping (and its length in *mapped) and the data start in *data, or
+// MAP_FAILED with *error empty when the memory cannot be had (the caller maps the file instead),
+// or with *error set when the file cannot be read whole.
+void* read_into_huge_pages(int fd, size_t size, size_t* mapped, const uint8_t** data, std::string* error) {
+  if (size > SIZE_MAX - 2 * kHugePage) return MAP_FAILED;
+  const size_t len = (size + kHugePage - 1) / kHugePage * kHugePage + kHugePage;
+  void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return MAP_FAILED;
+  const uintptr_t start = (reinterpret_cast<uintptr_t>(m) + kHugePage - 1) & ~uintptr_t(kHugePage - 1);
+  uint8_t* p = reinterpret_cast<uint8_t*>(start);
+  // Advice only: without transparent huge pages the copy still works, in 4 KiB pages.
+  madvise(p, len - (start - reinterpret_cast<uintptr_t>(m)), MADV_HUGEPAGE);
+  size_t got = 0;
+  while (got < size) {
+    const size_t want = std::min<size_t>(size - got, size_t(1) << 30);
+    ssize_t n = pread(fd, p + got, want, off_t(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      *error = n < 0 ? std::string("read failed: ") + std::strerror(errno)
+                     : "file shrank while being read (" + std::to_string(got) + " of " + std::to_string(size) + " bytes)";
+      munmap(m, len);
+      return MAP_FAILED;
+    }
+    got += size_t(n);
+  }
+  mprotect(m, len, PROT_READ);
+  *mapped = len;
+  *data = p;
+  return m;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path, const GgufLimits& limits,
+                                                  GgufMemory memory) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below as not regular).
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::IOError(path + ": cannot open: " + std::strerror(errno));
@@ -141,12 +183,27 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path, const 
     ::close(fd);
     return Status::Corruption(path + ": file too small to be GGUF (" + std::to_string(size) + " bytes)");
   }
-  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) return Status::IOError(path + ": mmap failed: " + std::strerror(errno));
   std::unique_ptr<GgufFile> f(new GgufFile());
+  if (memory == GgufMemory::kHugePageCopy) {
+    std::string error;
+    void* m = read_into_huge_pages(fd, size, &f->mapping_size_, &f->base_, &error);
+    if (!error.empty()) {
+      ::close(fd);
+      return Status::IOError(path + ": " + error);
+    }
+    if (m != MAP_FAILED) f->mapping_ = m, f->memory_ = GgufMemory::kHugePageCopy;
+  }
+  if (!f->mapping_) {
+    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const int e = errno;
+      ::close(fd);
+      return Status::IOError(path + ": mmap failed: " + std::strerror(e));
+    }
+    f->mapping_ = p, f->mapping_size_ = size, f->base_ = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
   f->path_ = path;
-  f->base_ = static_cast<const uint8_t*>(p);
   f->size_ = size;
   f->owns_mapping_ = true;
   Status s = f->parse(limits);

@@ -1,4 +1,7 @@
-// Read-only view of a GGUF file (v2 and v3) over mmap.
+// Read-only view of a GGUF file (v2 and v3), either mapped (mmap of the file: lazy, shared with the
+// page cache) or read into a private copy advised for 2 MiB pages (GgufMemory::kHugePageCopy: a
+// decode step touches every expert's rows, and with 4 KiB pages of a mapped file each new page
+// costs a TLB miss; the copy costs the read at open and memory that is not shared).
 //
 // Contract: open() validates the whole header before returning: magic, version, every string and
 // array length against the bytes that remain, counts against sane maxima, tensor dimensions,
@@ -57,9 +60,14 @@ struct GgufLimits {
   uint32_t max_array_depth = 8;
 };
 
+enum class GgufMemory { kMapped, kHugePageCopy };
+
 class GgufFile {
  public:
-  static Result<std::unique_ptr<GgufFile>> open(const std::string& path, const GgufLimits& = {});
+  // kHugePageCopy falls back to kMapped when the anonymous memory cannot be had (memory()
+  // says which was used); a read error or a file that shrinks while it is read is an IOError.
+  static Result<std::unique_ptr<GgufFile>> open(const std::string& path, const GgufLimits& = {},
+                                                GgufMemory memory = GgufMemory::kMapped);
   // Same validation over a caller-owned buffer (fuzzing, tests); the buffer must outlive the object.
   static Result<std::unique_ptr<GgufFile>> from_memory(const uint8_t* data, size_t size,
                                                        const GgufLimits& = {});
@@ -70,6 +78,8 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
   const std::string& path() const { return path_; }
+  GgufMemory memory() const { return memory_; }
+  size_t size_bytes() const { return size_; }
 
   // Metadata lookup. find() returns nullptr when absent. Typed getters return NotFound when
   // absent and InvalidArgument (naming the key) when the stored type does not convert losslessly.
@@ -96,6 +106,9 @@ class GgufFile {
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;
   bool owns_mapping_ = false;
+  void* mapping_ = nullptr;  // what munmap releases (the copy's mapping starts before base_)
+  size_t mapping_size_ = 0;
+  GgufMemory memory_ = GgufMemory::kMapped;
   uint32_t version_ = 0;
   uint32_t alignment_ = 32;
   std::map<std::string, GgufValue, std::less<>> kv_;

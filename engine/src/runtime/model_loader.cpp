@@ -1,6 +1,10 @@
 // Model::load: reads hyper-parameters for the file's architecture, checks every tensor's presence,
 // type and shape, and builds weight views into the mapping. Every failure names the key or tensor.
+#include <sys/stat.h>
+
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 
 #include "arch/deepseek2.h"
 #include "runtime/gptoss.h"
@@ -213,14 +217,49 @@ const ModelInfo& Model::info() const { return impl_->info; }
 bool Model::has_tokenizer() const { return impl_->tokenizer != nullptr; }
 const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
 
+const char* weight_memory_name(WeightMemory m) {
+  switch (m) {
+    case WeightMemory::kAuto: return "auto";
+    case WeightMemory::kMapped: return "mapped";
+    case WeightMemory::kHugePageCopy: return "huge-page copy";
+  }
+  return "?";
+}
+
+namespace {
+
+// MemAvailable from /proc/meminfo in bytes, 0 when it cannot be read.
+uint64_t memory_available() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long long kb = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb > UINT64_MAX / 1024 ? 0 : uint64_t(kb) * 1024;
+}
+
+GgufMemory choose_memory(const std::string& path, const LoadOptions& opts) {
+  if (opts.vocab_only || opts.weights == WeightMemory::kMapped) return GgufMemory::kMapped;
+  if (opts.weights == WeightMemory::kHugePageCopy) return GgufMemory::kHugePageCopy;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || st.st_size <= 0) return GgufMemory::kMapped;
+  return uint64_t(st.st_size) <= memory_available() / 2 ? GgufMemory::kHugePageCopy : GgufMemory::kMapped;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Model>> Model::load(const std::string& path, const LoadOptions& opts) {
-  auto file = GgufFile::open(path);
+  auto file = GgufFile::open(path, {}, choose_memory(path, opts));
   if (!file.ok()) return file.status();
   std::shared_ptr<Model> m(new Model());
   m->impl_->file = std::move(file).value();
   Status s = load_into(*m->impl_, opts);
   if (!s.ok()) return s.WithContext(path);
   fill_info(*m->impl_);
+  m->impl_->info.weights = m->impl_->file->memory() == GgufMemory::kHugePageCopy ? WeightMemory::kHugePageCopy
+                                                                                  : WeightMemory::kMapped;
   return std::shared_ptr<const Model>(std::move(m));
 }
 

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
 
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
+#include "support/scratch.h"
 
 using namespace moe;
 
@@ -64,6 +66,38 @@ TEST(Gguf, RoundTripsEveryValueTypeAndTensor) {
   float row[64];
   dequantize_row(GgmlType::F32, g.find_tensor("t.f32")->data + 64 * 4, row, 64);
   EXPECT_FLOAT_EQ(row[1], 65 * 0.25f - 10.f);
+}
+
+// The private copy in huge pages holds the file's bytes exactly, tensor for tensor, and goes
+// through the same validation (a truncated file is refused the same way in both modes).
+TEST(Gguf, HugePageCopyHoldsTheFileAndIsValidatedTheSame) {
+  auto bytes = sample_file();
+  const std::string path = testsupport::scratch_path("gguf-copy.gguf");
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  auto mapped = GgufFile::open(path, {}, GgufMemory::kMapped);
+  auto copied = GgufFile::open(path, {}, GgufMemory::kHugePageCopy);
+  ASSERT_TRUE(mapped.ok() && copied.ok()) << copied.status().ToString();
+  EXPECT_EQ((*mapped)->memory(), GgufMemory::kMapped);
+  EXPECT_EQ((*copied)->memory(), GgufMemory::kHugePageCopy);
+  EXPECT_EQ((*copied)->size_bytes(), bytes.size());
+  ASSERT_EQ((*copied)->tensors().size(), (*mapped)->tensors().size());
+  for (size_t i = 0; i < (*mapped)->tensors().size(); ++i) {
+    const GgufTensorInfo& a = (*mapped)->tensors()[i];
+    const GgufTensorInfo& b = (*copied)->tensors()[i];
+    EXPECT_EQ(a.name, b.name);
+    ASSERT_EQ(a.nbytes, b.nbytes);
+    EXPECT_NE(a.data, b.data);
+    EXPECT_EQ(std::memcmp(a.data, b.data, a.nbytes), 0) << a.name;
+  }
+  EXPECT_EQ(*(*copied)->get_string("general.architecture"), "llama");
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(bytes.data()), 100);
+  auto cut_mapped = GgufFile::open(path, {}, GgufMemory::kMapped);
+  auto cut_copied = GgufFile::open(path, {}, GgufMemory::kHugePageCopy);
+  ASSERT_FALSE(cut_mapped.ok());
+  ASSERT_FALSE(cut_copied.ok());
+  EXPECT_EQ(cut_copied.status().code(), cut_mapped.status().code());
+  EXPECT_EQ(cut_copied.status().message(), cut_mapped.status().message());
+  EXPECT_FALSE(GgufFile::open("/nonexistent/model.gguf", {}, GgufMemory::kHugePageCopy).ok());
 }
 
 TEST(Gguf, TruncationAtEveryLengthIsACleanError) {

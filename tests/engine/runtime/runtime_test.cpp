@@ -71,6 +71,26 @@ TEST_P(EveryArch, PrefillMatchesStepwiseDecodeAndThreadsAreBitIdentical) {
   EXPECT_EQ(prefill_logits(m, kPrompt, 3), batch);
 }
 
+// Where the weights live (the mapped file or the private copy in huge pages) changes no bit.
+TEST_P(EveryArch, MappedAndCopiedWeightsGiveTheSameLogits) {
+  TinySpec s;
+  s.arch = GetParam();
+  const std::string path = write_model(s, "memory-" + s.arch);
+  auto mapped = Model::load(path, {.weights = WeightMemory::kMapped});
+  auto copied = Model::load(path, {.weights = WeightMemory::kHugePageCopy});
+  auto automatic = Model::load(path);
+  ASSERT_TRUE(mapped.ok() && copied.ok() && automatic.ok());
+  EXPECT_EQ((*mapped)->info().weights, WeightMemory::kMapped);
+  EXPECT_EQ((*copied)->info().weights, WeightMemory::kHugePageCopy);
+  // A tiny file is far below half of any machine's available memory.
+  EXPECT_EQ((*automatic)->info().weights, WeightMemory::kHugePageCopy);
+  EXPECT_STREQ(weight_memory_name((*copied)->info().weights), "huge-page copy");
+  RoutingTrace tm, tc;
+  EXPECT_EQ(prefill_logits(*mapped, kPrompt, 2, &tm), prefill_logits(*copied, kPrompt, 2, &tc));
+  EXPECT_FALSE(tm.empty());
+  EXPECT_EQ(tm.serialize(), tc.serialize());
+}
+
 TEST_P(EveryArch, RoutingTraceFollowsTheArchitecture) {
   TinySpec s;
   s.arch = GetParam();
