@@ -23,6 +23,9 @@ namespace {
 std::shared_ptr<const moe::Model> load_model(const std::string& path, bool vocab_only = false) {
   moe::LoadOptions lo;
   lo.vocab_only = vocab_only;
+  // One completion: the copy into huge pages (up to seconds for a GB-sized file on a fragmented
+  // machine) would cost more than it saves; runs and `serve` keep the engine's default.
+  lo.weights = moe::WeightMemory::kMapped;
   auto m = moe::Model::load(path, lo);
   if (!m.ok()) throw RuntimeError(m.status().ToString());
   return m.value();

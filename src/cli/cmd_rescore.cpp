@@ -23,6 +23,7 @@
 #include "suite/rubric_loader.h"
 #include "suite/suite.h"
 #include "util/error.h"
+#include "util/periodic_thread.h"
 #include "util/text_policy.h"
 
 namespace po = boost::program_options;
@@ -151,12 +152,8 @@ int rescore_command(const std::vector<std::string>& args) {
   for (const auto& v : plan.suite.variants) variants[v.id] = &v;
 
   install_stop_handlers();
-  std::atomic<bool> finished{false};
-  std::thread watcher([&] {
-    while (!finished.load()) {
-      if (stop_requested() && judges) judges->cancel();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+  PeriodicThread watcher(std::chrono::milliseconds(20), [&] {
+    if (stop_requested() && judges) judges->cancel();
   });
   std::mutex done_mu;
   std::vector<SampleRecord> graded;
@@ -198,12 +195,10 @@ int rescore_command(const std::vector<std::string>& args) {
     }
     if (judges) judges->wait_idle();
   } catch (...) {
-    finished.store(true);
-    watcher.join();
+    watcher.stop();
     throw;
   }
-  finished.store(true);
-  watcher.join();
+  watcher.stop();
   for (size_t i = 0; i < graded.size(); i += 64)
     store.insert_samples(std::vector<SampleRecord>(graded.begin() + int64_t(i),
                                                    graded.begin() + int64_t(std::min(graded.size(), i + 64))));

@@ -21,6 +21,7 @@
 #include "runner/seeds.h"
 #include "scorer/scorer.h"
 #include "util/error.h"
+#include "util/periodic_thread.h"
 
 namespace wobble {
 namespace {
@@ -259,14 +260,10 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<W
   BatchWriter writer(store, opts.batch_size, run_id, owner, opts.busy_retry_s, stop_run);
 
   // Forwards the global stop and the run's own stop into the one flag providers watch.
-  std::atomic<bool> workers_done{false};
-  std::thread watcher([&] {
-    while (!workers_done.load()) {
-      if (g_stop.load() || stop_run.load()) {
-        cancel.store(true);
-        if (judges) judges->cancel();
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  PeriodicThread watcher(std::chrono::milliseconds(20), [&] {
+    if (g_stop.load() || stop_run.load()) {
+      cancel.store(true);
+      if (judges) judges->cancel();
     }
   });
 
@@ -403,8 +400,7 @@ RunOutcome execute(int64_t run_id, const std::string& owner, const std::vector<W
   }
   for (auto& t : pool) t.join();
   if (judges) judges->wait_idle();  // the watcher still forwards a stop to the judges meanwhile
-  workers_done.store(true);
-  watcher.join();
+  watcher.stop();
   std::exception_ptr store_error;
   try {
     writer.close();

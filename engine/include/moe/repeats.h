@@ -11,7 +11,9 @@
 //   tail (grown as it goes, so memory is the prompt once plus each repeat's own tokens).
 // - Batched step: up to max_batch active repeats advance together; every dense projection reads
 //   each weight block once for all of them and each routed expert runs once over the repeats
-//   routed to it. A repeat that finishes leaves the batch and a waiting one takes its place.
+//   routed to it. Repeats whose tokens so far are identical share one row of the step
+//   (RepeatsOptions::merge_identical). A repeat that finishes leaves the batch and a waiting one
+//   takes its place.
 // - Ownership and threads: uses the session (its thread pool and cache) for the call; afterwards
 //   the session holds the prompt (n_past = its previous n_past + prompt size) and its trace the
 //   prompt's records. Not thread-safe with other calls on the same session.
@@ -38,6 +40,11 @@ struct RepeatsOptions {
   // batch-dependent summation order of a token's expert outputs), so the instability they add can
   // be measured. Only steps with more than one active repeat are affected. Off by default.
   bool batch_variant = false;
+  // Repeats that have sampled the same tokens so far are computed once per step: their rows would
+  // be the same bits, so the result is unchanged, and the shared rows' K/V and routing records are
+  // copied to each merged repeat. At temperature 0, or while sampling agrees, N repeats then cost
+  // about one. Off here only to measure the batched step itself; ignored in batch_variant mode.
+  bool merge_identical = true;
 };
 
 struct RepeatResult {

@@ -450,6 +450,7 @@ void forward_rows(const Model::Impl& m, ThreadPool* tp, Workspace& ws, std::span
   if (R == 0) return;
   ws.reserve_rows(m, R);
   ++ws.forward_calls;
+  ws.rows_computed += uint64_t(R);
   bool several_seqs = false;
   for (const Row& r : rows) several_seqs = several_seqs || r.kv != rows[0].kv;
   const bool variant = flags.batch_variant && several_seqs;

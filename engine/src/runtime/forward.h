@@ -107,6 +107,7 @@ struct Workspace {
   // Counters for benchmarks (weights read per token, expert union): forward calls and routed
   // expert runs (one per expert, MoE layer and call that routed any row to it).
   uint64_t forward_calls = 0, expert_runs = 0;
+  uint64_t rows_computed = 0;  // rows (tokens) run through the layers, over all calls
 };
 
 // Runs rows through the model. KV of every row is written before any row attends, so rows of one

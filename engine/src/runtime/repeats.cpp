@@ -23,8 +23,43 @@ struct Seq {
   uint32_t cap = 0;                   // positions the tail holds
   uint32_t len = 0;                   // positions written to the tail
   int32_t next = 0;                   // the token to feed at the next step
+  // Repeats with equal history ids have fed the same tokens (the prompt, then the same sampled
+  // ones), so their hidden states, caches and routing are the same bits; 0 is the prompt alone.
+  uint64_t history = 0;
   KvSeq kv;
 };
+
+// History ids after one round of sampling: equal (previous id, sampled token) give equal ids, so
+// that repeats stay merged exactly while their tokens agree. A round holds at most max_batch keys.
+class HistoryIds {
+ public:
+  void new_round() { keys_.clear(); }
+  uint64_t next(uint64_t previous, int32_t token) {
+    for (const Key& k : keys_)
+      if (k.previous == previous && k.token == token) return k.id;
+    keys_.push_back({previous, token, ++last_});
+    return last_;
+  }
+
+ private:
+  struct Key {
+    uint64_t previous;
+    int32_t token;
+    uint64_t id;
+  };
+  std::vector<Key> keys_;
+  uint64_t last_ = 0;
+};
+
+// Appends to `to` the records of the last token of `from` (one per MoE layer).
+void copy_last_token(const RoutingTrace& from, RoutingTrace& to) {
+  const uint64_t t = from.n_tokens() - 1;
+  for (uint32_t l = 0; l < from.n_layers(); ++l) {
+    const RoutingStep st = from.at(t, l);
+    if (from.has_gates()) to.append(l, st.experts.data(), st.weights.data(), st.entropy, st.margin);
+    else to.append_ids(l, st.experts.data());
+  }
+}
 
 }  // namespace
 
@@ -80,25 +115,41 @@ Result<std::vector<RepeatResult>> generate_repeats(Session& session, std::span<c
     s.tail_k = {};
     s.tail_v = {};
   };
+  // Merging identical repeats changes the rows of a step, which the batch-variant mode's
+  // capacity and summation order depend on, so that mode computes every row.
+  const bool merge = options.merge_identical && !options.batch_variant;
+  HistoryIds histories;
   auto admit = [&]() -> Status {
     while (active.size() < options.max_batch && next_waiting < seqs.size()) {
       Seq& s = *seqs[next_waiting++];
       if (im.trace_on) out[s.index].trace = im.trace;
       if (s.dec->wants_token() && cancelled()) return Status::Cancelled("generation cancelled");
-      if (s.dec->advance(prefix_logits, P, im.n_ctx, &s.next)) active.push_back(&s);
-      else finish(s);
+      if (s.dec->advance(prefix_logits, P, im.n_ctx, &s.next)) {
+        s.history = histories.next(0, s.next);
+        active.push_back(&s);
+      } else {
+        finish(s);
+      }
     }
     return Status::Ok();
   };
+  histories.new_round();
   MOE_RETURN_IF_ERROR(admit());
 
   // 2. Batched decode steps: one row per active repeat.
   std::vector<Row> rows;
-  std::vector<float> logits;  // (B, n_vocab)
+  std::vector<float> logits;     // (rows, n_vocab)
+  std::vector<size_t> row_of;    // active repeat -> the row computing it
+  std::vector<size_t> first_of;  // active repeat -> the first active repeat with its history
+  // One K or V row of one position and layer, in floats.
+  const uint64_t kv_row = private_cache ? width : nkv;
   while (!active.empty()) {
     if (cancelled()) return Status::Cancelled("generation cancelled");
     rows.clear();
-    for (Seq* s : active) {
+    row_of.assign(active.size(), 0);
+    first_of.assign(active.size(), 0);
+    for (size_t b = 0; b < active.size(); ++b) {
+      Seq* s = active[b];
       if (private_cache) {
         if (s->cap == 0 || P + s->len == s->cap) {  // first step or full: grow, keeping what is written
           const uint32_t cap = std::min<uint32_t>(std::max<uint32_t>(P + 64, s->cap * 2), im.n_ctx);
@@ -130,21 +181,51 @@ Result<std::vector<RepeatResult>> generate_repeats(Session& session, std::span<c
         s->kv = KvSeq{im.k_cache.data(), im.v_cache.data(), nkv, uint64_t(im.n_ctx) * nkv, P,
                       s->tail_k.data(), s->tail_v.data(), pos_floats, nkv};
       }
+      first_of[b] = b;
+      if (merge)
+        for (size_t a = 0; a < b; ++a)
+          if (active[a]->history == s->history) {
+            first_of[b] = a;
+            break;
+          }
+      if (first_of[b] != b) {
+        row_of[b] = row_of[first_of[b]];
+        continue;
+      }
       RoutingTrace* tr = im.trace_on ? &out[s->index].trace : nullptr;
+      row_of[b] = rows.size();
       rows.push_back(Row{s->next, P + s->len, &s->kv, tr, true});
     }
     logits.resize(rows.size() * hp.n_vocab);
     ForwardFlags flags;
     flags.batch_variant = options.batch_variant;
     forward_rows(*im.m, im.pool.get(), im.ws, rows, logits.data(), flags);
+    // A merged repeat takes what its row wrote: the position's K/V in every layer and the token's
+    // routing records. Its earlier positions are already equal, so its next step can compute.
+    for (size_t b = 0; b < active.size(); ++b) {
+      if (first_of[b] == b) continue;
+      const Seq& from = *active[first_of[b]];
+      Seq& to = *active[b];
+      const uint32_t pos = P + to.len;
+      for (uint32_t il = 0; il < hp.n_layer; ++il) {
+        std::copy_n(from.kv.k_write(il, pos), kv_row, to.kv.k_write(il, pos));
+        if (has_v) std::copy_n(from.kv.v_write(il, pos), kv_row, to.kv.v_write(il, pos));
+      }
+      if (im.trace_on) copy_last_token(out[from.index].trace, out[to.index].trace);
+    }
     std::vector<Seq*> still;
     still.reserve(active.size());
+    histories.new_round();
     for (size_t b = 0; b < active.size(); ++b) {
       Seq& s = *active[b];
       ++s.len;
-      std::span<const float> l(&logits[b * hp.n_vocab], hp.n_vocab);
-      if (s.dec->advance(l, P + s.len, im.n_ctx, &s.next)) still.push_back(&s);
-      else finish(s);
+      std::span<const float> l(&logits[row_of[b] * hp.n_vocab], hp.n_vocab);
+      if (s.dec->advance(l, P + s.len, im.n_ctx, &s.next)) {
+        s.history = histories.next(s.history, s.next);
+        still.push_back(&s);
+      } else {
+        finish(s);
+      }
     }
     active.swap(still);
     MOE_RETURN_IF_ERROR(admit());

@@ -15,6 +15,7 @@
 #include "moe/model.h"
 #include "moe/repeats.h"
 #include "moe/session.h"
+#include "runtime/session_impl.h"
 #include "support/scratch.h"
 
 using namespace moe;
@@ -61,15 +62,16 @@ std::vector<RunOut> one_by_one(std::shared_ptr<const Model> m, int n, int thread
 }
 
 std::vector<RunOut> batched(std::shared_ptr<const Model> m, int n, int threads, uint32_t max_batch, float temperature,
-                         bool variant = false) {
+                         bool variant = false, bool merge = true, uint64_t* rows_computed = nullptr) {
   std::vector<RunOut> runs(static_cast<size_t>(n));
   std::vector<GenerateOptions> opts;
   for (int i = 0; i < n; ++i) opts.push_back(repeat_options(i, runs, temperature));
   auto s = Session::create(m, {.n_ctx = kCtx, .n_threads = threads, .trace_routing = true});
   EXPECT_TRUE(s.ok());
-  auto r = generate_repeats(**s, kPrompt, opts, {.max_batch = max_batch, .batch_variant = variant});
+  auto r = generate_repeats(**s, kPrompt, opts, {.max_batch = max_batch, .batch_variant = variant, .merge_identical = merge});
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   if (!r.ok()) return runs;
+  if (rows_computed) *rows_computed = SessionAccess::of(**s).ws.rows_computed;
   for (int i = 0; i < n; ++i) {
     runs[size_t(i)].tokens = (*r)[size_t(i)].result.tokens;
     runs[size_t(i)].finish = (*r)[size_t(i)].result.finish_reason;
@@ -120,10 +122,15 @@ void check_batched_equals_one_by_one(std::shared_ptr<const Model> m, bool all_co
     std::vector<RunOut> want(alone.begin(), alone.begin() + n);
     expect_identical(want, batched(m, n, 1, 8, 0.9f), "N=" + std::to_string(n));
   }
+  // Greedy: every repeat samples the same tokens, so all of them share one row per step (merged)
+  // until their lengths part (3, 7, ... tokens, the last one up to the context limit).
+  const auto greedy = one_by_one(m, 8, 1, 0.f);
+  expect_identical(greedy, batched(m, 8, 1, 8, 0.f), "N=8 greedy, merged");
   // Other thread counts and a batch smaller than N (repeats join as others finish).
   if (!all_configs) return;
   expect_identical(alone, batched(m, 8, 2, 3, 0.9f), "N=8, 2 threads, max_batch 3");
   expect_identical(alone, batched(m, 8, 3, 8, 0.9f), "N=8, 3 threads");
+  expect_identical(greedy, batched(m, 8, 2, 3, 0.f), "N=8 greedy, merged, 2 threads, max_batch 3");
 }
 
 }  // namespace
@@ -209,6 +216,54 @@ TEST(RepeatsVariant, BatchVariantModeChangesBatchedOutputsButNotASingleRepeat) {
   for (size_t i = 0; i < 8; ++i) EXPECT_TRUE(same_bytes(invariant[i].logits[0], variant[i].logits[0]));
   // One repeat alone is not a batch: the mode changes nothing.
   expect_identical(batched(m, 1, 1, 8, 0.f, false), batched(m, 1, 1, 8, 0.f, true), "N=1 variant");
+}
+
+// Repeats whose tokens agree share a row: greedy repeats cost about one, repeats that agree for a
+// while and then part are merged exactly while they agree, and the bytes equal running each alone.
+TEST(RepeatsMerge, AgreeingRepeatsShareRowsUntilTheyPart) {
+  TinySpec s;
+  s.arch = "qwen3moe";
+  auto m = load(s, "merge");
+  ASSERT_TRUE(m);
+  uint64_t merged_rows = 0, separate_rows = 0, one_rows = 0;
+  const auto greedy = one_by_one(m, 8, 1, 0.f);
+  expect_identical(greedy, batched(m, 8, 1, 8, 0.f, false, true, &merged_rows), "greedy, merged");
+  expect_identical(greedy, batched(m, 8, 1, 8, 0.f, false, false, &separate_rows), "greedy, not merged");
+  // Merged greedy repeats cost exactly what the longest one costs alone (prompt rows included).
+  batched(m, 1, 1, 8, 0.f, false, true, &one_rows);
+  const uint64_t longest = greedy[7].tokens.size(), first = greedy[0].tokens.size();
+  EXPECT_EQ(merged_rows, kPrompt.size() + longest - 1);
+  EXPECT_GT(separate_rows, merged_rows + 7 * (first - 1) - 1);
+  EXPECT_LT(one_rows, merged_rows);  // repeat 0 alone stops after 3 tokens
+  // Partly agreeing repeats: the lowest of a few temperatures at which some pair of repeats shares
+  // its first two tokens or more and then parts, so that the test exercises the split.
+  auto shared_then_parted = [](const std::vector<RunOut>& runs) {
+    for (size_t a = 0; a < runs.size(); ++a)
+      for (size_t b = a + 1; b < runs.size(); ++b) {
+        const auto& x = runs[a].tokens;
+        const auto& y = runs[b].tokens;
+        const size_t n = std::min(x.size(), y.size());
+        size_t common = 0;
+        while (common < n && x[common] == y[common]) ++common;
+        if (common >= 2 && common < n) return true;
+      }
+    return false;
+  };
+  float temperature = 0;
+  std::vector<RunOut> alone;
+  for (float t : {0.1f, 0.2f, 0.35f, 0.5f, 0.7f, 1.0f, 1.5f, 2.5f}) {
+    alone = one_by_one(m, 8, 1, t);
+    if (shared_then_parted(alone)) {
+      temperature = t;
+      break;
+    }
+  }
+  ASSERT_GT(temperature, 0.f) << "no temperature made two repeats agree for two tokens and then part";
+  uint64_t partial_merged = 0, partial_separate = 0;
+  expect_identical(alone, batched(m, 8, 1, 8, temperature, false, true, &partial_merged), "partly agreeing, merged");
+  expect_identical(alone, batched(m, 8, 2, 3, temperature), "partly agreeing, merged, max_batch 3");
+  batched(m, 8, 1, 8, temperature, false, false, &partial_separate);
+  EXPECT_LT(partial_merged, partial_separate);
 }
 
 TEST(RepeatsApi, BadArgumentsAreStatusErrors) {
