@@ -85,7 +85,11 @@ class LocalProvider : public Provider {
     if (path_.empty())
       throw RuntimeError("local provider: model not found (looked for " + tried +
                          "); set provider.model_path or WOBBLE_MODEL");
-    auto m = moe::Model::load(path_);
+    moe::LoadOptions lo;
+    lo.weights = spec.weights == "mapped" ? moe::WeightMemory::kMapped
+                 : spec.weights == "copy" ? moe::WeightMemory::kHugePageCopy
+                                          : moe::WeightMemory::kAuto;
+    auto m = moe::Model::load(path_, lo);
     if (!m.ok()) throw RuntimeError("local provider: " + m.status().ToString());
     model_ = m.value();
     if (!model_->has_tokenizer()) throw RuntimeError("local provider: " + path_ + " has no tokenizer metadata");

@@ -83,6 +83,10 @@ struct ProviderSpec {
   // Reproduces a batching server's batch-dependent numerics (engine/README.md "Batched decoding");
   // it changes results, so it is recorded with the run.
   bool batch_variance = false;
+  // local: where the model's weights live (moe::WeightMemory): "auto" (a private copy in huge pages
+  // when the file fits in half of available memory), "mapped" or "copy". Changes no result, so it
+  // is not recorded with the run.
+  std::string weights = "auto";
   // Sampling for this provider's samples, over the suite's and each case's (the provider is the
   // condition being compared, so a case cannot silently undo it). Leave `seed` unset to keep
   // repeats paired across providers.

@@ -126,7 +126,7 @@ ProviderSpec parse_provider(const YamlNode& n) {
     parse_routing(n, p);
   } else if (p.kind == "local") {
     n.expect_keys({"id", "kind", "model_path", "chat_template", "thinking", "reasoning_effort", "chat_date", "threads", "max_concurrency", "trace_routing", "timeout",
-                   "max_attempts", "circuit_breaker", "max_output_bytes", "sampling", "batch", "batch_variance"});
+                   "max_attempts", "circuit_breaker", "max_output_bytes", "sampling", "batch", "batch_variance", "weights"});
     p.model_path = n.opt_string("model_path").value_or("");
     p.chat_template = n.opt_string("chat_template").value_or("auto");
     std::set<std::string> kTemplates = {"auto"};
@@ -148,6 +148,9 @@ ProviderSpec parse_provider(const YamlNode& n) {
     p.trace_routing = n.opt_bool("trace_routing").value_or(true);
     p.batch = int(n.opt_int("batch", 1, 256).value_or(p.batch));
     p.batch_variance = n.opt_bool("batch_variance").value_or(false);
+    p.weights = n.opt_string("weights").value_or("auto");
+    if (p.weights != "auto" && p.weights != "mapped" && p.weights != "copy")
+      n.required("weights").fail("must be 'auto', 'mapped' or 'copy'");
     p.max_concurrency = 1;
   } else {
     n.required("kind").fail("unknown provider kind '" + p.kind + "' (expected 'local' or 'openai')");

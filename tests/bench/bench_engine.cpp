@@ -157,6 +157,18 @@ double read_bandwidth() {
   return 2.0 * double(buf.size() * 8) / secs / 1e9;
 }
 
+// The process's anonymous memory in transparent huge pages, as the kernel reports it.
+std::string huge_pages() {
+  std::FILE* f = std::fopen("/proc/self/smaps_rollup", "r");
+  if (!f) return "huge pages unknown";
+  char line[256];
+  unsigned long long kb = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "AnonHugePages: %llu kB", &kb) == 1) break;
+  std::fclose(f);
+  return std::to_string(kb / 1024) + " MiB in huge pages";
+}
+
 // WOBBLE_BENCH_N=1,8 picks the repeat counts (default 1,4,8,16); WOBBLE_BENCH_REPS the runs per
 // figure (default 3): on a loaded machine one pass of N = 16 can take minutes.
 std::vector<int> repeat_counts() {
@@ -182,7 +194,7 @@ int bench_reps() {
 
 // N repeats of one prompt decoded as one batch: aggregate t/s, bytes of weights read per generated
 // token and the expert union.
-void bench_repeats(const std::shared_ptr<const Model>& m, GgmlType t) {
+void bench_repeats(const std::shared_ptr<const Model>& m, GgmlType t, bool merge) {
   const Model::Impl& mi = m->impl();
   const HParams& hp = mi.hp;
   uint64_t expert_bytes = 0;  // one expert of one layer: gate + up + down
@@ -199,10 +211,10 @@ void bench_repeats(const std::shared_ptr<const Model>& m, GgmlType t) {
   auto base = Session::create(m, SessionOptions{512, 2, false});
   (void)(*base)->prefill(prompt);
   const Workspace& bws = SessionAccess::of(**base).ws;
-  const uint64_t prefill_runs = bws.expert_runs, prefill_calls = bws.forward_calls;
+  const uint64_t prefill_runs = bws.expert_runs, prefill_calls = bws.forward_calls, prefill_rows = bws.rows_computed;
   for (int n : repeat_counts()) {
     std::vector<double> rates;
-    double mb_per_tok = 0, union_per_layer = 0, prefill_s = 0;
+    double mb_per_tok = 0, union_per_layer = 0, prefill_s = 0, rows_per_step = 0;
     for (int rep = 0; rep < bench_reps(); ++rep) {
       std::vector<GenerateOptions> opts(static_cast<size_t>(n));
       for (int i = 0; i < n; ++i) {
@@ -211,7 +223,7 @@ void bench_repeats(const std::shared_ptr<const Model>& m, GgmlType t) {
         opts[size_t(i)].sampling = {.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.f, .seed = uint64_t(100 * rep + i)};
       }
       auto s = Session::create(m, SessionOptions{512, 2, false});
-      auto r = generate_repeats(**s, prompt, opts, {.max_batch = uint32_t(n)});
+      auto r = generate_repeats(**s, prompt, opts, {.max_batch = uint32_t(n), .merge_identical = merge});
       if (!r.ok()) {
         std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
         std::exit(3);
@@ -229,12 +241,13 @@ void bench_repeats(const std::shared_ptr<const Model>& m, GgmlType t) {
       // Tokens fed back: each repeat's 64th token is sampled but never run through the model.
       mb_per_tok = (double(steps) * double(dense_bytes) + double(runs) * double(expert_bytes)) / double(gen) / 1e6;
       union_per_layer = double(runs) / double(steps) / double(m->info().n_moe_layers);
+      rows_per_step = double(ws.rows_computed - prefill_rows) / double(steps);
     }
     std::sort(rates.begin(), rates.end());
     char rate[64];
     std::snprintf(rate, sizeof rate, "%.2f (%.2f-%.2f)", rates[rates.size() / 2], rates.front(), rates.back());
-    std::printf("%-6s %-4d %-22s %-14.1f %-16.1f %-10.2f\n", ggml_type_name(t), n, rate,
-                mb_per_tok, union_per_layer, prefill_s);
+    std::printf("%-6s %-4d %-22s %-14.1f %-18.1f %-10.2f %-10.2f\n", ggml_type_name(t), n, rate,
+                mb_per_tok, union_per_layer, rows_per_step, prefill_s);
     std::fflush(stdout);
   }
 }
@@ -245,12 +258,14 @@ int main(int argc, char** argv) {
   std::vector<GgmlType> types;
   bool repeats = false;
   LoadOptions load;
+  bool merge = true;
   for (int i = 1; i < argc; ++i) {
     std::string n = argv[i];
     if (n == "--repeats") repeats = true;
     else if (n == "--weights=mapped") load.weights = WeightMemory::kMapped;
     else if (n == "--weights=copy") load.weights = WeightMemory::kHugePageCopy;
     else if (n == "--weights=auto") load.weights = WeightMemory::kAuto;
+    else if (n == "--no-merge") merge = false;
     else if (n == "Q8_0") types.push_back(GgmlType::Q8_0);
     else if (n == "Q4_K") types.push_back(GgmlType::Q4_K);
     else if (n == "Q4_0") types.push_back(GgmlType::Q4_0);
@@ -262,9 +277,10 @@ int main(int argc, char** argv) {
   }
   if (types.empty()) types = {GgmlType::Q8_0, GgmlType::Q4_K};
   if (repeats) {
-    std::printf("repeats of one 128-token prompt, 64 new tokens each, 2 threads, one batch; median (range)\n");
-    std::printf("%-6s %-4s %-22s %-14s %-16s %-10s\n", "type", "N", "aggregate decode t/s", "MB read/tok",
-                "experts/layer/step", "prefill s");
+    std::printf("repeats of one 128-token prompt, 64 new tokens each, 2 threads, one batch%s; median (range)\n",
+                merge ? "" : ", identical repeats not merged");
+    std::printf("%-6s %-4s %-22s %-14s %-18s %-10s %-10s\n", "type", "N", "aggregate decode t/s", "MB read/tok",
+                "experts/layer/step", "rows/step", "prefill s");
     for (GgmlType t : types) {
       std::string path = build(t);
       const auto t0 = std::chrono::steady_clock::now();
@@ -273,9 +289,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", m.status().ToString().c_str());
         return 3;
       }
-      std::printf("# %s weights: %s, loaded in %.2f s\n", ggml_type_name(t), weight_memory_name((*m)->info().weights),
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      bench_repeats(*m, t);
+      std::printf("# %s weights: %s, loaded in %.2f s, %s\n", ggml_type_name(t), weight_memory_name((*m)->info().weights),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), huge_pages().c_str());
+      bench_repeats(*m, t, merge);
       if (!keep_models()) std::filesystem::remove(path);
     }
     return 0;

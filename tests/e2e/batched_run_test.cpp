@@ -1,7 +1,7 @@
 // `wobble run` with a local provider decodes a (case, variant)'s repeats as one batch
 // (provider.batch). What it stores must not depend on it: batch 1 (one at a time), 3 (groups and a
 // remainder) and the default 8 give byte-identical samples (outputs, finish reasons, token ids,
-// routing traces, seeds). --batch-variant, which imitates a batching server, must change something.
+// routing traces, seeds), and so must provider.weights. --batch-variant, which imitates a batching server, must change something.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -66,6 +66,9 @@ TEST(BatchedRun, StoredSamplesDoNotDependOnTheBatchSize) {
   EXPECT_GT(outputs.size(), 2u) << "repeats should differ at temperature 0.8";
   EXPECT_EQ(run(dir, "b3", ", batch: 3", 0.8), one);
   EXPECT_EQ(run(dir, "b8", "", 0.8), one);
+  // Nor on where the weights live (a private copy in huge pages, or the mapped file).
+  EXPECT_EQ(run(dir, "b8-mapped", ", weights: mapped", 0.8), one);
+  EXPECT_EQ(run(dir, "b8-copy", ", weights: copy", 0.8), one);
 }
 
 TEST(BatchedRun, BatchVariantChangesWhatABatchGives) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 
@@ -138,6 +139,12 @@ constexpr size_t kHugePage = size_t(2) << 20;
 // read-only. Returns the mapping (and its length in *mapped) and the data start in *data, or
 // MAP_FAILED with *error empty when the memory cannot be had (the caller maps the file instead),
 // or with *error set when the file cannot be read whole.
+//
+// The copy goes in chunks. When the kernel has to compact memory to find huge pages (memory
+// fragmented by the page cache), copying runs far slower than reading: measured 0.4 GB/s against
+// 3.7 GB/s with free huge pages. Below kSlowBytesPerSecond, once kProbe bytes are in, the rest of
+// the file is mapped in place of the copy (a copy in 4 KiB pages would gain nothing over the
+// mapping), so a load never stalls for long and keeps the huge pages it got.
 void* read_into_huge_pages(int fd, size_t size, size_t* mapped, const uint8_t** data, std::string* error) {
   if (size > SIZE_MAX - 2 * kHugePage) return MAP_FAILED;
   const size_t len = (size + kHugePage - 1) / kHugePage * kHugePage + kHugePage;
@@ -147,18 +154,30 @@ void* read_into_huge_pages(int fd, size_t size, size_t* mapped, const uint8_t** 
   uint8_t* p = reinterpret_cast<uint8_t*>(start);
   // Advice only: without transparent huge pages the copy still works, in 4 KiB pages.
   madvise(p, len - (start - reinterpret_cast<uintptr_t>(m)), MADV_HUGEPAGE);
+  constexpr size_t kChunk = size_t(64) << 20;  // a multiple of the page size: the rest maps at `got`
+  constexpr size_t kProbe = size_t(128) << 20;
+  constexpr double kSlowBytesPerSecond = 0.25e9;
+  const auto t0 = std::chrono::steady_clock::now();
   size_t got = 0;
   while (got < size) {
-    const size_t want = std::min<size_t>(size - got, size_t(1) << 30);
-    ssize_t n = pread(fd, p + got, want, off_t(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      *error = n < 0 ? std::string("read failed: ") + std::strerror(errno)
-                     : "file shrank while being read (" + std::to_string(got) + " of " + std::to_string(size) + " bytes)";
-      munmap(m, len);
-      return MAP_FAILED;
+    if (got >= kProbe && got < size) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (double(got) < kSlowBytesPerSecond * secs &&
+          mmap(p + got, size - got, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, off_t(got)) != MAP_FAILED)
+        break;
     }
-    got += size_t(n);
+    const size_t chunk_end = std::min(size, got + kChunk);
+    while (got < chunk_end) {
+      ssize_t n = pread(fd, p + got, chunk_end - got, off_t(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        *error = n < 0 ? std::string("read failed: ") + std::strerror(errno)
+                       : "file shrank while being read (" + std::to_string(got) + " of " + std::to_string(size) + " bytes)";
+        munmap(m, len);
+        return MAP_FAILED;
+      }
+      got += size_t(n);
+    }
   }
   mprotect(m, len, PROT_READ);
   *mapped = len;
