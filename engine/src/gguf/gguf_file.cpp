@@ -142,10 +142,11 @@ constexpr size_t kHugePage = size_t(2) << 20;
 //
 // The copy goes in chunks. When the kernel has to compact memory to find huge pages (memory
 // fragmented by the page cache), copying runs far slower than reading: measured 0.4 GB/s against
-// 3.7 GB/s with free huge pages. Below kSlowBytesPerSecond, once kProbe bytes are in, the rest of
+// 3.7 GB/s with free huge pages. Below tuning.slow_bytes_per_second, once tuning.probe bytes are in, the rest of
 // the file is mapped in place of the copy (a copy in 4 KiB pages would gain nothing over the
 // mapping), so a load never stalls for long and keeps the huge pages it got.
-void* read_into_huge_pages(int fd, size_t size, size_t* mapped, const uint8_t** data, std::string* error) {
+void* read_into_huge_pages(int fd, size_t size, const GgufCopyTuning& tuning, size_t* mapped, const uint8_t** data,
+                           std::string* error) {
   if (size > SIZE_MAX - 2 * kHugePage) return MAP_FAILED;
   const size_t len = (size + kHugePage - 1) / kHugePage * kHugePage + kHugePage;
   void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -154,19 +155,19 @@ void* read_into_huge_pages(int fd, size_t size, size_t* mapped, const uint8_t** 
   uint8_t* p = reinterpret_cast<uint8_t*>(start);
   // Advice only: without transparent huge pages the copy still works, in 4 KiB pages.
   madvise(p, len - (start - reinterpret_cast<uintptr_t>(m)), MADV_HUGEPAGE);
-  constexpr size_t kChunk = size_t(64) << 20;  // a multiple of the page size: the rest maps at `got`
-  constexpr size_t kProbe = size_t(128) << 20;
-  constexpr double kSlowBytesPerSecond = 0.25e9;
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  // A multiple of the page size, so that the rest of the file can be mapped at `got`.
+  const size_t chunk = std::max(page, tuning.chunk / page * page);
   const auto t0 = std::chrono::steady_clock::now();
   size_t got = 0;
   while (got < size) {
-    if (got >= kProbe && got < size) {
+    if (got >= tuning.probe) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (double(got) < kSlowBytesPerSecond * secs &&
+      if (double(got) < tuning.slow_bytes_per_second * secs &&
           mmap(p + got, size - got, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, off_t(got)) != MAP_FAILED)
         break;
     }
-    const size_t chunk_end = std::min(size, got + kChunk);
+    const size_t chunk_end = std::min(size, got + chunk);
     while (got < chunk_end) {
       ssize_t n = pread(fd, p + got, chunk_end - got, off_t(got));
       if (n < 0 && errno == EINTR) continue;
@@ -188,7 +189,7 @@ void* read_into_huge_pages(int fd, size_t size, size_t* mapped, const uint8_t** 
 }  // namespace
 
 Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path, const GgufLimits& limits,
-                                                  GgufMemory memory) {
+                                                  GgufMemory memory, const GgufCopyTuning& tuning) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below as not regular).
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::IOError(path + ": cannot open: " + std::strerror(errno));
@@ -205,7 +206,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path, const 
   std::unique_ptr<GgufFile> f(new GgufFile());
   if (memory == GgufMemory::kHugePageCopy) {
     std::string error;
-    void* m = read_into_huge_pages(fd, size, &f->mapping_size_, &f->base_, &error);
+    void* m = read_into_huge_pages(fd, size, tuning, &f->mapping_size_, &f->base_, &error);
     if (!error.empty()) {
       ::close(fd);
       return Status::IOError(path + ": " + error);

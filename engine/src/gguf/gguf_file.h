@@ -62,12 +62,22 @@ struct GgufLimits {
 
 enum class GgufMemory { kMapped, kHugePageCopy };
 
+// How kHugePageCopy reads the file: in chunks (a multiple of the page size); once `probe` bytes
+// are in, if the copy has run slower than `slow_bytes_per_second` (the kernel compacting memory to
+// find huge pages), the rest of the file is mapped in place of the copy.
+struct GgufCopyTuning {
+  size_t chunk = size_t(64) << 20;
+  size_t probe = size_t(128) << 20;
+  double slow_bytes_per_second = 0.25e9;
+};
+
 class GgufFile {
  public:
   // kHugePageCopy falls back to kMapped when the anonymous memory cannot be had (memory()
   // says which was used); a read error or a file that shrinks while it is read is an IOError.
   static Result<std::unique_ptr<GgufFile>> open(const std::string& path, const GgufLimits& = {},
-                                                GgufMemory memory = GgufMemory::kMapped);
+                                                GgufMemory memory = GgufMemory::kMapped,
+                                                const GgufCopyTuning& tuning = {});
   // Same validation over a caller-owned buffer (fuzzing, tests); the buffer must outlive the object.
   static Result<std::unique_ptr<GgufFile>> from_memory(const uint8_t* data, size_t size,
                                                        const GgufLimits& = {});

@@ -90,6 +90,30 @@ TEST(Gguf, HugePageCopyHoldsTheFileAndIsValidatedTheSame) {
     EXPECT_EQ(std::memcmp(a.data, b.data, a.nbytes), 0) << a.name;
   }
   EXPECT_EQ(*(*copied)->get_string("general.architecture"), "llama");
+  // A copy that turns out slow maps the rest of the file in place: here after the first page
+  // (every rate is below 1e30 bytes/s), and from the start; the bytes are the same either way.
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  std::vector<float> big(64 * 400);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = float(i % 977) * 0.5f;
+  ASSERT_TRUE(w.add_tensor_f32("big.f32", {64, 400}, GgmlType::F32, big).ok());
+  ASSERT_TRUE(w.add_tensor_f32("big.q8", {64, 400}, GgmlType::Q8_0, big).ok());
+  const std::vector<uint8_t> big_bytes = w.to_bytes();
+  const std::string big_path = testsupport::scratch_path("gguf-copy-big.gguf");
+  std::ofstream(big_path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(big_bytes.data()), std::streamsize(big_bytes.size()));
+  auto big_mapped = GgufFile::open(big_path, {}, GgufMemory::kMapped);
+  ASSERT_TRUE(big_mapped.ok());
+  for (size_t probe : {size_t(4096), size_t(0)}) {
+    auto part = GgufFile::open(big_path, {}, GgufMemory::kHugePageCopy,
+                               {.chunk = 4096, .probe = probe, .slow_bytes_per_second = 1e30});
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    ASSERT_GT(big_bytes.size(), 8 * 4096u);
+    for (size_t i = 0; i < (*big_mapped)->tensors().size(); ++i) {
+      const GgufTensorInfo& a = (*big_mapped)->tensors()[i];
+      EXPECT_EQ(std::memcmp(a.data, (*part)->tensors()[i].data, a.nbytes), 0) << a.name << " probe " << probe;
+    }
+  }
   std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(bytes.data()), 100);
   auto cut_mapped = GgufFile::open(path, {}, GgufMemory::kMapped);
   auto cut_copied = GgufFile::open(path, {}, GgufMemory::kHugePageCopy);
