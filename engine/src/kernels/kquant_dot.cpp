@@ -167,6 +167,12 @@ __attribute__((target("avx2"))) inline __m256i lane16_mask(int lo, int hi) {
   return _mm256_set_m128i(_mm_set1_epi16(int16_t(0x0100 + 0x0202 * hi)), _mm_set1_epi16(int16_t(0x0100 + 0x0202 * lo)));
 }
 
+// Σ of the int32 lanes of each of v[0..3], as the four lanes of the result (exact: integer sums).
+__attribute__((target("avx2"))) inline __m128i hsum4_i32(const __m256i* v) {
+  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+  return _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+}
+
 // Σ of the int32 lanes of a and of b, as (sum a, sum b).
 __attribute__((target("avx2"))) inline void hsum2_i32(__m256i a, __m256i b, int32_t* sa, int32_t* sb) {
   __m128i x = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
@@ -186,7 +192,8 @@ __attribute__((target("avx2"))) inline void hsum2_i32(__m256i a, __m256i b, int3
   template <GgmlType kType, int C>                                                                          \
   __attribute__((target(TARGET))) void NAME(const uint8_t* row, const QuantActsK& x, int64_t t0, float* out) { \
     const int64_t nsb = x.n_in / 256;                                                                       \
-    float acc[C] = {};                                                                                      \
+    float acc_s[C] = {};           /* C < 3: token t0 + c */                                                \
+    __m128 acc = _mm_setzero_ps(); /* C >= 3: lane c is token t0 + c */                                     \
     const __m256i low4 = _mm256_set1_epi8(0x0F);                                                            \
     for (int64_t sb = 0; sb < nsb; ++sb) {                                                                  \
       const uint8_t* b = row + sb * block_bytes(kType);                                                     \
@@ -259,15 +266,39 @@ __attribute__((target("avx2"))) inline void hsum2_i32(__m256i a, __m256i b, int3
           }                                                                                                 \
         }                                                                                                   \
       }                                                                                                     \
-      for (int c = 0; c < C; ++c) {                                                                         \
-        isum[c] = _mm256_add_epi32(isum[c], isum2[c]);                                                      \
-        int32_t sumi, ci;                                                                                   \
-        hsum2_i32(isum[c], corr[c], &sumi, &ci);                                                            \
-        const float dx = x.d_tok(t0 + c)[sb];                                                               \
-        acc[c] += kType == GgmlType::Q6_K ? finish_q6k(dx, d, sumi, 32 * ci) : finish_q45k(dx, d, dmin, sumi, ci); \
+      if constexpr (C < 3) {                                                                                \
+        /* One or two tokens: the reference's float step per token. */                                     \
+        for (int c = 0; c < C; ++c) {                                                                       \
+          int32_t sumi, ci;                                                                                 \
+          hsum2_i32(_mm256_add_epi32(isum[c], isum2[c]), corr[c], &sumi, &ci);                              \
+          const float dx = x.d_tok(t0 + c)[sb];                                                             \
+          acc_s[c] += kType == GgmlType::Q6_K ? finish_q6k(dx, d, sumi, 32 * ci) : finish_q45k(dx, d, dmin, sumi, ci); \
+        }                                                                                                   \
+        continue;                                                                                           \
       }                                                                                                     \
+      /* The tile's tokens side by side in the lanes of one vector (unused lanes zero): the     */    \
+      /* integer sums reduced together, then the float step of finish_q45k / finish_q6k, the same */    \
+      /* operations in the same order per lane, so each token's float is the reference's.          */    \
+      __m256i sums[4], corrs[4];                                                                            \
+      float dxs[4] = {};                                                                                    \
+      for (int c = 0; c < 4; ++c) {                                                                         \
+        sums[c] = c < C ? _mm256_add_epi32(isum[c % C], isum2[c % C]) : _mm256_setzero_si256();             \
+        corrs[c] = c < C ? corr[c % C] : _mm256_setzero_si256();                                            \
+        if (c < C) dxs[c] = x.d_tok(t0 + c)[sb];                                                            \
+      }                                                                                                     \
+      const __m128i sumi = hsum4_i32(sums), ci = hsum4_i32(corrs);                                          \
+      const __m128 dx = _mm_loadu_ps(dxs);                                                                  \
+      __m128 value;                                                                                         \
+      if constexpr (kType == GgmlType::Q6_K)                                                                \
+        value = _mm_mul_ps(dx, _mm_mul_ps(_mm_set1_ps(d), _mm_cvtepi32_ps(_mm_sub_epi32(sumi, _mm_slli_epi32(ci, 5))))); \
+      else                                                                                                  \
+        value = _mm_mul_ps(dx, _mm_sub_ps(_mm_mul_ps(_mm_set1_ps(d), _mm_cvtepi32_ps(sumi)),               \
+                                          _mm_mul_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(ci))));             \
+      acc = _mm_add_ps(acc, value);                                                                         \
     }                                                                                                       \
-    for (int c = 0; c < C; ++c) out[c] = acc[c];                                                            \
+    float lanes[4];                                                                                         \
+    _mm_storeu_ps(lanes, acc);                                                                              \
+    for (int c = 0; c < C; ++c) out[c] = C < 3 ? acc_s[c] : lanes[c];                                       \
   }
 
 WOBBLE_KQUANT_TILE(kquant_tile_avx2, "avx2,f16c", scaled_dot_avx2)
