@@ -150,9 +150,10 @@ __attribute__((target("avx2,fma"))) float dot_bf16_avx2(const uint16_t* a, const
 // Activations of n_tok tokens quantised to blocks of 32, like GGML's Q8_0: q (n_tok, n_in) int8,
 // d (n_tok, n_in / 32) f32 scales kept at fp16 precision. Built once per matmul call.
 struct QuantActs {
-  const int8_t* q = nullptr;
+  const int8_t* q = nullptr;  // with `offset`, each byte holds q + 128 as an unsigned byte (q ^ 0x80)
   const float* d = nullptr;
   int64_t n_in = 0;
+  bool offset = false;
   const int8_t* q_tok(int64_t t) const { return q + t * n_in; }
   const float* d_tok(int64_t t) const { return d + t * (n_in / 32); }
 };
@@ -183,43 +184,64 @@ __attribute__((target("avx2,fma"))) void quantize_block32_avx2(const float* x, i
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), pack_i32_to_i8_avx2(i32));
 }
 
+// The VNNI tiles take the activations offset to unsigned bytes (see dot_i8_vnni).
+__attribute__((target("avx2"))) void offset_bytes_avx2(int8_t* q, int64_t n) {
+  const __m256i flip = _mm256_set1_epi8(int8_t(0x80));
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i* p = reinterpret_cast<__m256i*>(q + i);
+    _mm256_storeu_si256(p, _mm256_xor_si256(_mm256_loadu_si256(p), flip));
+  }
+  for (; i < n; ++i) q[i] = int8_t(uint8_t(q[i]) ^ 0x80u);
+}
+
 // Only the vector paths quantise activations, so the AVX2 block routine is always available here.
-QuantActs quantize_acts_into(const float* x, int64_t n_tok, int64_t n_in, int8_t* q, float* d) {
+QuantActs quantize_acts_into(const float* x, int64_t n_tok, int64_t n_in, int8_t* q, float* d, bool offset) {
   for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t b = 0; b < n_in / 32; ++b)
       quantize_block32_avx2(x + t * n_in + b * 32, &q[size_t(t * n_in + b * 32)], &d[size_t(t * (n_in / 32) + b)]);
-  return {q, d, n_in};
+  if (offset) offset_bytes_avx2(q, n_tok * n_in);
+  return {q, d, n_in, offset};
 }
 
 // Into buffers reused per calling thread: matmul is called a few hundred times per token.
-QuantActs quantize_acts(const float* x, int64_t n_tok, int64_t n_in) {
+QuantActs quantize_acts(const float* x, int64_t n_tok, int64_t n_in, bool offset) {
   thread_local std::vector<int8_t> q;
   thread_local std::vector<float> d;
   q.resize(size_t(n_tok * n_in));
   d.resize(size_t(n_tok * (n_in / 32)));
-  return quantize_acts_into(x, n_tok, n_in, q.data(), d.data());
+  return quantize_acts_into(x, n_tok, n_in, q.data(), d.data(), offset);
 }
 
-// 32 products of int8 pairs summed into 8 int32 lanes, via the sign trick: |w| (unsigned) times
-// x carrying w's sign. maddubs cannot saturate here: |w| <= 128 and |x| <= 127, so a pair sums to at
-// most 32,512. ax = |w| is shared by every token of a tile.
-__attribute__((target("avx2,fma"))) inline __m256i dot_i8_avx2(__m256i ax, __m256i qw, __m256i qx) {
+// 32 products of int8 pairs summed into 8 int32 lanes. Each path prepares what the C tokens of a
+// tile share from the weight block once (PREP), then does one DOT per token; both give the exact
+// int32 sums, so the two paths give identical floats.
+//
+// AVX2, the sign trick: |w| (unsigned) times x carrying w's sign. maddubs cannot saturate here:
+// |w| <= 128 and |x| <= 127, so a pair sums to at most 32,512. shared = |w|.
+__attribute__((target("avx2,fma"))) inline __m256i prep_i8_avx2(__m256i qw) { return _mm256_sign_epi8(qw, qw); }
+__attribute__((target("avx2,fma"))) inline __m256i dot_i8_avx2(__m256i shared, __m256i qw, __m256i qx) {
   __m256i sy = _mm256_sign_epi8(qx, qw);
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(shared, sy), _mm256_set1_epi16(1));
 }
 
-// The same sums with AVX-512 VNNI (vpdpbusd: one instruction instead of two, exact int32 sums), so
-// both paths give bit-identical results.
-__attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) inline __m256i dot_i8_vnni(__m256i ax, __m256i qw,
-                                                                                           __m256i qx) {
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, _mm256_sign_epi8(qx, qw));
+// AVX-512 VNNI (vpdpbusd: unsigned bytes times signed bytes into int32 lanes, exactly). The
+// activations arrive offset to unsigned, u = x + 128, and Σ u·w = Σ x·w + 128·Σ w, so each lane
+// starts from shared = -128·Σ w of its four weights: one instruction per token, no sign step.
+__attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) inline __m256i prep_i8_vnni(__m256i qw) {
+  return _mm256_sub_epi32(_mm256_setzero_si256(),
+                          _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(int8_t(0x80)), qw));
+}
+__attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) inline __m256i dot_i8_vnni(__m256i shared, __m256i qw,
+                                                                                           __m256i qu) {
+  return _mm256_dpbusd_epi32(shared, qu, qw);
 }
 
 // One Q8_0, Q4_0 or MXFP4 weight row times C tokens: out[c] = sum over blocks b of
 // dw_b * dx_{c,b} * <qw_b, qx_{c,b}>, one accumulator per token in block order (so a token's result
 // does not depend on C). MXFP4 codes become their doubled E2M1 integers (|q| <= 12) through a byte
 // shuffle, and dw_b = 2^(e_b - 128) undoes the doubling, so its integer sums are exact too.
-#define WOBBLE_INT8_TILE(NAME, TARGET, DOT)                                                                     \
+#define WOBBLE_INT8_TILE(NAME, TARGET, PREP, DOT)                                                                     \
   template <GgmlType kType, int C>                                                                           \
   __attribute__((target(TARGET))) void NAME(const uint8_t* w, const QuantActs& x, int64_t t0, float* out) {   \
     constexpr int64_t kBlockBytes = kType == GgmlType::Q8_0 ? 34 : kType == GgmlType::Q4_0 ? 18 : 17;        \
@@ -253,18 +275,18 @@ __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) inline __m256i d
         __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);             \
         qw = _mm256_set_m128i(_mm_shuffle_epi8(lut, hi), _mm_shuffle_epi8(lut, lo));                         \
       }                                                                                                      \
-      const __m256i ax = _mm256_sign_epi8(qw, qw);                                                           \
+      const __m256i shared = PREP(qw);                                                                       \
       for (int c = 0; c < C; ++c) {                                                                          \
         __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[c] + b * 32));                    \
-        __m256 dot = _mm256_cvtepi32_ps(DOT(ax, qw, qx));                                                    \
+        __m256 dot = _mm256_cvtepi32_ps(DOT(shared, qw, qx));                                                \
         acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * d[c][b]), dot, acc[c]);                                 \
       }                                                                                                      \
     }                                                                                                        \
     for (int c = 0; c < C; ++c) out[c] = hsum256(acc[c]);                                                    \
   }
 
-WOBBLE_INT8_TILE(int8_tile_avx2, "avx2,fma,f16c", dot_i8_avx2)
-WOBBLE_INT8_TILE(int8_tile_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", dot_i8_vnni)
+WOBBLE_INT8_TILE(int8_tile_avx2, "avx2,fma,f16c", prep_i8_avx2, dot_i8_avx2)
+WOBBLE_INT8_TILE(int8_tile_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", prep_i8_vnni, dot_i8_vnni)
 #undef WOBBLE_INT8_TILE
 
 // Row r of an int8-path weight times every token, four tokens per tile.
@@ -347,7 +369,7 @@ PreparedActs plan_acts(const WeightView& w) {
 
 PreparedActs prepare_acts(const WeightView& w, const float* x, int64_t n_tok) {
   PreparedActs p = plan_acts(w);
-  if (p.quant) p.qx = quantize_acts(x, n_tok, w.n_in);
+  if (p.quant) p.qx = quantize_acts(x, n_tok, w.n_in, p.vnni);
   if (p.kquant) p.qk = quantize_acts_k(x, n_tok, w.n_in);
   return p;
 }
@@ -436,7 +458,7 @@ void matmul_batch(std::span<const MatmulJob> jobs, ThreadPool* pool) {
       if (same_x && prepared[i - 1].quant) {
         p.qx = prepared[i - 1].qx;
       } else {
-        p.qx = quantize_acts_into(j.x, j.n_tok, j.w.n_in, &q8[oq], &d8[od]);
+        p.qx = quantize_acts_into(j.x, j.n_tok, j.w.n_in, &q8[oq], &d8[od], p.vnni);
         oq += size_t(j.n_tok * j.w.n_in), od += size_t(j.n_tok * (j.w.n_in / 32));
       }
     }
