@@ -15,8 +15,13 @@ inline void rmsnorm(float* out, const float* x, const float* w, int64_t n, float
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
-// x * sigmoid(x). Below -89, exp(-x) overflows to +inf and x / inf is -0: returned directly,
-// without libm's slow overflow path (the same bits).
-inline float silu(float x) { return x < -89.f ? -0.f : x / (1.f + std::exp(-x)); }
+// x * sigmoid(x). Below -89, exp(-x) overflows to +inf and x / inf is -0; above 20, exp(-x) is
+// below 2^-28, 1 + exp(-x) rounds to 1 and x / 1 is x (from 104 on libm would also take its slow
+// underflow path). Both are returned directly: the same bits, tested against the formula.
+inline float silu(float x) {
+  if (x < -89.f) return -0.f;
+  if (x > 20.f) return x;
+  return x / (1.f + std::exp(-x));
+}
 
 }  // namespace moe
