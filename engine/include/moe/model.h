@@ -25,7 +25,8 @@ class GgufFile;
 // for 2 MiB pages, so that a decode step, which touches most of the weights, walks far fewer pages
 // (single-stream Q8_0 decode measured 1.3x faster on a 1.4 GB model); it costs the read and memory
 // that no other process shares. kAuto copies when the file is at most half of the memory the
-// system reports available, and maps otherwise; a copy that cannot get its memory maps instead.
+// process may still take (MemAvailable, or less inside a memory-limited cgroup), and maps
+// otherwise; a copy that cannot get its memory maps instead.
 enum class WeightMemory { kAuto, kMapped, kHugePageCopy };
 
 struct ModelInfo {

@@ -4,12 +4,12 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 
 #include "arch/deepseek2.h"
 #include "runtime/gptoss.h"
 #include "runtime/model_impl.h"
 #include "runtime/tensor_lookup.h"
+#include "util/memory_headroom.h"
 
 namespace moe {
 namespace {
@@ -228,24 +228,12 @@ const char* weight_memory_name(WeightMemory m) {
 
 namespace {
 
-// MemAvailable from /proc/meminfo in bytes, 0 when it cannot be read.
-uint64_t memory_available() {
-  std::FILE* f = std::fopen("/proc/meminfo", "r");
-  if (!f) return 0;
-  char line[256];
-  unsigned long long kb = 0;
-  while (std::fgets(line, sizeof line, f))
-    if (std::sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-  std::fclose(f);
-  return kb > UINT64_MAX / 1024 ? 0 : uint64_t(kb) * 1024;
-}
-
 GgufMemory choose_memory(const std::string& path, const LoadOptions& opts) {
   if (opts.vocab_only || opts.weights == WeightMemory::kMapped) return GgufMemory::kMapped;
   if (opts.weights == WeightMemory::kHugePageCopy) return GgufMemory::kHugePageCopy;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || st.st_size <= 0) return GgufMemory::kMapped;
-  return uint64_t(st.st_size) <= memory_available() / 2 ? GgufMemory::kHugePageCopy : GgufMemory::kMapped;
+  return uint64_t(st.st_size) <= memory_headroom() / 2 ? GgufMemory::kHugePageCopy : GgufMemory::kMapped;
 }
 
 }  // namespace
