@@ -4,7 +4,8 @@
 // qwen3moe, olmoe, granitemoe, deepseek2 (DeepSeek-V2/V3), gpt-oss. The file is either
 // memory-mapped or read into a private copy in 2 MiB pages (LoadOptions::weights); apart from that
 // nothing is copied unless a type needs repacking (deepseek2 keeps an f32 transpose of attn_kv_b's
-// key rows). Where the weights live never changes a result. Ownership: load() returns a shared_ptr<const Model>; sessions keep it alive.
+// key rows). Where the weights live never changes a result. Ownership: load() returns a
+// shared_ptr<const Model>; sessions keep it alive.
 // Thread safety: every const method may be used from any number of threads.
 #pragma once
 

@@ -128,7 +128,7 @@ uint64_t GgufTensorInfo::n_elements() const {
 }
 
 GgufFile::~GgufFile() {
-  if (owns_mapping_ && mapping_) munmap(mapping_, mapping_size_);
+  if (mapping_) munmap(mapping_, mapping_size_);
 }
 
 namespace {
@@ -204,7 +204,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path, const 
     return Status::Corruption(path + ": file too small to be GGUF (" + std::to_string(size) + " bytes)");
   }
   std::unique_ptr<GgufFile> f(new GgufFile());
-  if (memory == GgufMemory::kHugePageCopy) {
+  if (memory == GgufMemory::kHugePageCopy && uint64_t(size) <= tuning.max_bytes) {
     std::string error;
     void* m = read_into_huge_pages(fd, size, tuning, &f->mapping_size_, &f->base_, &error);
     if (!error.empty()) {
@@ -225,7 +225,6 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path, const 
   ::close(fd);
   f->path_ = path;
   f->size_ = size;
-  f->owns_mapping_ = true;
   Status s = f->parse(limits);
   if (!s.ok()) return s.WithContext(path);
   return f;

@@ -62,10 +62,12 @@ struct GgufLimits {
 
 enum class GgufMemory { kMapped, kHugePageCopy };
 
-// How kHugePageCopy reads the file: in chunks (a multiple of the page size); once `probe` bytes
-// are in, if the copy has run slower than `slow_bytes_per_second` (the kernel compacting memory to
-// find huge pages), the rest of the file is mapped in place of the copy.
+// How kHugePageCopy reads the file: only a file of at most `max_bytes` is copied (larger ones are
+// mapped); in chunks (a multiple of the page size); once `probe` bytes are in, if the copy has run
+// slower than `slow_bytes_per_second` (the kernel compacting memory to find huge pages), the rest
+// of the file is mapped in place of the copy.
 struct GgufCopyTuning {
+  uint64_t max_bytes = UINT64_MAX;
   size_t chunk = size_t(64) << 20;
   size_t probe = size_t(128) << 20;
   double slow_bytes_per_second = 0.25e9;
@@ -73,8 +75,9 @@ struct GgufCopyTuning {
 
 class GgufFile {
  public:
-  // kHugePageCopy falls back to kMapped when the anonymous memory cannot be had (memory()
-  // says which was used); a read error or a file that shrinks while it is read is an IOError.
+  // kHugePageCopy falls back to kMapped when the file is over tuning.max_bytes or the anonymous
+  // memory cannot be had (memory() says which was used); a read error or a file that shrinks
+  // while it is read is an IOError.
   static Result<std::unique_ptr<GgufFile>> open(const std::string& path, const GgufLimits& = {},
                                                 GgufMemory memory = GgufMemory::kMapped,
                                                 const GgufCopyTuning& tuning = {});
@@ -115,8 +118,7 @@ class GgufFile {
   std::string path_;
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;
-  bool owns_mapping_ = false;
-  void* mapping_ = nullptr;  // what munmap releases (the copy's mapping starts before base_)
+  void* mapping_ = nullptr;  // what munmap releases, null for from_memory (the copy's starts before base_)
   size_t mapping_size_ = 0;
   GgufMemory memory_ = GgufMemory::kMapped;
   uint32_t version_ = 0;

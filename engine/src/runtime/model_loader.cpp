@@ -1,7 +1,5 @@
 // Model::load: reads hyper-parameters for the file's architecture, checks every tensor's presence,
 // type and shape, and builds weight views into the mapping. Every failure names the key or tensor.
-#include <sys/stat.h>
-
 #include <cmath>
 #include <cstdint>
 
@@ -226,20 +224,13 @@ const char* weight_memory_name(WeightMemory m) {
   return "?";
 }
 
-namespace {
-
-GgufMemory choose_memory(const std::string& path, const LoadOptions& opts) {
-  if (opts.vocab_only || opts.weights == WeightMemory::kMapped) return GgufMemory::kMapped;
-  if (opts.weights == WeightMemory::kHugePageCopy) return GgufMemory::kHugePageCopy;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || st.st_size <= 0) return GgufMemory::kMapped;
-  return uint64_t(st.st_size) <= memory_headroom() / 2 ? GgufMemory::kHugePageCopy : GgufMemory::kMapped;
-}
-
-}  // namespace
-
 Result<std::shared_ptr<const Model>> Model::load(const std::string& path, const LoadOptions& opts) {
-  auto file = GgufFile::open(path, {}, choose_memory(path, opts));
+  const bool copy = !opts.vocab_only && opts.weights != WeightMemory::kMapped;
+  GgufCopyTuning tuning;
+  // kAuto: a file of at most half of what this process may still take (the file's size is known
+  // once it is open).
+  if (copy && opts.weights == WeightMemory::kAuto) tuning.max_bytes = memory_headroom() / 2;
+  auto file = GgufFile::open(path, {}, copy ? GgufMemory::kHugePageCopy : GgufMemory::kMapped, tuning);
   if (!file.ok()) return file.status();
   std::shared_ptr<Model> m(new Model());
   m->impl_->file = std::move(file).value();

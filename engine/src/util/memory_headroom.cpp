@@ -2,8 +2,8 @@
 #include "util/memory_headroom.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
-#include <cstring>
 
 namespace moe {
 namespace {

@@ -90,6 +90,12 @@ TEST(Gguf, HugePageCopyHoldsTheFileAndIsValidatedTheSame) {
     EXPECT_EQ(std::memcmp(a.data, b.data, a.nbytes), 0) << a.name;
   }
   EXPECT_EQ(*(*copied)->get_string("general.architecture"), "llama");
+  // A file over max_bytes is mapped, not copied; at the limit it is copied.
+  auto over = GgufFile::open(path, {}, GgufMemory::kHugePageCopy, {.max_bytes = bytes.size() - 1});
+  auto at = GgufFile::open(path, {}, GgufMemory::kHugePageCopy, {.max_bytes = bytes.size()});
+  ASSERT_TRUE(over.ok() && at.ok());
+  EXPECT_EQ((*over)->memory(), GgufMemory::kMapped);
+  EXPECT_EQ((*at)->memory(), GgufMemory::kHugePageCopy);
   // A copy that turns out slow maps the rest of the file in place: here after the first page
   // (every rate is below 1e30 bytes/s), and from the start; the bytes are the same either way.
   GgufWriter w;
