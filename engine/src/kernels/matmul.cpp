@@ -150,10 +150,9 @@ __attribute__((target("avx2,fma"))) float dot_bf16_avx2(const uint16_t* a, const
 // Activations of n_tok tokens quantised to blocks of 32, like GGML's Q8_0: q (n_tok, n_in) int8,
 // d (n_tok, n_in / 32) f32 scales kept at fp16 precision. Built once per matmul call.
 struct QuantActs {
-  const int8_t* q = nullptr;  // with `offset`, each byte holds q + 128 as an unsigned byte (q ^ 0x80)
+  const int8_t* q = nullptr;  // on the VNNI path each byte holds q + 128 as an unsigned byte (q ^ 0x80)
   const float* d = nullptr;
   int64_t n_in = 0;
-  bool offset = false;
   const int8_t* q_tok(int64_t t) const { return q + t * n_in; }
   const float* d_tok(int64_t t) const { return d + t * (n_in / 32); }
 };
@@ -201,17 +200,9 @@ QuantActs quantize_acts_into(const float* x, int64_t n_tok, int64_t n_in, int8_t
     for (int64_t b = 0; b < n_in / 32; ++b)
       quantize_block32_avx2(x + t * n_in + b * 32, &q[size_t(t * n_in + b * 32)], &d[size_t(t * (n_in / 32) + b)]);
   if (offset) offset_bytes_avx2(q, n_tok * n_in);
-  return {q, d, n_in, offset};
+  return {q, d, n_in};
 }
 
-// Into buffers reused per calling thread: matmul is called a few hundred times per token.
-QuantActs quantize_acts(const float* x, int64_t n_tok, int64_t n_in, bool offset) {
-  thread_local std::vector<int8_t> q;
-  thread_local std::vector<float> d;
-  q.resize(size_t(n_tok * n_in));
-  d.resize(size_t(n_tok * (n_in / 32)));
-  return quantize_acts_into(x, n_tok, n_in, q.data(), d.data(), offset);
-}
 
 // 32 products of int8 pairs summed into 8 int32 lanes. Each path prepares what the C tokens of a
 // tile share from the weight block once (PREP), then does one DOT per token; both give the exact
@@ -367,13 +358,6 @@ PreparedActs plan_acts(const WeightView& w) {
   return p;
 }
 
-PreparedActs prepare_acts(const WeightView& w, const float* x, int64_t n_tok) {
-  PreparedActs p = plan_acts(w);
-  if (p.quant) p.qx = quantize_acts(x, n_tok, w.n_in, p.vnni);
-  if (p.kquant) p.qk = quantize_acts_k(x, n_tok, w.n_in);
-  return p;
-}
-
 // Rows [begin, end) of W times every token of x into y (n_tok, n_out). Row-outer, token-inner:
 // each weight row is read from memory once and reused for all tokens.
 void matmul_rows(const WeightView& w, const PreparedActs& p, const float* x, int64_t n_tok, float* y, int64_t begin,
@@ -415,8 +399,8 @@ void matmul_rows(const WeightView& w, const PreparedActs& p, const float* x, int
 }  // namespace
 
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {
-  const PreparedActs p = prepare_acts(w, x, n_tok);
-  run_rows(w.n_out, pool, [&](int64_t begin, int64_t end, int) { matmul_rows(w, p, x, n_tok, y, begin, end); });
+  const MatmulJob job{w, x, n_tok, y};
+  matmul_batch({&job, 1}, pool);
 }
 
 void matmul_pair(const WeightView& a, const WeightView& b, const float* x, int64_t n_tok, float* ya, float* yb,
